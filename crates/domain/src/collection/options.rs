@@ -1,0 +1,97 @@
+//! The auth options block of a collection, in PocketBase's JSON shape.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct EmailTemplate {
+    #[serde(default)]
+    pub subject: String,
+    #[serde(default)]
+    pub body: String,
+}
+
+impl EmailTemplate {
+    pub fn new(subject: &str, body: &str) -> Self {
+        Self { subject: subject.to_owned(), body: body.to_owned() }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthAlert {
+    pub enabled: bool,
+    pub email_template: EmailTemplate,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct MappedFields {
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub username: String,
+    #[serde(rename = "avatarURL", default)]
+    pub avatar_url: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct OAuth2Options {
+    #[serde(default)]
+    pub providers: Vec<Value>,
+    #[serde(default)]
+    pub mapped_fields: MappedFields,
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordAuth {
+    pub enabled: bool,
+    #[serde(default)]
+    pub identity_fields: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MfaOptions {
+    pub enabled: bool,
+    pub duration: i64,
+    #[serde(default)]
+    pub rule: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct OtpOptions {
+    pub enabled: bool,
+    pub duration: i64,
+    pub length: i64,
+    pub email_template: EmailTemplate,
+}
+
+/// Lifetime and signing secret of one token type. The secret is stored but never rendered.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+pub struct TokenOptions {
+    pub duration: i64,
+    #[serde(default)]
+    pub secret: String,
+}
+
+impl std::fmt::Debug for TokenOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenOptions").field("duration", &self.duration).finish_non_exhaustive()
+    }
+}
+
+impl TokenOptions {
+    pub fn new(duration: i64) -> Self {
+        Self { duration, secret: crate::random::secret() }
+    }
+}
+
+/// Bounds PocketBase puts on token settings.
+pub const TOKEN_DURATION_RANGE: (i64, i64) = (10, 94_670_856);
+pub const TOKEN_SECRET_LEN_RANGE: (usize, usize) = (30, 255);

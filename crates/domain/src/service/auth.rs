@@ -1,0 +1,252 @@
+//! Logging in and holding a session: auth-methods, auth-with-password, auth-refresh, impersonate,
+//! and turning an `Authorization` header into a [`Caller`].
+
+use super::Gatehouse;
+use crate::access::{Caller, Rule, is_superuser};
+use crate::collection::Collection;
+use crate::collection::field::is_email;
+use crate::error::{Error, FieldErrors, Result, codes};
+use crate::password::Password;
+use crate::record::{Record, View};
+use crate::token::{self, AuthClaims, TYPE_AUTH};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// PocketBase's auth answer.
+#[derive(Debug, Serialize)]
+pub struct AuthResponse {
+    pub token: String,
+    pub record: Value,
+}
+
+/// The body of `auth-with-password`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct PasswordLogin {
+    pub identity: String,
+    pub password: Password,
+    pub identity_field: String,
+}
+
+const FAILED_TO_AUTHENTICATE: &str = "Failed to authenticate.";
+
+/// How a login proved who the user is; becomes the token's `amr` and `aal`.
+struct Proof {
+    amr: Vec<String>,
+    aal: u8,
+    auth_time: i64,
+}
+
+impl Gatehouse {
+    /// `GET /api/collections/{c}/auth-methods`.
+    pub async fn auth_methods(&self, collection: &str) -> Result<Value> {
+        let c = self.auth_collection(collection).await?;
+        let password = &c.password_auth;
+        let identity_fields: Vec<&String> =
+            if password.enabled { password.identity_fields.iter().collect() } else { Vec::new() };
+        let has = |f: &str| password.enabled && password.identity_fields.iter().any(|x| x == f);
+        Ok(json!({
+            "password": {"identityFields": identity_fields, "enabled": password.enabled},
+            "oauth2": {"providers": [], "enabled": c.oauth2.enabled},
+            "mfa": {"enabled": c.mfa.enabled, "duration": if c.mfa.enabled { c.mfa.duration } else { 0 }},
+            "otp": {"enabled": c.otp.enabled, "duration": if c.otp.enabled { c.otp.duration } else { 0 }},
+            "authProviders": [],
+            "usernamePassword": has("username"),
+            "emailPassword": has("email"),
+        }))
+    }
+
+    /// `POST /api/collections/{c}/auth-with-password`. A wrong password and an unknown identity
+    /// give the same answer after the same work (one password hash check each).
+    pub async fn auth_with_password(
+        &self,
+        collection: &str,
+        login: PasswordLogin,
+        caller: Option<&Caller>,
+    ) -> Result<AuthResponse> {
+        let c = self.auth_collection(collection).await?;
+        if !c.password_auth.enabled {
+            return Err(Error::forbidden("The collection is not configured to allow password authentication."));
+        }
+        let mut errors = FieldErrors::default();
+        for (name, value) in [("identity", login.identity.as_str()), ("password", login.password.as_str())] {
+            if value.is_empty() {
+                errors.add_code(name, codes::REQUIRED);
+            } else if value.chars().count() > 255 {
+                errors.length_out_of_range(name, 1, 255);
+            }
+        }
+        if !login.identity_field.is_empty() && !c.password_auth.identity_fields.contains(&login.identity_field) {
+            errors.add_code("identityField", codes::IN_INVALID);
+        }
+        errors.into_result("An error occurred while validating the submitted data.")?;
+
+        let record = self.find_by_identity(&c, &login).await?;
+        let verdict = self.passwords.verify(&login.password, record.as_ref().map(|r| r.row.password_hash.as_str())).await?;
+        let Some(record) = record.filter(|_| verdict.matched) else {
+            return Err(Error::bad_request(FAILED_TO_AUTHENTICATE));
+        };
+        if verdict.needs_rehash {
+            self.rehash(&record, &login.password).await;
+        }
+        let proof = Proof { amr: vec!["password".to_owned()], aal: 1, auth_time: self.clock.now_secs() };
+        self.auth_response(&c, record, caller, proof).await
+    }
+
+    /// Identity fields in PocketBase's order: `email` first (skipped when the identity does not look
+    /// like an email), then the others; the first hit wins.
+    async fn find_by_identity(&self, c: &Collection, login: &PasswordLogin) -> Result<Option<Record>> {
+        let mut fields: Vec<&str> = if login.identity_field.is_empty() {
+            c.password_auth.identity_fields.iter().map(String::as_str).collect()
+        } else {
+            vec![login.identity_field.as_str()]
+        };
+        fields.sort_by_key(|f| *f != "email");
+        let specs = c.index_specs();
+        for field in fields {
+            let row = if field == "email" {
+                if !is_email(&login.identity) {
+                    continue;
+                }
+                self.store.find_record_by_email(&c.id, &login.identity).await?
+            } else {
+                let nocase = specs.iter().any(|s| s.unique_column() == Some(field) && s.nocase);
+                self.store.find_record_by_field(&c.id, field, &login.identity, nocase).await?
+            };
+            if let Some(row) = row {
+                return Ok(Some(Record::from_row(row)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Replaces a bcrypt (PocketBase) or outdated hash after a successful login. Best effort: a
+    /// failure is logged and the login still succeeds.
+    async fn rehash(&self, record: &Record, password: &Password) {
+        let result = async {
+            let fresh = self.passwords.hash(password).await?;
+            self.store.replace_password_hash(record.id(), &record.row.password_hash, &fresh).await?;
+            Ok::<_, Error>(())
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(record = record.id(), error = %e, "password re-hash failed");
+        }
+    }
+
+    /// `POST /api/collections/{c}/auth-refresh`: a new token for a refreshable one, the same token
+    /// for an impersonation token; `authTime`, `amr` and `aal` carry over (a refresh is no login).
+    pub async fn auth_refresh(&self, collection: &str, caller: Option<&Caller>) -> Result<AuthResponse> {
+        let c = self.auth_collection(collection).await?;
+        let caller = caller.ok_or_else(|| Error::unauthorized("The request requires valid record authorization token."))?;
+        if caller.collection.id != c.id {
+            return Err(Error::forbidden(format!(
+                "The request requires auth record from {} collection.",
+                caller.collection.name
+            )));
+        }
+        let record = caller.record.clone();
+        self.check_auth_rule(&c, Some(caller))?;
+        let token = if caller.claims.refreshable {
+            let proof = Proof { amr: caller.claims.amr.clone(), aal: caller.claims.aal, auth_time: caller.claims.auth_time };
+            self.mint(&c, &record, &proof, true, c.auth_token.duration)?
+        } else {
+            caller.token.clone()
+        };
+        Ok(AuthResponse { token, record: render_auth_record(&c, &record) })
+    }
+
+    /// `POST /api/collections/{c}/impersonate/{id}`: superusers only; a non-refreshable token that
+    /// lasts `duration` seconds (0 = the collection's auth token duration).
+    pub async fn impersonate(
+        &self,
+        collection: &str,
+        id: &str,
+        duration: i64,
+        caller: Option<&Caller>,
+    ) -> Result<AuthResponse> {
+        let caller = caller.ok_or_else(|| Error::unauthorized("The request requires valid record authorization token."))?;
+        if !caller.is_superuser() {
+            return Err(Error::forbidden("The authorized record is not allowed to perform this action."));
+        }
+        let c = self.auth_collection(collection).await?;
+        let row = self.store.find_record(&c.id, id).await?.ok_or_else(Error::resource_not_found)?;
+        if duration < 0 {
+            let mut errors = FieldErrors::default();
+            errors.min_threshold("duration", 0);
+            return Err(Error::validation("An error occurred while validating the submitted data.", errors));
+        }
+        let record = Record::from_row(row);
+        let duration = if duration == 0 { c.auth_token.duration } else { duration };
+        let proof = Proof { amr: vec!["impersonation".to_owned()], aal: 1, auth_time: self.clock.now_secs() };
+        let token = self.mint(&c, &record, &proof, false, duration)?;
+        tracing::info!(by = caller.record.id(), target = id, collection = %c.name, duration, "impersonation token issued");
+        Ok(AuthResponse { token, record: render_auth_record(&c, &record) })
+    }
+
+    /// The shared end of every login (PocketBase's `recordAuthResponse`).
+    async fn auth_response(
+        &self,
+        c: &Arc<Collection>,
+        record: Record,
+        caller: Option<&Caller>,
+        proof: Proof,
+    ) -> Result<AuthResponse> {
+        self.check_auth_rule(c, caller)?;
+        let token = self.mint(c, &record, &proof, true, c.auth_token.duration)?;
+        Ok(AuthResponse { token, record: render_auth_record(c, &record) })
+    }
+
+    /// The collection's `authRule` (bypassed for superuser callers).
+    fn check_auth_rule(&self, c: &Collection, caller: Option<&Caller>) -> Result<()> {
+        if is_superuser(caller) {
+            return Ok(());
+        }
+        match Rule::of(c.auth_rule.as_deref()) {
+            Rule::Everyone => Ok(()),
+            _ => Err(Error::forbidden("The request doesn't satisfy the collection requirements to authenticate.")),
+        }
+    }
+
+    fn mint(&self, c: &Collection, record: &Record, proof: &Proof, refreshable: bool, duration: i64) -> Result<String> {
+        let claims = AuthClaims {
+            aal: proof.aal,
+            amr: proof.amr.clone(),
+            auth_time: proof.auth_time,
+            collection_id: c.id.clone(),
+            exp: self.clock.now_secs() + duration,
+            id: record.id().to_owned(),
+            refreshable,
+            kind: TYPE_AUTH.to_owned(),
+        };
+        token::sign(&claims, &record.row.token_key, &c.auth_token.secret)
+            .ok_or_else(|| Error::internal("token signing failed"))
+    }
+
+    /// The caller behind an `Authorization` header value, or `None` (a guest) for a missing,
+    /// malformed, expired or forged token — PocketBase never answers 401 for a bad token by itself.
+    pub async fn authenticate(&self, header: &str) -> Option<Caller> {
+        let raw = header.trim();
+        let raw = match raw.get(..7) {
+            Some(prefix) if prefix.eq_ignore_ascii_case("bearer ") && raw.len() > 7 => raw[7..].trim(),
+            _ => raw,
+        };
+        let peek = token::peek(raw, self.clock.now_secs())?;
+        if peek.kind != TYPE_AUTH {
+            return None;
+        }
+        let collection = self.collections.get(&peek.collection_id).await.ok().flatten()?;
+        if collection.id != peek.collection_id || collection.kind != "auth" {
+            return None;
+        }
+        let row = self.store.find_record(&collection.id, &peek.id).await.ok().flatten()?;
+        let claims: AuthClaims = token::verify(raw, &row.token_key, &collection.auth_token.secret)?;
+        Some(Caller { collection, record: Record::from_row(row), claims, token: raw.to_owned() })
+    }
+}
+
+/// A record inside an auth answer: email always shown; superusers' hidden fields too.
+fn render_auth_record(c: &Collection, record: &Record) -> Value {
+    record.render(c, View { email: true, hidden: c.is_superusers() })
+}

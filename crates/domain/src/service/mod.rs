@@ -1,0 +1,106 @@
+//! [`Gatehouse`]: the service object the HTTP layer and the CLI call. One file per area.
+
+pub mod auth;
+pub mod collections;
+pub mod records;
+mod settings;
+mod superusers;
+
+use crate::access::{Caller, is_superuser};
+use crate::clock::{Clock, format_datetime};
+use crate::collection::{self, Collection};
+use crate::error::{Error, Result};
+use crate::password::Passwords;
+use crate::registry::Registry;
+use gatehouse_store::{Store, StoreError};
+use serde::Serialize;
+use std::sync::Arc;
+
+pub struct Gatehouse {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    collections: Registry,
+    passwords: Passwords,
+}
+
+/// PocketBase's list answer.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListOf<T> {
+    pub items: Vec<T>,
+    pub page: i64,
+    pub per_page: i64,
+    pub total_items: i64,
+    pub total_pages: i64,
+}
+
+impl Gatehouse {
+    /// Opens the service on a migrated store, creating the built-in collections on first start.
+    /// `hash_parallelism` bounds concurrent password hashes (use the number of cores).
+    pub async fn start(store: Arc<dyn Store>, clock: Arc<dyn Clock>, hash_parallelism: usize) -> Result<Self> {
+        bootstrap(&*store, &*clock).await?;
+        let collections = Registry::load(store.clone(), clock.clone()).await?;
+        Ok(Self { store, clock, collections, passwords: Passwords::new(hash_parallelism) })
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    fn now(&self) -> String {
+        format_datetime(self.clock.now_millis())
+    }
+
+    /// The collection addressed by a record route: 404 `Missing collection context.` if unknown.
+    pub async fn collection_for_records(&self, id_or_name: &str) -> Result<Arc<Collection>> {
+        self.collections
+            .get(id_or_name)
+            .await?
+            .ok_or_else(|| Error::not_found("Missing collection context."))
+    }
+
+    /// The collection addressed by an auth route (PocketBase's two 404 messages).
+    pub async fn auth_collection(&self, id_or_name: &str) -> Result<Arc<Collection>> {
+        let c = self
+            .collections
+            .get(id_or_name)
+            .await?
+            .ok_or_else(|| Error::not_found("Missing or invalid collection context."))?;
+        if c.kind != "auth" {
+            return Err(Error::not_found("Missing or invalid auth collection context."));
+        }
+        Ok(c)
+    }
+
+    /// How many superusers exist (the CLI and `serve` tell the operator when there are none).
+    pub async fn superuser_count(&self) -> Result<i64> {
+        Ok(self.store.count_records(collection::SUPERUSERS_ID).await?)
+    }
+}
+
+/// 401 for guests, 403 for records that are not superusers (PocketBase's admin-only routes).
+pub fn require_superuser(caller: Option<&Caller>) -> Result<()> {
+    match caller {
+        None => Err(Error::unauthorized("The request requires valid record authorization token.")),
+        Some(_) if !is_superuser(caller) => {
+            Err(Error::forbidden("The authorized record is not allowed to perform this action."))
+        }
+        Some(_) => Ok(()),
+    }
+}
+
+/// First start: create `_superusers` and `users`. Several instances starting together on one
+/// PostgreSQL database may race here; the loser's unique violation is harmless.
+async fn bootstrap(store: &dyn Store, clock: &dyn Clock) -> Result<()> {
+    if !store.list_collections().await?.is_empty() {
+        return Ok(());
+    }
+    let now = format_datetime(clock.now_millis());
+    for c in [collection::superusers(&now), collection::users(&now)] {
+        match store.insert_collection(&collections::row_of(&c)).await {
+            Ok(()) | Err(StoreError::Unique { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,427 @@
+//! Auth records CRUD (`/api/collections/{c}/records[/{id}]`) with PocketBase's rules on who may
+//! see and change what.
+
+use super::{Gatehouse, ListOf};
+use crate::access::{Caller, Rule, can_manage, is_superuser};
+use crate::collection::{Collection, FieldKind, SUPERUSERS_ID};
+use crate::error::{Error, FieldErrors, Result, codes};
+use crate::password::Password;
+use crate::random;
+use crate::record::{Record, View};
+use gatehouse_store::{ListQuery, RecordRow, SortKey, SortTerm, StoreError, UniqueIndex};
+use serde_json::{Map, Value, json};
+
+const ONLY_SUPERUSERS: &str = "Only superusers can perform this action.";
+const DEFAULT_PER_PAGE: i64 = 30;
+const MAX_PER_PAGE: i64 = 1000;
+
+/// Query parameters of a records list.
+#[derive(Debug, Default, Clone)]
+pub struct ListParams {
+    pub page: i64,
+    pub per_page: i64,
+    pub sort: String,
+    pub filter: String,
+    pub skip_total: bool,
+}
+
+impl Gatehouse {
+    pub async fn list_records(&self, collection: &str, params: ListParams, caller: Option<&Caller>) -> Result<ListOf<Value>> {
+        let c = self.collection_for_records(collection).await?;
+        let su = is_superuser(caller);
+        let page = params.page.max(1);
+        let per_page = match params.per_page {
+            n if n <= 0 => DEFAULT_PER_PAGE,
+            n => n.min(MAX_PER_PAGE),
+        };
+        if !params.filter.trim().is_empty() {
+            // The filter language arrives with the rules engine; ignoring a filter would return
+            // rows the client did not ask for.
+            return Err(Error::bad_request("Filtering records is not supported by this Gatehouse version yet."));
+        }
+        let sort = parse_sort(&c, &params.sort, su)?;
+        let only_id = if su {
+            None
+        } else {
+            match Rule::of(c.list_rule.as_deref()) {
+                Rule::SuperusersOnly => return Err(Error::forbidden(ONLY_SUPERUSERS)),
+                Rule::Everyone => None,
+                Rule::Owner => match caller {
+                    Some(caller) => Some(caller.record.id().to_owned()),
+                    None => return Ok(empty_page(page, per_page, params.skip_total)),
+                },
+                Rule::Unsupported => return Ok(empty_page(page, per_page, params.skip_total)),
+            }
+        };
+        let query = ListQuery {
+            collection_id: c.id.clone(),
+            only_id,
+            sort,
+            limit: per_page,
+            offset: (page - 1).saturating_mul(per_page),
+            skip_total: params.skip_total,
+        };
+        let result = self.store.list_records(&query).await?;
+        let items = result
+            .rows
+            .into_iter()
+            .map(|row| {
+                let record = Record::from_row(row);
+                let view = self.view_for(&c, caller, record.id());
+                record.render(&c, view)
+            })
+            .collect();
+        let (total_items, total_pages) = match result.total {
+            Some(total) => (total, (total + per_page - 1) / per_page),
+            None => (-1, -1),
+        };
+        Ok(ListOf { items, page, per_page, total_items, total_pages })
+    }
+
+    pub async fn view_record(&self, collection: &str, id: &str, caller: Option<&Caller>) -> Result<Value> {
+        let c = self.collection_for_records(collection).await?;
+        check_rule(&c, c.view_rule.as_deref(), caller, id)?;
+        let record = self.load(&c, id).await?;
+        Ok(record.render(&c, self.view_for(&c, caller, id)))
+    }
+
+    pub async fn create_record(&self, collection: &str, mut body: Map<String, Value>, caller: Option<&Caller>) -> Result<Value> {
+        let c = self.collection_for_records(collection).await?;
+        let su = is_superuser(caller);
+        if !su {
+            match Rule::of(c.create_rule.as_deref()) {
+                Rule::SuperusersOnly => return Err(Error::forbidden(ONLY_SUPERUSERS)),
+                Rule::Everyone => {}
+                _ => return Err(Error::bad_request("Failed to create record.")),
+            }
+            drop_hidden_fields(&c, &mut body);
+        }
+        let manage = can_manage(&c, caller, "");
+        let mut errors = FieldErrors::default();
+
+        let id = match body.get("id").map(crate::collection::field::cast_string) {
+            Some(id) if !id.is_empty() => {
+                if id.len() != 15 {
+                    errors.length_out_of_range("id", 15, 15);
+                } else if !id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
+                    errors.add_code("id", codes::MATCH_INVALID);
+                }
+                id
+            }
+            _ => random::record_id(),
+        };
+        let now = self.now();
+        let mut record = Record::from_row(RecordRow {
+            id,
+            collection_id: c.id.clone(),
+            email: String::new(),
+            email_visibility: false,
+            verified: c.id == SUPERUSERS_ID,
+            password_hash: String::new(),
+            token_key: random::secret(),
+            data: "{}".to_owned(),
+            created: now.clone(),
+            updated: now.clone(),
+        });
+
+        let email = body.get("email").cloned().unwrap_or(Value::Null);
+        self.apply_email(&c, &mut record, &email, &mut errors).await?;
+        if let Some(v) = body.get("emailVisibility") {
+            record.row.email_visibility = as_bool(v);
+        }
+        if let Some(v) = body.get("verified").map(as_bool)
+            && c.id != SUPERUSERS_ID
+        {
+            if v && !manage {
+                errors.add_code("verified", codes::VALUES_MISMATCH);
+            }
+            record.row.verified = v;
+        }
+        let password = check_new_password(&c, &body, true, &mut errors);
+        self.apply_custom_fields(&c, &mut record, &body, true, &now, &mut errors).await?;
+        errors.into_result("Failed to create record.")?;
+
+        if let Some(password) = password {
+            record.row.password_hash = self.passwords.hash(&password).await?;
+        }
+        match self.store.insert_record(&record.to_row()).await {
+            Ok(()) => {}
+            Err(StoreError::Unique { target }) => return Err(unique_error(&target, "Failed to create record.")),
+            Err(e) => return Err(e.into()),
+        }
+        let view = self.view_for(&c, caller, record.id());
+        Ok(record.render(&c, View { email: view.email || manage, ..view }))
+    }
+
+    pub async fn update_record(&self, collection: &str, id: &str, mut body: Map<String, Value>, caller: Option<&Caller>) -> Result<Value> {
+        let c = self.collection_for_records(collection).await?;
+        check_rule(&c, c.update_rule.as_deref(), caller, id)?;
+        let su = is_superuser(caller);
+        if !su {
+            drop_hidden_fields(&c, &mut body);
+        }
+        let manage = can_manage(&c, caller, id);
+        let mut record = self.load(&c, id).await?;
+        let mut errors = FieldErrors::default();
+
+        if let Some(new_id) = body.get("id").map(crate::collection::field::cast_string)
+            && new_id != record.row.id
+        {
+            errors.add_code("id", codes::VALUES_MISMATCH);
+        }
+        let mut rotate_token_key = false;
+        if let Some(email) = body.get("email")
+            && crate::collection::field::cast_string(email).trim() != record.row.email
+        {
+            if manage {
+                self.apply_email(&c, &mut record, email, &mut errors).await?;
+                rotate_token_key = true;
+            } else {
+                errors.add_code("email", codes::VALUES_MISMATCH);
+            }
+        }
+        if let Some(v) = body.get("emailVisibility") {
+            record.row.email_visibility = as_bool(v);
+        }
+        if let Some(v) = body.get("verified").map(as_bool)
+            && v != record.row.verified
+            && c.id != SUPERUSERS_ID
+        {
+            if manage {
+                record.row.verified = v;
+            } else {
+                errors.add_code("verified", codes::VALUES_MISMATCH);
+            }
+        }
+        let password = check_new_password(&c, &body, false, &mut errors);
+        if password.is_some() && !manage {
+            let old = body.get("oldPassword").and_then(Value::as_str).unwrap_or_default();
+            if old.is_empty() {
+                errors.add_code("oldPassword", codes::REQUIRED);
+            } else if !errors.has("password") && !errors.has("passwordConfirm") {
+                let verdict = self.passwords.verify(&Password(old.to_owned()), Some(&record.row.password_hash)).await?;
+                if !verdict.matched {
+                    errors.add_code("oldPassword", codes::INVALID_OLD_PASSWORD);
+                }
+            }
+        }
+        let now = self.now();
+        self.apply_custom_fields(&c, &mut record, &body, false, &now, &mut errors).await?;
+        errors.into_result("Failed to update record.")?;
+
+        if let Some(password) = password {
+            record.row.password_hash = self.passwords.hash(&password).await?;
+            rotate_token_key = true;
+        }
+        if rotate_token_key {
+            // Kills every token of the record, the caller's own included (PocketBase does the same).
+            record.row.token_key = random::secret();
+        }
+        record.row.updated = now;
+        match self.store.update_record(&record.to_row()).await {
+            Ok(()) => {}
+            Err(StoreError::Unique { target }) => return Err(unique_error(&target, "Failed to update record.")),
+            Err(StoreError::NotFound) => return Err(Error::resource_not_found()),
+            Err(e) => return Err(e.into()),
+        }
+        if rotate_token_key {
+            tracing::info!(record = id, collection = %c.name, "credentials changed; previous tokens revoked");
+        }
+        Ok(record.render(&c, self.view_for(&c, caller, id)))
+    }
+
+    pub async fn delete_record(&self, collection: &str, id: &str, caller: Option<&Caller>) -> Result<()> {
+        let c = self.collection_for_records(collection).await?;
+        check_rule(&c, c.delete_rule.as_deref(), caller, id)?;
+        self.load(&c, id).await?;
+        if c.id == SUPERUSERS_ID && self.store.count_records(SUPERUSERS_ID).await? <= 1 {
+            return Err(Error::bad_request("You can't delete the only existing superuser."));
+        }
+        if !self.store.delete_record(&c.id, id).await? {
+            return Err(Error::resource_not_found());
+        }
+        Ok(())
+    }
+
+    async fn load(&self, c: &Collection, id: &str) -> Result<Record> {
+        let row = self.store.find_record(&c.id, id).await?.ok_or_else(Error::resource_not_found)?;
+        Ok(Record::from_row(row))
+    }
+
+    fn view_for(&self, c: &Collection, caller: Option<&Caller>, record_id: &str) -> View {
+        let su = is_superuser(caller);
+        let own = caller.is_some_and(|x| x.record.id() == record_id);
+        View { email: su || own || can_manage(c, caller, record_id), hidden: su }
+    }
+
+    /// Validates and sets the email (format, domain rules, uniqueness in the collection).
+    async fn apply_email(&self, c: &Collection, record: &mut Record, value: &Value, errors: &mut FieldErrors) -> Result<()> {
+        let Some(field) = c.field("email") else { return Ok(()) };
+        match field.normalize(value) {
+            Ok(v) => {
+                let email = v.as_str().unwrap_or_default().to_owned();
+                if !email.is_empty()
+                    && let Some(other) = self.store.find_record_by_email(&c.id, &email).await?
+                    && other.id != record.row.id
+                {
+                    errors.add_code("email", codes::NOT_UNIQUE);
+                }
+                record.row.email = email;
+            }
+            Err((code, message)) => errors.add("email", code, &message),
+        }
+        Ok(())
+    }
+
+    /// Validates the custom fields present in `body` (all of them on create) into `record.data`.
+    async fn apply_custom_fields(
+        &self,
+        c: &Collection,
+        record: &mut Record,
+        body: &Map<String, Value>,
+        creating: bool,
+        now: &str,
+        errors: &mut FieldErrors,
+    ) -> Result<()> {
+        let unique: Vec<UniqueIndex> = unique_indexes(c);
+        for field in c.custom_fields() {
+            let name = field.name.as_str();
+            if let FieldKind::Autodate { on_create, on_update } = field.kind {
+                if (creating && on_create) || (!creating && on_update) {
+                    record.data.insert(name.to_owned(), json!(now));
+                }
+                continue;
+            }
+            let input = match body.get(name) {
+                Some(v) => v.clone(),
+                None if creating => field.zero_value(),
+                None => continue,
+            };
+            match field.normalize(&input) {
+                Ok(value) => {
+                    if let Some(index) = unique.iter().find(|i| i.field == name)
+                        && let Some(text) = value.as_str().filter(|s| !s.is_empty())
+                        && let Some(other) = self.store.find_record_by_field(&c.id, name, text, index.nocase).await?
+                        && other.id != record.row.id
+                    {
+                        errors.add_code(name, codes::NOT_UNIQUE);
+                    }
+                    record.data.insert(name.to_owned(), value);
+                }
+                Err((code, message)) => errors.add(name, code, &message),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The unique indexes a collection declares on custom fields, as the store applies them.
+pub fn unique_indexes(c: &Collection) -> Vec<UniqueIndex> {
+    c.index_specs()
+        .iter()
+        .filter_map(|s| {
+            let col = s.unique_column()?;
+            c.custom_fields().any(|f| f.name == col).then(|| UniqueIndex { field: col.to_owned(), nocase: s.nocase })
+        })
+        .collect()
+}
+
+/// A rule check for view/update/delete: `null` → 403 for non-superusers, a failing rule → 404.
+fn check_rule(c: &Collection, rule: Option<&str>, caller: Option<&Caller>, id: &str) -> Result<()> {
+    if is_superuser(caller) {
+        return Ok(());
+    }
+    match Rule::of(rule) {
+        Rule::SuperusersOnly => Err(Error::forbidden(ONLY_SUPERUSERS)),
+        r if r.allows(caller, id) => Ok(()),
+        _ => {
+            let _ = c;
+            Err(Error::resource_not_found())
+        }
+    }
+}
+
+/// Non-superusers cannot write hidden fields, except the password (so `tokenKey` stays ours).
+fn drop_hidden_fields(c: &Collection, body: &mut Map<String, Value>) {
+    for f in c.fields.iter().filter(|f| f.hidden && f.name != "password") {
+        body.remove(&f.name);
+    }
+}
+
+/// The new password of a create (required) or an update (when given), checked against the
+/// collection's limits and `passwordConfirm`.
+fn check_new_password(c: &Collection, body: &Map<String, Value>, required: bool, errors: &mut FieldErrors) -> Option<Password> {
+    let password = body.get("password").map(crate::collection::field::cast_string).unwrap_or_default();
+    let confirm = body.get("passwordConfirm").map(crate::collection::field::cast_string).unwrap_or_default();
+    if password.is_empty() {
+        if required {
+            errors.add_code("password", codes::REQUIRED);
+        }
+        if required && confirm.is_empty() {
+            errors.add_code("passwordConfirm", codes::REQUIRED);
+        }
+        return None;
+    }
+    let min = c.password_min();
+    let max = c.password_max();
+    if password.chars().count() < min {
+        errors.add("password", "validation_min_text_constraint", &format!("Must be at least {min} character(s)."));
+    } else if password.len() > max {
+        errors.add("password", "validation_max_text_constraint", &format!("Must be less than {max} character(s)."));
+    }
+    if confirm.is_empty() {
+        errors.add_code("passwordConfirm", codes::REQUIRED);
+    } else if confirm != password {
+        errors.add_code("passwordConfirm", codes::VALUES_MISMATCH);
+    }
+    Some(Password(password))
+}
+
+fn unique_error(target: &str, message: &str) -> Error {
+    let mut errors = FieldErrors::default();
+    match target {
+        "id" => errors.add_code("id", codes::INVALID_AUTH_ID),
+        "tokenKey" => return Error::internal("token key collision"),
+        field => errors.add_code(field, codes::NOT_UNIQUE),
+    }
+    Error::validation(message, errors)
+}
+
+fn as_bool(v: &Value) -> bool {
+    match v {
+        Value::Bool(b) => *b,
+        Value::String(s) => matches!(s.trim(), "true" | "1" | "on"),
+        Value::Number(n) => n.as_f64().is_some_and(|n| n != 0.0),
+        _ => false,
+    }
+}
+
+fn empty_page(page: i64, per_page: i64, skip_total: bool) -> ListOf<Value> {
+    let total = if skip_total { -1 } else { 0 };
+    ListOf { items: Vec::new(), page, per_page, total_items: total, total_pages: total }
+}
+
+/// `sort=-created,name`: system columns or visible custom fields, `-` for descending.
+fn parse_sort(c: &Collection, sort: &str, su: bool) -> Result<Vec<SortTerm>> {
+    let mut terms = Vec::new();
+    for part in sort.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (descending, name) = match part.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, part.strip_prefix('+').unwrap_or(part)),
+        };
+        let key = match name {
+            "id" => SortKey::Id,
+            "email" => SortKey::Email,
+            "emailVisibility" => SortKey::EmailVisibility,
+            "verified" => SortKey::Verified,
+            "created" if c.field("created").is_some() => SortKey::Created,
+            "updated" if c.field("updated").is_some() => SortKey::Updated,
+            other => match c.custom_fields().find(|f| f.name == other) {
+                Some(f) if su || !f.hidden => SortKey::Field(f.name.clone()),
+                _ => return Err(Error::bad_request(format!("Invalid sort field \"{other}\"."))),
+            },
+        };
+        terms.push(SortTerm { key, descending });
+    }
+    Ok(terms)
+}

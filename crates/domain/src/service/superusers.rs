@@ -1,0 +1,61 @@
+//! Superuser management from the command line (`gatehouse superuser upsert|delete`), for the first
+//! superuser and for recovery when nobody can log in.
+
+use super::Gatehouse;
+use crate::collection::SUPERUSERS_ID;
+use crate::collection::field::is_email;
+use crate::error::{Error, Result};
+use crate::password::Password;
+use crate::random;
+use gatehouse_store::RecordRow;
+
+impl Gatehouse {
+    /// Creates the superuser, or sets a new password (revoking its tokens) if it exists.
+    /// Returns `true` when a new superuser was created.
+    pub async fn upsert_superuser(&self, email: &str, password: &Password) -> Result<bool> {
+        if !is_email(email) {
+            return Err(Error::bad_request("Invalid email address."));
+        }
+        let min = self.auth_collection(SUPERUSERS_ID).await?.password_min();
+        if password.as_str().chars().count() < min || password.as_str().len() > 71 {
+            return Err(Error::bad_request(format!("The password must be {min} to 71 characters long.")));
+        }
+        let hash = self.passwords.hash(password).await?;
+        let now = self.now();
+        if let Some(mut row) = self.store.find_record_by_email(SUPERUSERS_ID, email).await? {
+            row.password_hash = hash;
+            row.token_key = random::secret();
+            row.updated = now;
+            self.store.update_record(&row).await?;
+            return Ok(false);
+        }
+        let row = RecordRow {
+            id: random::record_id(),
+            collection_id: SUPERUSERS_ID.to_owned(),
+            email: email.to_owned(),
+            email_visibility: false,
+            verified: true,
+            password_hash: hash,
+            token_key: random::secret(),
+            data: "{}".to_owned(),
+            created: now.clone(),
+            updated: now,
+        };
+        self.store.insert_record(&row).await?;
+        Ok(true)
+    }
+
+    /// Deletes a superuser by email; the last one cannot be deleted.
+    pub async fn delete_superuser(&self, email: &str) -> Result<()> {
+        let row = self
+            .store
+            .find_record_by_email(SUPERUSERS_ID, email)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("No superuser with email {email}.")))?;
+        if self.store.count_records(SUPERUSERS_ID).await? <= 1 {
+            return Err(Error::bad_request("You can't delete the only existing superuser."));
+        }
+        self.store.delete_record(SUPERUSERS_ID, &row.id).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,64 @@
+//! Application settings (PocketBase's `/api/settings`), stored as one JSON document.
+
+use crate::collection::field::is_email;
+use crate::error::{FieldErrors, codes};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Settings {
+    pub meta: Meta,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Meta {
+    pub app_name: String,
+    #[serde(rename = "appURL")]
+    pub app_url: String,
+    pub sender_name: String,
+    pub sender_address: String,
+    #[serde(default)]
+    pub hide_controls: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            meta: Meta {
+                app_name: "Gatehouse".to_owned(),
+                app_url: "http://localhost:8090".to_owned(),
+                sender_name: "Support".to_owned(),
+                sender_address: "support@example.com".to_owned(),
+                hide_controls: false,
+            },
+        }
+    }
+}
+
+impl Settings {
+    pub fn check(&self) -> FieldErrors {
+        let mut meta = FieldErrors::default();
+        let m = &self.meta;
+        for (name, value) in [("appName", &m.app_name), ("senderName", &m.sender_name)] {
+            if value.trim().is_empty() {
+                meta.add_code(name, codes::REQUIRED);
+            } else if value.chars().count() > 255 {
+                meta.length_out_of_range(name, 1, 255);
+            }
+        }
+        if m.app_url.is_empty() {
+            meta.add_code("appURL", codes::REQUIRED);
+        } else if !url::Url::parse(&m.app_url).is_ok_and(|u| u.has_host()) {
+            meta.add("appURL", "validation_is_url", "Must be a valid URL.");
+        }
+        if m.sender_address.is_empty() {
+            meta.add_code("senderAddress", codes::REQUIRED);
+        } else if !is_email(&m.sender_address) {
+            meta.add_code("senderAddress", codes::IS_EMAIL);
+        }
+        let mut errors = FieldErrors::default();
+        errors.nest("meta", meta);
+        errors
+    }
+}

@@ -1,0 +1,17 @@
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// A unique constraint refused the write. `target` names what clashed: `id`, `email`,
+    /// `tokenKey`, `name` (collections) or a custom field name.
+    #[error("unique constraint violated on {target}")]
+    Unique { target: String },
+    #[error("row not found")]
+    NotFound,
+    #[error("database configuration: {0}")]
+    Config(String),
+    #[error("database error: {0}")]
+    Backend(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}

@@ -1,0 +1,85 @@
+//! Storage for Gatehouse: one interface ([`Store`]), two implementations (SQLite and PostgreSQL).
+//!
+//! The store knows rows, not rules: it never decides who may see what. Collections are kept as JSON
+//! documents (the domain owns their shape); auth records keep their system fields in columns and
+//! their custom fields in one JSON `data` column, so every auth collection shares one `records` table
+//! and record ids are unique across all auth collections, as PocketBase requires.
+
+mod error;
+mod model;
+mod sql;
+mod postgres;
+mod sqlite;
+
+pub use error::StoreError;
+pub use model::{CollectionRow, ListQuery, Page, RecordRow, SortKey, SortTerm, UniqueIndex};
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
+use async_trait::async_trait;
+use std::path::Path;
+use std::sync::Arc;
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Everything Gatehouse persists. Both backends must behave the same; the integration tests run
+/// against each.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Which backend this is, for logs.
+    fn backend(&self) -> &'static str;
+
+    // --- collections ---
+    async fn list_collections(&self) -> Result<Vec<CollectionRow>>;
+    async fn insert_collection(&self, row: &CollectionRow) -> Result<()>;
+    /// Replaces the stored definition; fails with `NotFound` when the id is unknown.
+    async fn update_collection(&self, row: &CollectionRow) -> Result<()>;
+    /// Deletes the collection and, with it, every record it holds.
+    async fn delete_collection(&self, id: &str) -> Result<()>;
+    /// Makes the physical unique indexes on custom fields of one collection match `wanted`.
+    async fn sync_unique_indexes(&self, collection_id: &str, wanted: &[UniqueIndex]) -> Result<()>;
+
+    // --- auth records ---
+    async fn find_record(&self, collection_id: &str, id: &str) -> Result<Option<RecordRow>>;
+    async fn find_record_by_email(&self, collection_id: &str, email: &str) -> Result<Option<RecordRow>>;
+    /// Looks a record up by a custom field (an identity field such as `username`).
+    /// `nocase` compares case-insensitively, matching a `COLLATE NOCASE` unique index.
+    async fn find_record_by_field(
+        &self,
+        collection_id: &str,
+        field: &str,
+        value: &str,
+        nocase: bool,
+    ) -> Result<Option<RecordRow>>;
+    async fn insert_record(&self, row: &RecordRow) -> Result<()>;
+    /// Writes every column of the record; fails with `NotFound` when it no longer exists.
+    async fn update_record(&self, row: &RecordRow) -> Result<()>;
+    /// Swaps the password hash only if it is still `old_hash` (re-hashing on login must not undo a
+    /// password change that raced with it). Returns whether the row changed.
+    async fn replace_password_hash(&self, id: &str, old_hash: &str, new_hash: &str) -> Result<bool>;
+    async fn delete_record(&self, collection_id: &str, id: &str) -> Result<bool>;
+    async fn count_records(&self, collection_id: &str) -> Result<i64>;
+    async fn list_records(&self, query: &ListQuery) -> Result<Page>;
+
+    // --- settings (one JSON document per key) ---
+    async fn get_setting(&self, key: &str) -> Result<Option<String>>;
+    async fn put_setting(&self, key: &str, value: &str) -> Result<()>;
+}
+
+/// Opens the store named by `db_url`, or the SQLite file in `data_dir` when there is none, and
+/// brings its schema up to date.
+pub async fn open(db_url: Option<&str>, data_dir: &Path) -> Result<Arc<dyn Store>> {
+    match db_url {
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Ok(Arc::new(PostgresStore::connect(url).await?))
+        }
+        Some(url) if url.starts_with("sqlite:") => {
+            Ok(Arc::new(SqliteStore::open_url(url).await?))
+        }
+        Some(other) => Err(StoreError::Config(format!(
+            "unsupported database URL scheme in {:?}: use postgres:// or sqlite:",
+            other.split(':').next().unwrap_or_default()
+        ))),
+        None => Ok(Arc::new(SqliteStore::open_dir(data_dir).await?)),
+    }
+}

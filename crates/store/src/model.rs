@@ -1,0 +1,93 @@
+//! Plain rows and queries exchanged between the domain and the store.
+
+/// A collection definition. `definition` is the domain's JSON document (fields, rules, options,
+/// token secrets); the store only keeps it.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct CollectionRow {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    pub system: bool,
+    pub definition: String,
+    pub created: String,
+    pub updated: String,
+}
+
+/// An auth record. `data` is a JSON object with the custom fields.
+#[derive(Clone, PartialEq, sqlx::FromRow)]
+pub struct RecordRow {
+    pub id: String,
+    pub collection_id: String,
+    pub email: String,
+    pub email_visibility: bool,
+    pub verified: bool,
+    pub password_hash: String,
+    pub token_key: String,
+    pub data: String,
+    pub created: String,
+    pub updated: String,
+}
+
+// Hand-written so that a stray `{:?}` never prints a password hash or a token key.
+impl std::fmt::Debug for RecordRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordRow")
+            .field("id", &self.id)
+            .field("collection_id", &self.collection_id)
+            .field("verified", &self.verified)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a list may be sorted by: a system column or a custom field inside `data`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SortKey {
+    Id,
+    Email,
+    EmailVisibility,
+    Verified,
+    Created,
+    Updated,
+    Field(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SortTerm {
+    pub key: SortKey,
+    pub descending: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub collection_id: String,
+    /// When set, only this record may be returned (the owner-only rule).
+    pub only_id: Option<String>,
+    pub sort: Vec<SortTerm>,
+    pub limit: i64,
+    pub offset: i64,
+    /// Skip the `COUNT(*)` (PocketBase's `skipTotal`).
+    pub skip_total: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    pub rows: Vec<RecordRow>,
+    /// `None` when the query asked to skip the total.
+    pub total: Option<i64>,
+}
+
+/// A unique index on one custom field of a collection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UniqueIndex {
+    pub field: String,
+    pub nocase: bool,
+}
+
+impl UniqueIndex {
+    /// The physical index name: derived, so that syncing can tell ours apart and find stale ones.
+    /// Field names are checked by the domain to be `[A-Za-z0-9_]`, collection ids likewise.
+    pub fn physical_name(&self, collection_id: &str) -> String {
+        let ci = if self.nocase { "_ci" } else { "" };
+        format!("gh_uniq_{collection_id}__{}{ci}", self.field)
+    }
+}

@@ -1,0 +1,346 @@
+//! PostgreSQL backend, for deployments with more than one Gatehouse instance. A `schema=NAME`
+//! parameter in the URL keeps Gatehouse's tables in their own schema (created if missing), so one
+//! database can host several installations or test runs side by side.
+
+use crate::{
+    CollectionRow, ListQuery, Page, RecordRow, Result, Store, StoreError, UniqueIndex, sql,
+};
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{AssertSqlSafe, Executor, PgPool};
+use std::str::FromStr;
+use std::time::Duration;
+
+const RECORD_COLUMNS: &str = "id, collection_id, email, email_visibility, verified, password_hash, token_key, data::text AS data, created, updated";
+
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    pub async fn connect(url: &str) -> Result<Self> {
+        let (url, schema) = split_schema(url)?;
+        let options = PgConnectOptions::from_str(&url)?;
+        if let Some(schema) = &schema {
+            // One short-lived connection creates the schema before the pool pins its search_path.
+            let bootstrap = PgPoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
+            sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"")))
+                .execute(&bootstrap)
+                .await?;
+            bootstrap.close().await;
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _meta| {
+                let schema = schema.clone();
+                Box::pin(async move {
+                    if let Some(schema) = schema {
+                        conn.execute(AssertSqlSafe(format!("SET search_path TO \"{schema}\""))).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        // sqlx takes an advisory lock here, so instances starting together migrate once.
+        sqlx::migrate!("migrations/postgres").run(&pool).await?;
+        Ok(Self { pool })
+    }
+}
+
+/// Takes Gatehouse's own `schema` parameter out of the URL (the driver would refuse it) and checks
+/// it is a plain identifier, since it ends up in `SET search_path`.
+fn split_schema(url: &str) -> Result<(String, Option<String>)> {
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok((url.to_owned(), None));
+    };
+    let mut schema = None;
+    let mut kept = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.strip_prefix("schema=") {
+            Some(name) => schema = Some(name.to_owned()),
+            None => kept.push(pair),
+        }
+    }
+    if let Some(name) = &schema {
+        let valid = !name.is_empty()
+            && name.len() <= 63
+            && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            && !name.starts_with(|c: char| c.is_ascii_digit());
+        if !valid {
+            return Err(StoreError::Config(format!(
+                "schema {name:?} must be lower-case letters, digits and '_' (not starting with a digit)"
+            )));
+        }
+    }
+    let url = if kept.is_empty() { base.to_owned() } else { format!("{base}?{}", kept.join("&")) };
+    Ok((url, schema))
+}
+
+fn map_err(err: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &err
+        && db.is_unique_violation()
+    {
+        let constraint = db.constraint().unwrap_or_default();
+        let target = match constraint {
+            "records_email" => "email".to_owned(),
+            "records_token_key" => "tokenKey".to_owned(),
+            "collections_name" | "collections_pkey" => "name".to_owned(),
+            name if name.starts_with("gh_uniq_") => {
+                let field = name.split("__").nth(1).unwrap_or(name);
+                field.strip_suffix("_ci").unwrap_or(field).to_owned()
+            }
+            _ => "id".to_owned(),
+        };
+        return StoreError::Unique { target };
+    }
+    StoreError::Backend(err)
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn list_collections(&self) -> Result<Vec<CollectionRow>> {
+        Ok(sqlx::query_as(sql::LIST_COLLECTIONS).fetch_all(&self.pool).await?)
+    }
+
+    async fn insert_collection(&self, row: &CollectionRow) -> Result<()> {
+        sqlx::query(sql::INSERT_COLLECTION)
+            .bind(&row.id)
+            .bind(&row.name)
+            .bind(&row.kind)
+            .bind(row.system)
+            .bind(&row.definition)
+            .bind(&row.created)
+            .bind(&row.updated)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn update_collection(&self, row: &CollectionRow) -> Result<()> {
+        let done = sqlx::query(sql::UPDATE_COLLECTION)
+            .bind(&row.id)
+            .bind(&row.name)
+            .bind(&row.kind)
+            .bind(row.system)
+            .bind(&row.definition)
+            .bind(&row.updated)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn delete_collection(&self, id: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for name in index_names(&mut tx, id).await? {
+            sqlx::query(AssertSqlSafe(format!("DROP INDEX IF EXISTS \"{name}\"")))
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query(sql::DELETE_COLLECTION).bind(id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn sync_unique_indexes(&self, collection_id: &str, wanted: &[UniqueIndex]) -> Result<()> {
+        let wanted_names: Vec<String> = wanted.iter().map(|i| i.physical_name(collection_id)).collect();
+        let mut tx = self.pool.begin().await?;
+        for name in index_names(&mut tx, collection_id).await? {
+            if !wanted_names.contains(&name) {
+                sqlx::query(AssertSqlSafe(format!("DROP INDEX IF EXISTS \"{name}\"")))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        // Names are built from checked identifiers ([A-Za-z0-9_]); the partial index keeps the
+        // constraint inside one collection and lets empty values repeat, like PocketBase's.
+        for (index, name) in wanted.iter().zip(&wanted_names) {
+            let field = &index.field;
+            let value = if index.nocase { format!("lower(data ->> '{field}')") } else { format!("(data ->> '{field}')") };
+            let ddl = format!(
+                "CREATE UNIQUE INDEX IF NOT EXISTS \"{name}\" ON records ({value}) \
+                 WHERE collection_id = '{collection_id}' AND COALESCE(data ->> '{field}', '') <> ''"
+            );
+            sqlx::query(AssertSqlSafe(ddl)).execute(&mut *tx).await.map_err(map_err)?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn find_record(&self, collection_id: &str, id: &str) -> Result<Option<RecordRow>> {
+        const Q: &str = "SELECT id, collection_id, email, email_visibility, verified, password_hash, token_key, data::text AS data, created, updated \
+                         FROM records WHERE collection_id = $1 AND id = $2";
+        Ok(sqlx::query_as(Q).bind(collection_id).bind(id).fetch_optional(&self.pool).await?)
+    }
+
+    async fn find_record_by_email(&self, collection_id: &str, email: &str) -> Result<Option<RecordRow>> {
+        const Q: &str = "SELECT id, collection_id, email, email_visibility, verified, password_hash, token_key, data::text AS data, created, updated \
+                         FROM records WHERE collection_id = $1 AND email = $2 AND email <> ''";
+        Ok(sqlx::query_as(Q).bind(collection_id).bind(email).fetch_optional(&self.pool).await?)
+    }
+
+    async fn find_record_by_field(
+        &self,
+        collection_id: &str,
+        field: &str,
+        value: &str,
+        nocase: bool,
+    ) -> Result<Option<RecordRow>> {
+        let compare = if nocase { "lower(data ->> $2) = lower($3)" } else { "(data ->> $2) = $3" };
+        let q = format!("SELECT {RECORD_COLUMNS} FROM records WHERE collection_id = $1 AND {compare} LIMIT 1");
+        Ok(sqlx::query_as(AssertSqlSafe(q))
+            .bind(collection_id)
+            .bind(field)
+            .bind(value)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    async fn insert_record(&self, row: &RecordRow) -> Result<()> {
+        const Q: &str = "INSERT INTO records (id, collection_id, email, email_visibility, verified, password_hash, token_key, data, created, updated) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10)";
+        sqlx::query(Q)
+            .bind(&row.id)
+            .bind(&row.collection_id)
+            .bind(&row.email)
+            .bind(row.email_visibility)
+            .bind(row.verified)
+            .bind(&row.password_hash)
+            .bind(&row.token_key)
+            .bind(&row.data)
+            .bind(&row.created)
+            .bind(&row.updated)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn update_record(&self, row: &RecordRow) -> Result<()> {
+        const Q: &str = "UPDATE records SET email = $3, email_visibility = $4, verified = $5, password_hash = $6, \
+                         token_key = $7, data = $8::jsonb, updated = $9 WHERE collection_id = $1 AND id = $2";
+        let done = sqlx::query(Q)
+            .bind(&row.collection_id)
+            .bind(&row.id)
+            .bind(&row.email)
+            .bind(row.email_visibility)
+            .bind(row.verified)
+            .bind(&row.password_hash)
+            .bind(&row.token_key)
+            .bind(&row.data)
+            .bind(&row.updated)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn replace_password_hash(&self, id: &str, old_hash: &str, new_hash: &str) -> Result<bool> {
+        let done = sqlx::query(sql::REPLACE_PASSWORD_HASH)
+            .bind(id)
+            .bind(old_hash)
+            .bind(new_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete_record(&self, collection_id: &str, id: &str) -> Result<bool> {
+        let done = sqlx::query(sql::DELETE_RECORD)
+            .bind(collection_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn count_records(&self, collection_id: &str) -> Result<i64> {
+        Ok(sqlx::query_scalar(sql::COUNT_RECORDS).bind(collection_id).fetch_one(&self.pool).await?)
+    }
+
+    async fn list_records(&self, query: &ListQuery) -> Result<Page> {
+        let mut filter = String::from(" WHERE collection_id = $1");
+        let mut next = 2;
+        if query.only_id.is_some() {
+            filter.push_str(" AND id = $2");
+            next = 3;
+        }
+        // `->` keeps JSON types, so numbers sort as numbers and strings as strings.
+        let (order, sort_params) = sql::order_by(&query.sort, next, |n| format!("(data -> ${n}::text)"), "seq ASC");
+        let next = next + sort_params.len();
+        let q = format!(
+            "SELECT {RECORD_COLUMNS} FROM records{filter}{order} LIMIT ${next} OFFSET ${}",
+            next + 1
+        );
+        let mut rows = sqlx::query_as::<_, RecordRow>(AssertSqlSafe(q)).bind(&query.collection_id);
+        if let Some(id) = &query.only_id {
+            rows = rows.bind(id);
+        }
+        for field in &sort_params {
+            rows = rows.bind(field);
+        }
+        let rows = rows.bind(query.limit).bind(query.offset).fetch_all(&self.pool).await?;
+        let total = if query.skip_total {
+            None
+        } else {
+            let q = format!("SELECT COUNT(*) FROM records{filter}");
+            let mut count = sqlx::query_scalar::<_, i64>(AssertSqlSafe(q)).bind(&query.collection_id);
+            if let Some(id) = &query.only_id {
+                count = count.bind(id);
+            }
+            Some(count.fetch_one(&self.pool).await?)
+        };
+        Ok(Page { rows, total })
+    }
+
+    async fn get_setting(&self, key: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar(sql::GET_SETTING).bind(key).fetch_optional(&self.pool).await?)
+    }
+
+    async fn put_setting(&self, key: &str, value: &str) -> Result<()> {
+        sqlx::query(sql::PUT_SETTING).bind(key).bind(value).execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+/// Our unique indexes on one collection's custom fields.
+async fn index_names(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    collection_id: &str,
+) -> Result<Vec<String>> {
+    let prefix = UniqueIndex { field: String::new(), nocase: false }.physical_name(collection_id);
+    Ok(sqlx::query_scalar(
+        "SELECT indexname::text FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'records' \
+         AND left(indexname, length($1)) = $1",
+    )
+    .bind(prefix)
+    .fetch_all(&mut **tx)
+    .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_schema;
+
+    #[test]
+    fn schema_parameter_is_taken_out_of_the_url() {
+        let (url, schema) = split_schema("postgres://u@h/db?schema=gh_1&sslmode=disable").unwrap_or_default();
+        assert_eq!(url, "postgres://u@h/db?sslmode=disable");
+        assert_eq!(schema.as_deref(), Some("gh_1"));
+        assert!(split_schema("postgres://u@h/db?schema=a\";drop").is_err());
+        assert!(split_schema("postgres://u@h/db?schema=1abc").is_err());
+    }
+}
