@@ -1,1 +1,118 @@
-fn main() {}
+//! `gatehouse serve | superuser upsert | superuser delete`.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use gatehouse::{StoreConfig, open, serve};
+use gatehouse_domain::Password;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "gatehouse", version, about = "A self-hosted, PocketBase-compatible authentication server")]
+struct Cli {
+    /// Data directory (the SQLite database lives here).
+    #[arg(long, global = true, default_value = "gh_data", env = "GATEHOUSE_DIR")]
+    dir: PathBuf,
+    /// Database URL: postgres://user@host/db[?schema=name] for PostgreSQL; SQLite in --dir if unset.
+    #[arg(long, global = true, env = "GATEHOUSE_DATABASE_URL", hide_env_values = true)]
+    db: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8090", env = "GATEHOUSE_HTTP")]
+        http: String,
+    },
+    /// Manage superusers from the server's shell.
+    Superuser {
+        #[command(subcommand)]
+        action: SuperuserAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum SuperuserAction {
+    /// Create a superuser, or set a new password for an existing one.
+    Upsert { email: String, password: String },
+    /// Delete a superuser (the last one cannot be deleted).
+    Delete { email: String },
+}
+
+fn main() -> anyhow::Result<()> {
+    init_logging();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = StoreConfig { data_dir: cli.dir.clone(), db_url: cli.db.clone() };
+    let gh = open(&config).await.context("opening the database")?;
+    match cli.command {
+        Command::Serve { http } => {
+            let listener = tokio::net::TcpListener::bind(&http).await.with_context(|| format!("binding {http}"))?;
+            let addr = listener.local_addr()?;
+            println!("Server started at http://{addr}\n├─ REST API:  http://{addr}/api/\n└─ Storage:   {}", describe(&config));
+            if gh.superuser_count().await? == 0 {
+                println!(
+                    "\nNo superuser yet. Create one with:\n  gatehouse superuser upsert EMAIL PASSWORD{}",
+                    dir_flag(&cli.dir)
+                );
+            }
+            serve(gh, listener, shutdown_signal()).await
+        }
+        Command::Superuser { action: SuperuserAction::Upsert { email, password } } => {
+            let created = gh.upsert_superuser(&email, &Password(password)).await.map_err(|e| anyhow::anyhow!(e.message))?;
+            println!("{} superuser {email}.", if created { "Created" } else { "Updated the password of" });
+            Ok(())
+        }
+        Command::Superuser { action: SuperuserAction::Delete { email } } => {
+            gh.delete_superuser(&email).await.map_err(|e| anyhow::anyhow!(e.message))?;
+            println!("Deleted superuser {email}.");
+            Ok(())
+        }
+    }
+}
+
+fn describe(config: &StoreConfig) -> String {
+    match &config.db_url {
+        Some(_) => "PostgreSQL (--db)".to_owned(),
+        None => format!("SQLite in {}", config.data_dir.join("data.db").display()),
+    }
+}
+
+fn dir_flag(dir: &std::path::Path) -> String {
+    if dir == gatehouse::default_data_dir() { String::new() } else { format!(" --dir {}", dir.display()) }
+}
+
+/// Logs go to stderr; `GATEHOUSE_LOG` (e.g. `debug`, `gatehouse_domain=trace`) sets the level.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GATEHOUSE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -163,7 +163,7 @@ impl Gatehouse {
         &self,
         collection: &str,
         id: &str,
-        duration: i64,
+        duration: &Value,
         caller: Option<&Caller>,
     ) -> Result<AuthResponse> {
         let caller = caller.ok_or_else(|| Error::unauthorized("The request requires valid record authorization token."))?;
@@ -171,7 +171,14 @@ impl Gatehouse {
             return Err(Error::forbidden("The authorized record is not allowed to perform this action."));
         }
         let c = self.auth_collection(collection).await?;
+        // Like PocketBase, the record is looked up before the body is read.
         let row = self.store.find_record(&c.id, id).await?.ok_or_else(Error::resource_not_found)?;
+        let duration = match duration {
+            Value::Null => 0,
+            Value::Number(n) => n.as_i64().ok_or_else(bad_body)?,
+            Value::String(s) => s.trim().parse().map_err(|_| bad_body())?,
+            _ => return Err(bad_body()),
+        };
         if duration < 0 {
             let mut errors = FieldErrors::default();
             errors.min_threshold("duration", 0);
@@ -244,6 +251,10 @@ impl Gatehouse {
         let claims: AuthClaims = token::verify(raw, &row.token_key, &collection.auth_token.secret)?;
         Some(Caller { collection, record: Record::from_row(row), claims, token: raw.to_owned() })
     }
+}
+
+fn bad_body() -> Error {
+    Error::bad_request("An error occurred while loading the submitted data.")
 }
 
 /// A record inside an auth answer: email always shown; superusers' hidden fields too.

@@ -1,0 +1,42 @@
+//! The `gatehouse` binary's building blocks, public so that the integration tests start exactly
+//! the server the binary starts.
+
+use gatehouse_domain::Gatehouse;
+use gatehouse_domain::clock::SystemClock;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// Where the data lives: a PostgreSQL URL, or SQLite in the data dir.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub data_dir: PathBuf,
+    pub db_url: Option<String>,
+}
+
+/// Opens the store (running migrations) and the domain service on it.
+pub async fn open(config: &StoreConfig) -> anyhow::Result<Arc<Gatehouse>> {
+    let store = gatehouse_store::open(config.db_url.as_deref(), &config.data_dir).await?;
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let gh = Gatehouse::start(store, Arc::new(SystemClock), cores).await?;
+    Ok(Arc::new(gh))
+}
+
+/// A server listening on `listener`, until `shutdown` resolves.
+pub async fn serve(
+    gh: Arc<Gatehouse>,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let app = gatehouse_http::router(gh);
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    Ok(())
+}
+
+/// The default data directory, next to where the server is started (as PocketBase's `pb_data`).
+pub fn default_data_dir() -> PathBuf {
+    Path::new("gh_data").to_path_buf()
+}

@@ -1,0 +1,37 @@
+//! Login and session routes.
+
+use crate::extract::{Auth, Body};
+use crate::{AppState, error::ApiError};
+use axum::Json;
+use axum::extract::{Path, State};
+use gatehouse_domain::{AuthResponse, PasswordLogin};
+use serde_json::Value;
+
+type Answer<T> = Result<Json<T>, ApiError>;
+
+pub async fn auth_methods(State(s): State<AppState>, Path(collection): Path<String>) -> Answer<Value> {
+    Ok(Json(s.gh.auth_methods(&collection).await?))
+}
+
+pub async fn auth_with_password(
+    State(s): State<AppState>,
+    Path(collection): Path<String>,
+    auth: Auth,
+    Body(login): Body<PasswordLogin>,
+) -> Answer<AuthResponse> {
+    Ok(Json(s.gh.auth_with_password(&collection, login, auth.caller()).await?))
+}
+
+pub async fn auth_refresh(State(s): State<AppState>, Path(collection): Path<String>, auth: Auth) -> Answer<AuthResponse> {
+    Ok(Json(s.gh.auth_refresh(&collection, auth.caller()).await?))
+}
+
+pub async fn impersonate(
+    State(s): State<AppState>,
+    Path((collection, id)): Path<(String, String)>,
+    auth: Auth,
+    Body(body): Body<Value>,
+) -> Answer<AuthResponse> {
+    let duration = body.get("duration").cloned().unwrap_or(Value::Null);
+    Ok(Json(s.gh.impersonate(&collection, &id, &duration, auth.caller()).await?))
+}
