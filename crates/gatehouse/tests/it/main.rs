@@ -1,0 +1,11 @@
+//! One integration-test binary (one link step): the real server on an ephemeral port, on SQLite
+//! always and on PostgreSQL when `GATEHOUSE_TEST_PG_URL` is set.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+mod auth;
+mod collections;
+mod multi_instance;
+mod records;
+mod transport;
