@@ -42,7 +42,9 @@ pub enum Rule {
 
 impl Rule {
     pub fn of(rule: Option<&str>) -> Self {
-        let Some(rule) = rule else { return Self::SuperusersOnly };
+        let Some(rule) = rule else {
+            return Self::SuperusersOnly;
+        };
         let compact: String = rule.split_whitespace().collect::<Vec<_>>().join(" ");
         match compact.as_str() {
             "" => Self::Everyone,

@@ -46,7 +46,8 @@ impl Clock for ManualClock {
 
 /// PocketBase's datetime format: `2006-01-02 15:04:05.000Z` (UTC, milliseconds).
 pub fn format_datetime(millis: i64) -> String {
-    let format = format_description!("[year]-[month]-[day] [hour]:[minute]:[second].[subsecond digits:3]Z");
+    let format =
+        format_description!("[year]-[month]-[day] [hour]:[minute]:[second].[subsecond digits:3]Z");
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
         .ok()
         .and_then(|t| t.format(&format).ok())
@@ -80,14 +81,26 @@ mod tests {
 
     #[test]
     fn formats_like_pocketbase() {
-        assert_eq!(format_datetime(1_795_854_471_408), "2026-11-28 08:27:51.408Z");
+        assert_eq!(
+            format_datetime(1_795_854_471_408),
+            "2026-11-28 08:27:51.408Z"
+        );
     }
 
     #[test]
     fn normalizes_iso_and_pocketbase_dates() {
-        assert_eq!(normalize_datetime("2026-11-23T08:27:50.408Z").as_deref(), Some("2026-11-23 08:27:50.408Z"));
-        assert_eq!(normalize_datetime("2026-11-23 08:27:50.408Z").as_deref(), Some("2026-11-23 08:27:50.408Z"));
-        assert_eq!(normalize_datetime("2026-11-23").as_deref(), Some("2026-11-23 00:00:00.000Z"));
+        assert_eq!(
+            normalize_datetime("2026-11-23T08:27:50.408Z").as_deref(),
+            Some("2026-11-23 08:27:50.408Z")
+        );
+        assert_eq!(
+            normalize_datetime("2026-11-23 08:27:50.408Z").as_deref(),
+            Some("2026-11-23 08:27:50.408Z")
+        );
+        assert_eq!(
+            normalize_datetime("2026-11-23").as_deref(),
+            Some("2026-11-23 00:00:00.000Z")
+        );
         assert_eq!(normalize_datetime("yesterday"), None);
     }
 }

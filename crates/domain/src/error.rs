@@ -27,7 +27,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self { kind, message: message.into(), data: FieldErrors::default(), cause: None }
+        Self {
+            kind,
+            message: message.into(),
+            data: FieldErrors::default(),
+            cause: None,
+        }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::BadRequest, message)
@@ -47,7 +52,10 @@ impl Error {
     }
     /// An unexpected failure: the client gets a generic message, the cause goes to the log.
     pub fn internal(cause: impl fmt::Display) -> Self {
-        let mut e = Self::new(ErrorKind::Internal, "Something went wrong while processing your request.");
+        let mut e = Self::new(
+            ErrorKind::Internal,
+            "Something went wrong while processing your request.",
+        );
         e.cause = Some(cause.to_string());
         e
     }
@@ -88,7 +96,10 @@ impl FieldErrors {
         self.insert(field, json!({"code": code, "message": message}));
     }
     pub fn add_with_params(&mut self, field: &str, code: &str, message: &str, params: Value) {
-        self.insert(field, json!({"code": code, "message": message, "params": params}));
+        self.insert(
+            field,
+            json!({"code": code, "message": message, "params": params}),
+        );
     }
     /// Puts another set of errors under `field`, e.g. `otp` → `{duration: …}`.
     pub fn nest(&mut self, field: &str, inner: FieldErrors) {
@@ -107,7 +118,11 @@ impl FieldErrors {
     }
     /// `Ok(())` when empty, else the 400 with `message`.
     pub fn into_result(self, message: &str) -> Result<()> {
-        if self.is_empty() { Ok(()) } else { Err(Error::validation(message, self)) }
+        if self.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::validation(message, self))
+        }
     }
 }
 
@@ -118,12 +133,18 @@ pub mod codes {
     pub const IN_INVALID: (&str, &str) = ("validation_in_invalid", "Must be a valid value.");
     pub const VALUES_MISMATCH: (&str, &str) = ("validation_values_mismatch", "Values don't match.");
     pub const NOT_UNIQUE: (&str, &str) = ("validation_not_unique", "Value must be unique.");
-    pub const INVALID_OLD_PASSWORD: (&str, &str) =
-        ("validation_invalid_old_password", "Missing or invalid old password.");
-    pub const INVALID_AUTH_ID: (&str, &str) =
-        ("validation_invalid_auth_id", "Invalid or duplicated auth record id.");
-    pub const MATCH_INVALID: (&str, &str) = ("validation_match_invalid", "Must be in a valid format.");
-    pub const NIL_OR_NOT_EMPTY: (&str, &str) = ("validation_nil_or_not_empty_required", "Cannot be blank.");
+    pub const INVALID_OLD_PASSWORD: (&str, &str) = (
+        "validation_invalid_old_password",
+        "Missing or invalid old password.",
+    );
+    pub const INVALID_AUTH_ID: (&str, &str) = (
+        "validation_invalid_auth_id",
+        "Invalid or duplicated auth record id.",
+    );
+    pub const MATCH_INVALID: (&str, &str) =
+        ("validation_match_invalid", "Must be in a valid format.");
+    pub const NIL_OR_NOT_EMPTY: (&str, &str) =
+        ("validation_nil_or_not_empty_required", "Cannot be blank.");
 }
 
 impl FieldErrors {

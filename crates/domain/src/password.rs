@@ -51,14 +51,17 @@ pub struct Passwords {
 }
 
 fn argon2() -> Argon2<'static> {
-    let params = Params::new(ARGON2_MEMORY_KIB, ARGON2_PASSES, ARGON2_LANES, None).unwrap_or_default();
+    let params =
+        Params::new(ARGON2_MEMORY_KIB, ARGON2_PASSES, ARGON2_LANES, None).unwrap_or_default();
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
 impl Passwords {
     /// `parallel` hashes may run at once (the number of cores is the sensible value).
     pub fn new(parallel: usize) -> Self {
-        Self { permits: Arc::new(Semaphore::new(parallel.max(1))) }
+        Self {
+            permits: Arc::new(Semaphore::new(parallel.max(1))),
+        }
     }
 
     pub async fn hash(&self, password: &Password) -> Result<String> {
@@ -79,29 +82,50 @@ impl Passwords {
         let password = password.clone();
         let known = stored.is_some();
         let stored = stored.unwrap_or(DUMMY_HASH).to_owned();
-        let result = self.blocking(move || Ok(verify_blocking(password.as_str(), &stored))).await?;
-        Ok(Verification { matched: result.matched && known, needs_rehash: result.needs_rehash && known })
+        let result = self
+            .blocking(move || Ok(verify_blocking(password.as_str(), &stored)))
+            .await?;
+        Ok(Verification {
+            matched: result.matched && known,
+            needs_rehash: result.needs_rehash && known,
+        })
     }
 
-    async fn blocking<T: Send + 'static>(&self, work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T> + Send + 'static,
+    ) -> Result<T> {
         let _permit = self.permits.acquire().await.map_err(Error::internal)?;
-        tokio::task::spawn_blocking(work).await.map_err(Error::internal)?
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(Error::internal)?
     }
 }
 
 fn verify_blocking(password: &str, stored: &str) -> Verification {
     if stored.starts_with("$2") {
         let matched = bcrypt::verify(password, stored).unwrap_or(false);
-        return Verification { matched, needs_rehash: true };
+        return Verification {
+            matched,
+            needs_rehash: true,
+        };
     }
     let Ok(parsed) = PasswordHash::new(stored) else {
-        return Verification { matched: false, needs_rehash: false };
+        return Verification {
+            matched: false,
+            needs_rehash: false,
+        };
     };
-    let matched = argon2().verify_password(password.as_bytes(), &parsed).is_ok();
+    let matched = argon2()
+        .verify_password(password.as_bytes(), &parsed)
+        .is_ok();
     let current = Params::try_from(&parsed).is_ok_and(|p| {
         p.m_cost() == ARGON2_MEMORY_KIB && p.t_cost() == ARGON2_PASSES && p.p_cost() == ARGON2_LANES
     }) && parsed.algorithm.as_str() == "argon2id";
-    Verification { matched, needs_rehash: !current }
+    Verification {
+        matched,
+        needs_rehash: !current,
+    }
 }
 
 #[cfg(test)]
@@ -118,7 +142,13 @@ mod tests {
         let hash = p.hash(&pw("correct horse")).await.unwrap_or_default();
         assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
         let ok = p.verify(&pw("correct horse"), Some(&hash)).await.ok();
-        assert_eq!(ok, Some(Verification { matched: true, needs_rehash: false }));
+        assert_eq!(
+            ok,
+            Some(Verification {
+                matched: true,
+                needs_rehash: false
+            })
+        );
         let bad = p.verify(&pw("wrong"), Some(&hash)).await.ok();
         assert_eq!(bad.map(|v| v.matched), Some(false));
     }
@@ -126,8 +156,17 @@ mod tests {
     #[tokio::test]
     async fn pocketbase_bcrypt_hashes_verify_and_ask_for_rehash() {
         let hash = bcrypt::hash("12345678", 4).unwrap_or_default();
-        let v = Passwords::new(1).verify(&pw("12345678"), Some(&hash)).await.ok();
-        assert_eq!(v, Some(Verification { matched: true, needs_rehash: true }));
+        let v = Passwords::new(1)
+            .verify(&pw("12345678"), Some(&hash))
+            .await
+            .ok();
+        assert_eq!(
+            v,
+            Some(Verification {
+                matched: true,
+                needs_rehash: true
+            })
+        );
     }
 
     #[tokio::test]

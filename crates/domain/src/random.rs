@@ -8,7 +8,9 @@ const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234
 /// `len` characters drawn uniformly from `alphabet`.
 pub fn string_from(alphabet: &[u8], len: usize) -> String {
     let mut rng = rand::rng();
-    (0..len).map(|_| char::from(alphabet[rng.random_range(0..alphabet.len())])).collect()
+    (0..len)
+        .map(|_| char::from(alphabet[rng.random_range(0..alphabet.len())]))
+        .collect()
 }
 
 /// A PocketBase record id: 15 characters of `[a-z0-9]`.

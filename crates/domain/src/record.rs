@@ -23,7 +23,10 @@ pub struct View {
 }
 
 impl View {
-    pub const AUTH_RESPONSE: View = View { email: true, hidden: false };
+    pub const AUTH_RESPONSE: View = View {
+        email: true,
+        hidden: false,
+    };
 }
 
 impl Record {
@@ -56,7 +59,10 @@ impl Record {
             "created" => json!(self.row.created),
             "updated" => json!(self.row.updated),
             _ => self.data.get(name).cloned().unwrap_or_else(|| {
-                collection.field(name).map(|f| f.zero_value()).unwrap_or(Value::Null)
+                collection
+                    .field(name)
+                    .map(|f| f.zero_value())
+                    .unwrap_or(Value::Null)
             }),
         }
     }
@@ -76,7 +82,10 @@ impl Record {
                 continue;
             }
             if matches!(field.kind, FieldKind::Autodate { .. }) && !is_autodate_column(field) {
-                out.insert(name.to_owned(), self.data.get(name).cloned().unwrap_or(json!("")));
+                out.insert(
+                    name.to_owned(),
+                    self.data.get(name).cloned().unwrap_or(json!("")),
+                );
                 continue;
             }
             out.insert(name.to_owned(), self.value(collection, name));

@@ -26,7 +26,12 @@ pub struct Registry {
 impl Registry {
     pub async fn load(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Result<Self> {
         let snapshot = Arc::new(read_all(&*store, clock.now_millis()).await?);
-        Ok(Self { store, clock, snapshot: RwLock::new(snapshot), reload: tokio::sync::Mutex::new(()) })
+        Ok(Self {
+            store,
+            clock,
+            snapshot: RwLock::new(snapshot),
+            reload: tokio::sync::Mutex::new(()),
+        })
     }
 
     /// A collection by id or (case-insensitive) name.
@@ -86,9 +91,13 @@ impl Registry {
 async fn read_all(store: &dyn Store, now: i64) -> Result<Snapshot> {
     let mut collections = Vec::new();
     for row in store.list_collections().await? {
-        let collection: Collection = serde_json::from_str(&row.definition)
-            .map_err(|e| Error::internal(format!("stored collection {} is unreadable: {e}", row.id)))?;
+        let collection: Collection = serde_json::from_str(&row.definition).map_err(|e| {
+            Error::internal(format!("stored collection {} is unreadable: {e}", row.id))
+        })?;
         collections.push(Arc::new(collection));
     }
-    Ok(Snapshot { collections, loaded_at: now })
+    Ok(Snapshot {
+        collections,
+        loaded_at: now,
+    })
 }

@@ -20,6 +20,13 @@ pub struct Meta {
     pub sender_address: String,
     #[serde(default)]
     pub hide_controls: bool,
+    /// The hosted pages' accent colour (PocketBase's dashboard uses it the same way).
+    #[serde(default = "default_accent")]
+    pub accent_color: String,
+}
+
+fn default_accent() -> String {
+    "#1055c9".to_owned()
 }
 
 impl Default for Settings {
@@ -31,6 +38,7 @@ impl Default for Settings {
                 sender_name: "Support".to_owned(),
                 sender_address: "support@example.com".to_owned(),
                 hide_controls: false,
+                accent_color: default_accent(),
             },
         }
     }

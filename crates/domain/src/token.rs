@@ -53,14 +53,20 @@ fn key(token_key: &str, secret: &str) -> Vec<u8> {
 }
 
 pub fn sign(claims: &impl Serialize, token_key: &str, secret: &str) -> Option<String> {
-    jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(&key(token_key, secret))).ok()
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        claims,
+        &EncodingKey::from_secret(&key(token_key, secret)),
+    )
+    .ok()
 }
 
 /// Reads the claims needed to look the signing key up. `None` for anything malformed, expired
 /// (at `now_secs`) or missing `id`/`collectionId`/`type`.
 pub fn peek(token: &str, now_secs: i64) -> Option<Unverified> {
     let claims: Unverified = jsonwebtoken::dangerous::insecure_decode_claims(token).ok()?;
-    let usable = !claims.id.is_empty() && !claims.collection_id.is_empty() && !claims.kind.is_empty();
+    let usable =
+        !claims.id.is_empty() && !claims.collection_id.is_empty() && !claims.kind.is_empty();
     (usable && claims.exp > now_secs).then_some(claims)
 }
 
@@ -70,9 +76,13 @@ pub fn verify<T: DeserializeOwned>(token: &str, token_key: &str, secret: &str) -
     let mut validation = Validation::new(Algorithm::HS256);
     validation.validate_exp = false;
     validation.required_spec_claims.clear();
-    jsonwebtoken::decode::<T>(token, &DecodingKey::from_secret(&key(token_key, secret)), &validation)
-        .ok()
-        .map(|data| data.claims)
+    jsonwebtoken::decode::<T>(
+        token,
+        &DecodingKey::from_secret(&key(token_key, secret)),
+        &validation,
+    )
+    .ok()
+    .map(|data| data.claims)
 }
 
 #[cfg(test)]
@@ -95,7 +105,10 @@ mod tests {
     #[test]
     fn round_trip_and_key_rotation() {
         let token = sign(&claims(2_000), "key", "secret").unwrap_or_default();
-        assert_eq!(verify::<AuthClaims>(&token, "key", "secret"), Some(claims(2_000)));
+        assert_eq!(
+            verify::<AuthClaims>(&token, "key", "secret"),
+            Some(claims(2_000))
+        );
         assert_eq!(verify::<AuthClaims>(&token, "key2", "secret"), None);
         assert_eq!(verify::<AuthClaims>(&token, "key", "other"), None);
     }
@@ -105,10 +118,29 @@ mod tests {
         let token = sign(&claims(2_000), "key", "secret").unwrap_or_default();
         let payload = token.split('.').nth(1).unwrap_or_default();
         // The JS SDK decodes with atob() without mapping base64url to base64.
-        assert!(!payload.contains('-') && !payload.contains('_'), "{payload}");
-        let raw = jsonwebtoken::dangerous::insecure_decode_claims::<serde_json::Value>(&token).unwrap_or_default();
-        let keys: Vec<&String> = raw.as_object().map(|o| o.keys().collect()).unwrap_or_default();
-        assert_eq!(keys, ["aal", "amr", "authTime", "collectionId", "exp", "id", "refreshable", "type"]);
+        assert!(
+            !payload.contains('-') && !payload.contains('_'),
+            "{payload}"
+        );
+        let raw = jsonwebtoken::dangerous::insecure_decode_claims::<serde_json::Value>(&token)
+            .unwrap_or_default();
+        let keys: Vec<&String> = raw
+            .as_object()
+            .map(|o| o.keys().collect())
+            .unwrap_or_default();
+        assert_eq!(
+            keys,
+            [
+                "aal",
+                "amr",
+                "authTime",
+                "collectionId",
+                "exp",
+                "id",
+                "refreshable",
+                "type"
+            ]
+        );
     }
 
     #[test]

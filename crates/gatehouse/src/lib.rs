@@ -18,7 +18,9 @@ pub struct StoreConfig {
 /// Opens the store (running migrations) and the domain service on it.
 pub async fn open(config: &StoreConfig) -> anyhow::Result<Arc<Gatehouse>> {
     let store = gatehouse_store::open(config.db_url.as_deref(), &config.data_dir).await?;
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let gh = Gatehouse::start(store, Arc::new(SystemClock), cores).await?;
     Ok(Arc::new(gh))
 }
@@ -30,9 +32,12 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let app = gatehouse_http::router(gh);
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
     Ok(())
 }
 

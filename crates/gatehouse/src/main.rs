@@ -7,13 +7,22 @@ use gatehouse_domain::Password;
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "gatehouse", version, about = "A self-hosted, PocketBase-compatible authentication server")]
+#[command(
+    name = "gatehouse",
+    version,
+    about = "A self-hosted, PocketBase-compatible authentication server"
+)]
 struct Cli {
     /// Data directory (the SQLite database lives here).
     #[arg(long, global = true, default_value = "gh_data", env = "GATEHOUSE_DIR")]
     dir: PathBuf,
     /// Database URL: postgres://user@host/db[?schema=name] for PostgreSQL; SQLite in --dir if unset.
-    #[arg(long, global = true, env = "GATEHOUSE_DATABASE_URL", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "GATEHOUSE_DATABASE_URL",
+        hide_env_values = true
+    )]
     db: Option<String>,
     #[command(subcommand)]
     command: Command,
@@ -45,18 +54,28 @@ enum SuperuserAction {
 fn main() -> anyhow::Result<()> {
     init_logging();
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(run(cli))
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let config = StoreConfig { data_dir: cli.dir.clone(), db_url: cli.db.clone() };
+    let config = StoreConfig {
+        data_dir: cli.dir.clone(),
+        db_url: cli.db.clone(),
+    };
     let gh = open(&config).await.context("opening the database")?;
     match cli.command {
         Command::Serve { http } => {
-            let listener = tokio::net::TcpListener::bind(&http).await.with_context(|| format!("binding {http}"))?;
+            let listener = tokio::net::TcpListener::bind(&http)
+                .await
+                .with_context(|| format!("binding {http}"))?;
             let addr = listener.local_addr()?;
-            println!("Server started at http://{addr}\n├─ REST API:  http://{addr}/api/\n└─ Storage:   {}", describe(&config));
+            println!(
+                "Server started at http://{addr}\n├─ REST API:  http://{addr}/api/\n└─ Storage:   {}",
+                describe(&config)
+            );
             if gh.superuser_count().await? == 0 {
                 println!(
                     "\nNo superuser yet. Create one with:\n  gatehouse superuser upsert EMAIL PASSWORD{}",
@@ -65,13 +84,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             serve(gh, listener, shutdown_signal()).await
         }
-        Command::Superuser { action: SuperuserAction::Upsert { email, password } } => {
-            let created = gh.upsert_superuser(&email, &Password(password)).await.map_err(|e| anyhow::anyhow!(e.message))?;
-            println!("{} superuser {email}.", if created { "Created" } else { "Updated the password of" });
+        Command::Superuser {
+            action: SuperuserAction::Upsert { email, password },
+        } => {
+            let created = gh
+                .upsert_superuser(&email, &Password(password))
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message))?;
+            println!(
+                "{} superuser {email}.",
+                if created {
+                    "Created"
+                } else {
+                    "Updated the password of"
+                }
+            );
             Ok(())
         }
-        Command::Superuser { action: SuperuserAction::Delete { email } } => {
-            gh.delete_superuser(&email).await.map_err(|e| anyhow::anyhow!(e.message))?;
+        Command::Superuser {
+            action: SuperuserAction::Delete { email },
+        } => {
+            gh.delete_superuser(&email)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message))?;
             println!("Deleted superuser {email}.");
             Ok(())
         }
@@ -86,14 +121,21 @@ fn describe(config: &StoreConfig) -> String {
 }
 
 fn dir_flag(dir: &std::path::Path) -> String {
-    if dir == gatehouse::default_data_dir() { String::new() } else { format!(" --dir {}", dir.display()) }
+    if dir == gatehouse::default_data_dir() {
+        String::new()
+    } else {
+        format!(" --dir {}", dir.display())
+    }
 }
 
 /// Logs go to stderr; `GATEHOUSE_LOG` (e.g. `debug`, `gatehouse_domain=trace`) sets the level.
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("GATEHOUSE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 async fn shutdown_signal() {

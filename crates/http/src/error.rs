@@ -16,7 +16,11 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, message: &str) -> Self {
-        Self { status, message: message.to_owned(), data: json!({}) }
+        Self {
+            status,
+            message: message.to_owned(),
+            data: json!({}),
+        }
     }
     pub fn bad_request(message: &str) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message)
@@ -44,7 +48,11 @@ impl From<Error> for ApiError {
             // The cause stays in the log; the client only gets the generic message.
             tracing::error!(%cause, "request failed");
         }
-        Self { status, message: e.message, data: Value::Object(e.data.into_map()) }
+        Self {
+            status,
+            message: e.message,
+            data: Value::Object(e.data.into_map()),
+        }
     }
 }
 
@@ -58,7 +66,9 @@ impl IntoResponse for ApiError {
 /// PocketBase upper-cases the first letter and ends messages with a full stop.
 fn sentenize(message: &str) -> String {
     let mut chars = message.trim().chars();
-    let Some(first) = chars.next() else { return String::new() };
+    let Some(first) = chars.next() else {
+        return String::new();
+    };
     let mut s: String = first.to_uppercase().chain(chars).collect();
     if !s.ends_with(['.', '!', '?']) {
         s.push('.');
@@ -67,7 +77,10 @@ fn sentenize(message: &str) -> String {
 }
 
 pub async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "The requested resource wasn't found.")
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "The requested resource wasn't found.",
+    )
 }
 
 pub async fn method_not_allowed() -> ApiError {
@@ -77,8 +90,11 @@ pub async fn method_not_allowed() -> ApiError {
 /// A panic in a handler is a bug; the client still gets the error shape, never a dropped socket.
 pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("handler panicked");
-    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong while processing your request.")
-        .into_response()
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something went wrong while processing your request.",
+    )
+    .into_response()
 }
 
 #[cfg(test)]
@@ -87,7 +103,10 @@ mod tests {
 
     #[test]
     fn messages_are_sentenized() {
-        assert_eq!(sentenize("invalid or expired OTP"), "Invalid or expired OTP.");
+        assert_eq!(
+            sentenize("invalid or expired OTP"),
+            "Invalid or expired OTP."
+        );
         assert_eq!(sentenize("Done!"), "Done!");
     }
 }

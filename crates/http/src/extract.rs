@@ -3,8 +3,8 @@
 
 use crate::{AppState, BODY_LIMIT, DRAIN_LIMIT, error::ApiError};
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::header::CONTENT_TYPE;
 use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
 use http_body_util::BodyExt;
 use std::time::Duration;
 
@@ -32,7 +32,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
         // A slow sender must not hold a connection (and its buffer) forever.
         let bytes = tokio::time::timeout(BODY_TIMEOUT, read_limited(req.into_body()))
             .await
-            .map_err(|_| ApiError::new(StatusCode::REQUEST_TIMEOUT, "Timed out reading the request body."))??;
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "Timed out reading the request body.",
+                )
+            })??;
         let value = if bytes.iter().all(u8::is_ascii_whitespace) {
             Value::Object(Map::new())
         } else if content_type.starts_with("application/json") {
@@ -42,7 +47,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
         } else {
             return Err(ApiError::bad_request("Unsupported Content-Type."));
         };
-        serde_json::from_value(value).map(Body).map_err(|_| ApiError::bad_body())
+        serde_json::from_value(value)
+            .map(Body)
+            .map_err(|_| ApiError::bad_body())
     }
 }
 
@@ -54,8 +61,12 @@ async fn read_limited(body: axum::body::Body) -> Result<Vec<u8>, ApiError> {
     let mut bytes = Vec::new();
     let mut seen = 0usize;
     while let Some(frame) = body.frame().await {
-        let Ok(frame) = frame else { return Err(ApiError::bad_body()) };
-        let Ok(data) = frame.into_data() else { continue };
+        let Ok(frame) = frame else {
+            return Err(ApiError::bad_body());
+        };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
         seen = seen.saturating_add(data.len());
         if seen > DRAIN_LIMIT {
             break;
@@ -72,7 +83,8 @@ async fn read_limited(body: axum::body::Body) -> Result<Vec<u8>, ApiError> {
 
 /// Form fields become JSON strings; a repeated key becomes an array (PocketBase's multi-values).
 fn form_to_json(bytes: &[u8]) -> Result<Value, ApiError> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(bytes).map_err(|_| ApiError::bad_body())?;
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_bytes(bytes).map_err(|_| ApiError::bad_body())?;
     let mut map = Map::new();
     for (key, value) in pairs {
         match map.get_mut(&key) {
@@ -102,7 +114,11 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let Some(header) = parts.headers.get("authorization").and_then(|v| v.to_str().ok()) else {
+        let Some(header) = parts
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+        else {
             return Ok(Self(None));
         };
         Ok(Self(state.gh.authenticate(header).await))

@@ -22,7 +22,9 @@ pub async fn pick_fields(req: Request, next: Next) -> Response {
             .map(|(_, v)| v)
     });
     let response = next.run(req).await;
-    let Some(fields) = fields.filter(|f| !f.trim().is_empty()) else { return response };
+    let Some(fields) = fields.filter(|f| !f.trim().is_empty()) else {
+        return response;
+    };
     let is_json = response
         .headers()
         .get(CONTENT_TYPE)
@@ -95,11 +97,18 @@ fn split_top_level(s: &str) -> Vec<&str> {
         }
     }
     parts.push(&s[start..]);
-    parts.into_iter().map(str::trim).filter(|p| !p.is_empty()).collect()
+    parts
+        .into_iter()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect()
 }
 
 fn parse_excerpt(modifier: &str) -> Option<(usize, bool)> {
-    let args = modifier.trim().strip_prefix("excerpt(")?.strip_suffix(')')?;
+    let args = modifier
+        .trim()
+        .strip_prefix("excerpt(")?
+        .strip_suffix(')')?;
     let mut args = args.split(',').map(str::trim);
     let max = args.next()?.parse().ok()?;
     let ellipsis = args.next().is_some_and(|a| a == "true" || a == "1");
@@ -112,7 +121,10 @@ fn pick(value: &Value, tree: &Tree) -> Value {
         Value::Object(map) if map.contains_key("items") && map.contains_key("perPage") => {
             let mut out = map.clone();
             if let Some(Value::Array(items)) = map.get("items") {
-                out.insert("items".to_owned(), Value::Array(items.iter().map(|i| pick(i, tree)).collect()));
+                out.insert(
+                    "items".to_owned(),
+                    Value::Array(items.iter().map(|i| pick(i, tree)).collect()),
+                );
             }
             Value::Object(out)
         }
@@ -142,7 +154,9 @@ fn pick_object(map: &Map<String, Value>, tree: &Tree) -> Map<String, Value> {
 }
 
 fn apply_excerpt(value: &Value, excerpt: Option<(usize, bool)>) -> Value {
-    let (Some((max, ellipsis)), Value::String(text)) = (excerpt, value) else { return value.clone() };
+    let (Some((max, ellipsis)), Value::String(text)) = (excerpt, value) else {
+        return value.clone();
+    };
     let plain = strip_tags(text);
     let plain = plain.split_whitespace().collect::<Vec<_>>().join(" ");
     if plain.chars().count() <= max {
@@ -184,8 +198,14 @@ mod tests {
     #[test]
     fn picks_top_level_and_nested_keys() {
         let v = json!({"token": "t", "record": {"id": "1", "email": "e", "name": "n"}, "meta": 1});
-        assert_eq!(run(v.clone(), "token,record.id"), json!({"token": "t", "record": {"id": "1"}}));
-        assert_eq!(run(v, "*,record.name"), json!({"token": "t", "record": {"name": "n"}, "meta": 1}));
+        assert_eq!(
+            run(v.clone(), "token,record.id"),
+            json!({"token": "t", "record": {"id": "1"}})
+        );
+        assert_eq!(
+            run(v, "*,record.name"),
+            json!({"token": "t", "record": {"name": "n"}, "meta": 1})
+        );
     }
 
     #[test]
@@ -197,6 +217,9 @@ mod tests {
     #[test]
     fn excerpt_modifier() {
         let v = json!({"body": "<p>Hello <b>world</b> again</p>"});
-        assert_eq!(run(v, "body:excerpt(11,true)"), json!({"body": "Hello world..."}));
+        assert_eq!(
+            run(v, "body:excerpt(11,true)"),
+            json!({"body": "Hello world..."})
+        );
     }
 }

@@ -7,8 +7,8 @@
 
 mod error;
 mod model;
-mod sql;
 mod postgres;
+mod sql;
 mod sqlite;
 
 pub use error::StoreError;
@@ -41,7 +41,11 @@ pub trait Store: Send + Sync + 'static {
 
     // --- auth records ---
     async fn find_record(&self, collection_id: &str, id: &str) -> Result<Option<RecordRow>>;
-    async fn find_record_by_email(&self, collection_id: &str, email: &str) -> Result<Option<RecordRow>>;
+    async fn find_record_by_email(
+        &self,
+        collection_id: &str,
+        email: &str,
+    ) -> Result<Option<RecordRow>>;
     /// Looks a record up by a custom field (an identity field such as `username`).
     /// `nocase` compares case-insensitively, matching a `COLLATE NOCASE` unique index.
     async fn find_record_by_field(
@@ -56,7 +60,8 @@ pub trait Store: Send + Sync + 'static {
     async fn update_record(&self, row: &RecordRow) -> Result<()>;
     /// Swaps the password hash only if it is still `old_hash` (re-hashing on login must not undo a
     /// password change that raced with it). Returns whether the row changed.
-    async fn replace_password_hash(&self, id: &str, old_hash: &str, new_hash: &str) -> Result<bool>;
+    async fn replace_password_hash(&self, id: &str, old_hash: &str, new_hash: &str)
+    -> Result<bool>;
     async fn delete_record(&self, collection_id: &str, id: &str) -> Result<bool>;
     async fn count_records(&self, collection_id: &str) -> Result<i64>;
     async fn list_records(&self, query: &ListQuery) -> Result<Page>;
@@ -73,9 +78,7 @@ pub async fn open(db_url: Option<&str>, data_dir: &Path) -> Result<Arc<dyn Store
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
             Ok(Arc::new(PostgresStore::connect(url).await?))
         }
-        Some(url) if url.starts_with("sqlite:") => {
-            Ok(Arc::new(SqliteStore::open_url(url).await?))
-        }
+        Some(url) if url.starts_with("sqlite:") => Ok(Arc::new(SqliteStore::open_url(url).await?)),
         Some(other) => Err(StoreError::Config(format!(
             "unsupported database URL scheme in {:?}: use postgres:// or sqlite:",
             other.split(':').next().unwrap_or_default()

@@ -23,10 +23,15 @@ impl PostgresStore {
         let options = PgConnectOptions::from_str(&url)?;
         if let Some(schema) = &schema {
             // One short-lived connection creates the schema before the pool pins its search_path.
-            let bootstrap = PgPoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
-            sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"")))
-                .execute(&bootstrap)
+            let bootstrap = PgPoolOptions::new()
+                .max_connections(1)
+                .connect_with(options.clone())
                 .await?;
+            sqlx::query(AssertSqlSafe(format!(
+                "CREATE SCHEMA IF NOT EXISTS \"{schema}\""
+            )))
+            .execute(&bootstrap)
+            .await?;
             bootstrap.close().await;
         }
         let pool = PgPoolOptions::new()
@@ -36,7 +41,8 @@ impl PostgresStore {
                 let schema = schema.clone();
                 Box::pin(async move {
                     if let Some(schema) = schema {
-                        conn.execute(AssertSqlSafe(format!("SET search_path TO \"{schema}\""))).await?;
+                        conn.execute(AssertSqlSafe(format!("SET search_path TO \"{schema}\"")))
+                            .await?;
                     }
                     Ok(())
                 })
@@ -66,7 +72,9 @@ fn split_schema(url: &str) -> Result<(String, Option<String>)> {
     if let Some(name) = &schema {
         let valid = !name.is_empty()
             && name.len() <= 63
-            && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
             && !name.starts_with(|c: char| c.is_ascii_digit());
         if !valid {
             return Err(StoreError::Config(format!(
@@ -74,7 +82,11 @@ fn split_schema(url: &str) -> Result<(String, Option<String>)> {
             )));
         }
     }
-    let url = if kept.is_empty() { base.to_owned() } else { format!("{base}?{}", kept.join("&")) };
+    let url = if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
     Ok((url, schema))
 }
 
@@ -105,7 +117,9 @@ impl Store for PostgresStore {
     }
 
     async fn list_collections(&self) -> Result<Vec<CollectionRow>> {
-        Ok(sqlx::query_as(sql::LIST_COLLECTIONS).fetch_all(&self.pool).await?)
+        Ok(sqlx::query_as(sql::LIST_COLLECTIONS)
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     async fn insert_collection(&self, row: &CollectionRow) -> Result<()> {
@@ -147,13 +161,19 @@ impl Store for PostgresStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        sqlx::query(sql::DELETE_COLLECTION).bind(id).execute(&mut *tx).await?;
+        sqlx::query(sql::DELETE_COLLECTION)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
 
     async fn sync_unique_indexes(&self, collection_id: &str, wanted: &[UniqueIndex]) -> Result<()> {
-        let wanted_names: Vec<String> = wanted.iter().map(|i| i.physical_name(collection_id)).collect();
+        let wanted_names: Vec<String> = wanted
+            .iter()
+            .map(|i| i.physical_name(collection_id))
+            .collect();
         let mut tx = self.pool.begin().await?;
         for name in index_names(&mut tx, collection_id).await? {
             if !wanted_names.contains(&name) {
@@ -166,12 +186,19 @@ impl Store for PostgresStore {
         // constraint inside one collection and lets empty values repeat, like PocketBase's.
         for (index, name) in wanted.iter().zip(&wanted_names) {
             let field = &index.field;
-            let value = if index.nocase { format!("lower(data ->> '{field}')") } else { format!("(data ->> '{field}')") };
+            let value = if index.nocase {
+                format!("lower(data ->> '{field}')")
+            } else {
+                format!("(data ->> '{field}')")
+            };
             let ddl = format!(
                 "CREATE UNIQUE INDEX IF NOT EXISTS \"{name}\" ON records ({value}) \
                  WHERE collection_id = '{collection_id}' AND COALESCE(data ->> '{field}', '') <> ''"
             );
-            sqlx::query(AssertSqlSafe(ddl)).execute(&mut *tx).await.map_err(map_err)?;
+            sqlx::query(AssertSqlSafe(ddl))
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
         }
         tx.commit().await?;
         Ok(())
@@ -180,13 +207,25 @@ impl Store for PostgresStore {
     async fn find_record(&self, collection_id: &str, id: &str) -> Result<Option<RecordRow>> {
         const Q: &str = "SELECT id, collection_id, email, email_visibility, verified, password_hash, token_key, data::text AS data, created, updated \
                          FROM records WHERE collection_id = $1 AND id = $2";
-        Ok(sqlx::query_as(Q).bind(collection_id).bind(id).fetch_optional(&self.pool).await?)
+        Ok(sqlx::query_as(Q)
+            .bind(collection_id)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
-    async fn find_record_by_email(&self, collection_id: &str, email: &str) -> Result<Option<RecordRow>> {
+    async fn find_record_by_email(
+        &self,
+        collection_id: &str,
+        email: &str,
+    ) -> Result<Option<RecordRow>> {
         const Q: &str = "SELECT id, collection_id, email, email_visibility, verified, password_hash, token_key, data::text AS data, created, updated \
                          FROM records WHERE collection_id = $1 AND email = $2 AND email <> ''";
-        Ok(sqlx::query_as(Q).bind(collection_id).bind(email).fetch_optional(&self.pool).await?)
+        Ok(sqlx::query_as(Q)
+            .bind(collection_id)
+            .bind(email)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     async fn find_record_by_field(
@@ -196,8 +235,14 @@ impl Store for PostgresStore {
         value: &str,
         nocase: bool,
     ) -> Result<Option<RecordRow>> {
-        let compare = if nocase { "lower(data ->> $2) = lower($3)" } else { "(data ->> $2) = $3" };
-        let q = format!("SELECT {RECORD_COLUMNS} FROM records WHERE collection_id = $1 AND {compare} LIMIT 1");
+        let compare = if nocase {
+            "lower(data ->> $2) = lower($3)"
+        } else {
+            "(data ->> $2) = $3"
+        };
+        let q = format!(
+            "SELECT {RECORD_COLUMNS} FROM records WHERE collection_id = $1 AND {compare} LIMIT 1"
+        );
         Ok(sqlx::query_as(AssertSqlSafe(q))
             .bind(collection_id)
             .bind(field)
@@ -248,7 +293,12 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    async fn replace_password_hash(&self, id: &str, old_hash: &str, new_hash: &str) -> Result<bool> {
+    async fn replace_password_hash(
+        &self,
+        id: &str,
+        old_hash: &str,
+        new_hash: &str,
+    ) -> Result<bool> {
         let done = sqlx::query(sql::REPLACE_PASSWORD_HASH)
             .bind(id)
             .bind(old_hash)
@@ -268,7 +318,10 @@ impl Store for PostgresStore {
     }
 
     async fn count_records(&self, collection_id: &str) -> Result<i64> {
-        Ok(sqlx::query_scalar(sql::COUNT_RECORDS).bind(collection_id).fetch_one(&self.pool).await?)
+        Ok(sqlx::query_scalar(sql::COUNT_RECORDS)
+            .bind(collection_id)
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     async fn list_records(&self, query: &ListQuery) -> Result<Page> {
@@ -279,7 +332,12 @@ impl Store for PostgresStore {
             next = 3;
         }
         // `->` keeps JSON types, so numbers sort as numbers and strings as strings.
-        let (order, sort_params) = sql::order_by(&query.sort, next, |n| format!("(data -> ${n}::text)"), "seq ASC");
+        let (order, sort_params) = sql::order_by(
+            &query.sort,
+            next,
+            |n| format!("(data -> ${n}::text)"),
+            "seq ASC",
+        );
         let next = next + sort_params.len();
         let q = format!(
             "SELECT {RECORD_COLUMNS} FROM records{filter}{order} LIMIT ${next} OFFSET ${}",
@@ -292,12 +350,17 @@ impl Store for PostgresStore {
         for field in &sort_params {
             rows = rows.bind(field);
         }
-        let rows = rows.bind(query.limit).bind(query.offset).fetch_all(&self.pool).await?;
+        let rows = rows
+            .bind(query.limit)
+            .bind(query.offset)
+            .fetch_all(&self.pool)
+            .await?;
         let total = if query.skip_total {
             None
         } else {
             let q = format!("SELECT COUNT(*) FROM records{filter}");
-            let mut count = sqlx::query_scalar::<_, i64>(AssertSqlSafe(q)).bind(&query.collection_id);
+            let mut count =
+                sqlx::query_scalar::<_, i64>(AssertSqlSafe(q)).bind(&query.collection_id);
             if let Some(id) = &query.only_id {
                 count = count.bind(id);
             }
@@ -307,11 +370,18 @@ impl Store for PostgresStore {
     }
 
     async fn get_setting(&self, key: &str) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar(sql::GET_SETTING).bind(key).fetch_optional(&self.pool).await?)
+        Ok(sqlx::query_scalar(sql::GET_SETTING)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     async fn put_setting(&self, key: &str, value: &str) -> Result<()> {
-        sqlx::query(sql::PUT_SETTING).bind(key).bind(value).execute(&self.pool).await?;
+        sqlx::query(sql::PUT_SETTING)
+            .bind(key)
+            .bind(value)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 }
@@ -321,7 +391,11 @@ async fn index_names(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     collection_id: &str,
 ) -> Result<Vec<String>> {
-    let prefix = UniqueIndex { field: String::new(), nocase: false }.physical_name(collection_id);
+    let prefix = UniqueIndex {
+        field: String::new(),
+        nocase: false,
+    }
+    .physical_name(collection_id);
     Ok(sqlx::query_scalar(
         "SELECT indexname::text FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'records' \
          AND left(indexname, length($1)) = $1",
@@ -337,7 +411,8 @@ mod tests {
 
     #[test]
     fn schema_parameter_is_taken_out_of_the_url() {
-        let (url, schema) = split_schema("postgres://u@h/db?schema=gh_1&sslmode=disable").unwrap_or_default();
+        let (url, schema) =
+            split_schema("postgres://u@h/db?schema=gh_1&sslmode=disable").unwrap_or_default();
         assert_eq!(url, "postgres://u@h/db?sslmode=disable");
         assert_eq!(schema.as_deref(), Some("gh_1"));
         assert!(split_schema("postgres://u@h/db?schema=a\";drop").is_err());

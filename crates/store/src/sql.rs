@@ -1,12 +1,10 @@
 //! SQL both backends share word for word (`$n` placeholders work in SQLite too). Statements whose
 //! dialects differ live in the backend's own module.
 
-pub const LIST_COLLECTIONS: &str =
-    "SELECT id, name, kind, system, definition, created, updated FROM collections ORDER BY created, id";
+pub const LIST_COLLECTIONS: &str = "SELECT id, name, kind, system, definition, created, updated FROM collections ORDER BY created, id";
 pub const INSERT_COLLECTION: &str = "INSERT INTO collections (id, name, kind, system, definition, created, updated) \
      VALUES ($1, $2, $3, $4, $5, $6, $7)";
-pub const UPDATE_COLLECTION: &str =
-    "UPDATE collections SET name = $2, kind = $3, system = $4, definition = $5, updated = $6 WHERE id = $1";
+pub const UPDATE_COLLECTION: &str = "UPDATE collections SET name = $2, kind = $3, system = $4, definition = $5, updated = $6 WHERE id = $1";
 pub const DELETE_COLLECTION: &str = "DELETE FROM collections WHERE id = $1";
 
 pub const DELETE_RECORD: &str = "DELETE FROM records WHERE collection_id = $1 AND id = $2";
@@ -15,8 +13,7 @@ pub const REPLACE_PASSWORD_HASH: &str =
     "UPDATE records SET password_hash = $3 WHERE id = $1 AND password_hash = $2";
 
 pub const GET_SETTING: &str = "SELECT value FROM settings WHERE key = $1";
-pub const PUT_SETTING: &str =
-    "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+pub const PUT_SETTING: &str = "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value";
 
 /// Builds the ORDER BY clause of a records list. Column names come from a fixed list; a custom
 /// field is addressed through a bound parameter (`field_expr` receives its placeholder number), so

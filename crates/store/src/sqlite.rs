@@ -22,8 +22,9 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating it if needed) `data.db` inside `dir`.
     pub async fn open_dir(dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| StoreError::Config(format!("cannot create data dir {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir).map_err(|e| {
+            StoreError::Config(format!("cannot create data dir {}: {e}", dir.display()))
+        })?;
         let options = SqliteConnectOptions::new().filename(dir.join("data.db"));
         Self::open(options).await
     }
@@ -84,7 +85,9 @@ impl Store for SqliteStore {
     }
 
     async fn list_collections(&self) -> Result<Vec<CollectionRow>> {
-        Ok(sqlx::query_as(sql::LIST_COLLECTIONS).fetch_all(&self.reader).await?)
+        Ok(sqlx::query_as(sql::LIST_COLLECTIONS)
+            .fetch_all(&self.reader)
+            .await?)
     }
 
     async fn insert_collection(&self, row: &CollectionRow) -> Result<()> {
@@ -126,13 +129,19 @@ impl Store for SqliteStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        sqlx::query(sql::DELETE_COLLECTION).bind(id).execute(&mut *tx).await?;
+        sqlx::query(sql::DELETE_COLLECTION)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
 
     async fn sync_unique_indexes(&self, collection_id: &str, wanted: &[UniqueIndex]) -> Result<()> {
-        let wanted_names: Vec<String> = wanted.iter().map(|i| i.physical_name(collection_id)).collect();
+        let wanted_names: Vec<String> = wanted
+            .iter()
+            .map(|i| i.physical_name(collection_id))
+            .collect();
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         for name in index_names(&mut tx, collection_id).await? {
             if !wanted_names.contains(&name) {
@@ -151,7 +160,10 @@ impl Store for SqliteStore {
                  (json_extract(data, '$.{field}'){collate}) \
                  WHERE collection_id = '{collection_id}' AND COALESCE(json_extract(data, '$.{field}'), '') <> ''"
             );
-            sqlx::query(AssertSqlSafe(ddl)).execute(&mut *tx).await.map_err(map_err)?;
+            sqlx::query(AssertSqlSafe(ddl))
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
         }
         tx.commit().await?;
         Ok(())
@@ -160,13 +172,25 @@ impl Store for SqliteStore {
     async fn find_record(&self, collection_id: &str, id: &str) -> Result<Option<RecordRow>> {
         const Q: &str = "SELECT id, collection_id, email, email_visibility, verified, password_hash, token_key, data, created, updated \
                          FROM records WHERE collection_id = $1 AND id = $2";
-        Ok(sqlx::query_as(Q).bind(collection_id).bind(id).fetch_optional(&self.reader).await?)
+        Ok(sqlx::query_as(Q)
+            .bind(collection_id)
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?)
     }
 
-    async fn find_record_by_email(&self, collection_id: &str, email: &str) -> Result<Option<RecordRow>> {
+    async fn find_record_by_email(
+        &self,
+        collection_id: &str,
+        email: &str,
+    ) -> Result<Option<RecordRow>> {
         const Q: &str = "SELECT id, collection_id, email, email_visibility, verified, password_hash, token_key, data, created, updated \
                          FROM records WHERE collection_id = $1 AND email = $2 AND email <> ''";
-        Ok(sqlx::query_as(Q).bind(collection_id).bind(email).fetch_optional(&self.reader).await?)
+        Ok(sqlx::query_as(Q)
+            .bind(collection_id)
+            .bind(email)
+            .fetch_optional(&self.reader)
+            .await?)
     }
 
     async fn find_record_by_field(
@@ -231,7 +255,12 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn replace_password_hash(&self, id: &str, old_hash: &str, new_hash: &str) -> Result<bool> {
+    async fn replace_password_hash(
+        &self,
+        id: &str,
+        old_hash: &str,
+        new_hash: &str,
+    ) -> Result<bool> {
         let done = sqlx::query(sql::REPLACE_PASSWORD_HASH)
             .bind(id)
             .bind(old_hash)
@@ -251,7 +280,10 @@ impl Store for SqliteStore {
     }
 
     async fn count_records(&self, collection_id: &str) -> Result<i64> {
-        Ok(sqlx::query_scalar(sql::COUNT_RECORDS).bind(collection_id).fetch_one(&self.reader).await?)
+        Ok(sqlx::query_scalar(sql::COUNT_RECORDS)
+            .bind(collection_id)
+            .fetch_one(&self.reader)
+            .await?)
     }
 
     async fn list_records(&self, query: &ListQuery) -> Result<Page> {
@@ -261,8 +293,12 @@ impl Store for SqliteStore {
             filter.push_str(" AND id = $2");
             next = 3;
         }
-        let (order, sort_params) =
-            sql::order_by(&query.sort, next, |n| format!("json_extract(data, ${n})"), "rowid ASC");
+        let (order, sort_params) = sql::order_by(
+            &query.sort,
+            next,
+            |n| format!("json_extract(data, ${n})"),
+            "rowid ASC",
+        );
         let next = next + sort_params.len();
         let q = format!(
             "SELECT {RECORD_COLUMNS} FROM records{filter}{order} LIMIT ${next} OFFSET ${}",
@@ -275,12 +311,17 @@ impl Store for SqliteStore {
         for field in &sort_params {
             rows = rows.bind(format!("$.{field}"));
         }
-        let rows = rows.bind(query.limit).bind(query.offset).fetch_all(&self.reader).await?;
+        let rows = rows
+            .bind(query.limit)
+            .bind(query.offset)
+            .fetch_all(&self.reader)
+            .await?;
         let total = if query.skip_total {
             None
         } else {
             let q = format!("SELECT COUNT(*) FROM records{filter}");
-            let mut count = sqlx::query_scalar::<_, i64>(AssertSqlSafe(q)).bind(&query.collection_id);
+            let mut count =
+                sqlx::query_scalar::<_, i64>(AssertSqlSafe(q)).bind(&query.collection_id);
             if let Some(id) = &query.only_id {
                 count = count.bind(id);
             }
@@ -290,11 +331,18 @@ impl Store for SqliteStore {
     }
 
     async fn get_setting(&self, key: &str) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar(sql::GET_SETTING).bind(key).fetch_optional(&self.reader).await?)
+        Ok(sqlx::query_scalar(sql::GET_SETTING)
+            .bind(key)
+            .fetch_optional(&self.reader)
+            .await?)
     }
 
     async fn put_setting(&self, key: &str, value: &str) -> Result<()> {
-        sqlx::query(sql::PUT_SETTING).bind(key).bind(value).execute(&self.writer).await?;
+        sqlx::query(sql::PUT_SETTING)
+            .bind(key)
+            .bind(value)
+            .execute(&self.writer)
+            .await?;
         Ok(())
     }
 }
@@ -304,7 +352,11 @@ async fn index_names(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     collection_id: &str,
 ) -> Result<Vec<String>> {
-    let prefix = UniqueIndex { field: String::new(), nocase: false }.physical_name(collection_id);
+    let prefix = UniqueIndex {
+        field: String::new(),
+        nocase: false,
+    }
+    .physical_name(collection_id);
     Ok(sqlx::query_scalar(
         "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records' AND substr(name, 1, length($1)) = $1",
     )

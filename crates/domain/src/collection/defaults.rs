@@ -1,8 +1,8 @@
 //! The built-in collections and the scaffold of a new auth collection, with PocketBase's defaults.
 
+use super::Collection;
 use super::field::{Field, FieldKind};
 use super::options::*;
-use super::Collection;
 use crate::random::crc32;
 
 pub const SUPERUSERS_ID: &str = "pbc_3142635823";
@@ -12,7 +12,14 @@ pub const USERS_NAME: &str = "users";
 
 const OWNER_RULE: &str = "id = @request.auth.id";
 
-fn text(required: bool, min: u32, max: u32, pattern: &str, autogenerate: &str, primary_key: bool) -> FieldKind {
+fn text(
+    required: bool,
+    min: u32,
+    max: u32,
+    pattern: &str,
+    autogenerate: &str,
+    primary_key: bool,
+) -> FieldKind {
     FieldKind::Text {
         required,
         min,
@@ -25,23 +32,44 @@ fn text(required: bool, min: u32, max: u32, pattern: &str, autogenerate: &str, p
 }
 
 fn bool_kind() -> FieldKind {
-    FieldKind::Bool { required: false, help: String::new() }
+    FieldKind::Bool {
+        required: false,
+        help: String::new(),
+    }
 }
 
 /// The six fields every auth collection has, in PocketBase's order.
 pub fn system_fields() -> Vec<Field> {
     vec![
-        Field::new("id", text(true, 15, 15, "^[a-z0-9]+$", "[a-z0-9]{15}", true)).system(),
+        Field::new(
+            "id",
+            text(true, 15, 15, "^[a-z0-9]+$", "[a-z0-9]{15}", true),
+        )
+        .system(),
         Field::new(
             "password",
-            FieldKind::Password { required: true, min: 8, max: 0, cost: 0, pattern: String::new(), help: String::new() },
+            FieldKind::Password {
+                required: true,
+                min: 8,
+                max: 0,
+                cost: 0,
+                pattern: String::new(),
+                help: String::new(),
+            },
         )
         .system()
         .hidden(),
-        Field::new("tokenKey", text(true, 30, 60, "", "[a-zA-Z0-9]{50}", false)).system().hidden(),
+        Field::new("tokenKey", text(true, 30, 60, "", "[a-zA-Z0-9]{50}", false))
+            .system()
+            .hidden(),
         Field::new(
             "email",
-            FieldKind::Email { required: true, except_domains: vec![], only_domains: vec![], help: String::new() },
+            FieldKind::Email {
+                required: true,
+                except_domains: vec![],
+                only_domains: vec![],
+                help: String::new(),
+            },
         )
         .system(),
         Field::new("emailVisibility", bool_kind()).system(),
@@ -51,8 +79,20 @@ pub fn system_fields() -> Vec<Field> {
 
 pub fn autodate_fields() -> Vec<Field> {
     vec![
-        Field::new("created", FieldKind::Autodate { on_create: true, on_update: false }),
-        Field::new("updated", FieldKind::Autodate { on_create: true, on_update: true }),
+        Field::new(
+            "created",
+            FieldKind::Autodate {
+                on_create: true,
+                on_update: false,
+            },
+        ),
+        Field::new(
+            "updated",
+            FieldKind::Autodate {
+                on_create: true,
+                on_update: true,
+            },
+        ),
     ]
 }
 
@@ -98,9 +138,20 @@ pub fn auth_scaffold(name: &str, now: &str) -> Collection {
                 ),
             ),
         },
-        oauth2: OAuth2Options { providers: vec![], mapped_fields: MappedFields::default(), enabled: false },
-        password_auth: PasswordAuth { enabled: true, identity_fields: vec!["email".to_owned()] },
-        mfa: MfaOptions { enabled: false, duration: 600, rule: String::new() },
+        oauth2: OAuth2Options {
+            providers: vec![],
+            mapped_fields: MappedFields::default(),
+            enabled: false,
+        },
+        password_auth: PasswordAuth {
+            enabled: true,
+            identity_fields: vec!["email".to_owned()],
+        },
+        mfa: MfaOptions {
+            enabled: false,
+            duration: 600,
+            rule: String::new(),
+        },
         otp: OtpOptions {
             enabled: false,
             duration: 180,
@@ -167,7 +218,8 @@ pub fn users(now: &str) -> Collection {
     c.create_rule = Some(String::new());
     c.update_rule = Some(OWNER_RULE.to_owned());
     c.delete_rule = Some(OWNER_RULE.to_owned());
-    c.fields.push(Field::new("name", text(false, 0, 255, "", "", false)));
+    c.fields
+        .push(Field::new("name", text(false, 0, 255, "", "", false)));
     c.fields.extend(autodate_fields());
     c.oauth2.mapped_fields.name = "name".to_owned();
     c

@@ -10,8 +10,9 @@ use serde_json::{Value, json};
 
 /// Field types Gatehouse stores. PocketBase's `file`, `relation`, `editor` and `geoPoint` are not
 /// (yet) supported and are refused when a collection is saved.
-pub const SUPPORTED_TYPES: &[&str] =
-    &["text", "email", "url", "number", "bool", "select", "date", "json", "autodate", "password"];
+pub const SUPPORTED_TYPES: &[&str] = &[
+    "text", "email", "url", "number", "bool", "select", "date", "json", "autodate", "password",
+];
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -165,7 +166,14 @@ impl FieldKind {
 
 impl Field {
     pub fn new(name: &str, kind: FieldKind) -> Self {
-        let mut f = Self { id: String::new(), name: name.to_owned(), system: false, hidden: false, presentable: false, kind };
+        let mut f = Self {
+            id: String::new(),
+            name: name.to_owned(),
+            system: false,
+            hidden: false,
+            presentable: false,
+            kind,
+        };
         f.assign_id();
         f
     }
@@ -201,15 +209,23 @@ impl Field {
     /// Checks the field's own settings when a collection is saved.
     pub fn check_definition(&self, errors: &mut FieldErrors) {
         match &self.kind {
-            FieldKind::Text { pattern, min, max, .. } => {
+            FieldKind::Text {
+                pattern, min, max, ..
+            } => {
                 if !pattern.is_empty() && Regex::new(pattern).is_err() {
-                    errors.add("pattern", "validation_invalid_regex", "Invalid regular expression.");
+                    errors.add(
+                        "pattern",
+                        "validation_invalid_regex",
+                        "Invalid regular expression.",
+                    );
                 }
                 if *max != 0 && min > max {
                     errors.min_threshold("max", i64::from(*min));
                 }
             }
-            FieldKind::Select { values, max_select, .. } => {
+            FieldKind::Select {
+                values, max_select, ..
+            } => {
                 if values.is_empty() {
                     errors.add_code("values", codes::REQUIRED);
                 }
@@ -217,7 +233,11 @@ impl Field {
                     errors.max_threshold("maxSelect", values.len() as i64);
                 }
             }
-            FieldKind::Number { min: Some(min), max: Some(max), .. } if min > max => {
+            FieldKind::Number {
+                min: Some(min),
+                max: Some(max),
+                ..
+            } if min > max => {
                 errors.min_threshold("max", *min as i64);
             }
             _ => {}
@@ -229,7 +249,13 @@ impl Field {
     pub fn normalize(&self, input: &Value) -> Result<Value, (&'static str, String)> {
         let required = |ok: bool| if ok { Ok(()) } else { Err(blank()) };
         match &self.kind {
-            FieldKind::Text { required: req, min, max, pattern, .. } => {
+            FieldKind::Text {
+                required: req,
+                min,
+                max,
+                pattern,
+                ..
+            } => {
                 let s = cast_string(input);
                 let len = s.chars().count();
                 if s.is_empty() {
@@ -239,18 +265,29 @@ impl Field {
                     return Ok(json!(""));
                 }
                 if *min > 0 && len < *min as usize {
-                    return Err(("validation_min_text_constraint", format!("Must be at least {min} character(s).")));
+                    return Err((
+                        "validation_min_text_constraint",
+                        format!("Must be at least {min} character(s)."),
+                    ));
                 }
                 let max = if *max == 0 { 5000 } else { *max as usize };
                 if len > max {
-                    return Err(("validation_max_text_constraint", format!("Must be less than {max} character(s).")));
+                    return Err((
+                        "validation_max_text_constraint",
+                        format!("Must be less than {max} character(s)."),
+                    ));
                 }
                 if !pattern.is_empty() && !Regex::new(pattern).is_ok_and(|re| re.is_match(&s)) {
                     return Err((codes::MATCH_INVALID.0, codes::MATCH_INVALID.1.to_owned()));
                 }
                 Ok(json!(s))
             }
-            FieldKind::Email { required: req, except_domains, only_domains, .. } => {
+            FieldKind::Email {
+                required: req,
+                except_domains,
+                only_domains,
+                ..
+            } => {
                 let s = cast_string(input).trim().to_owned();
                 if s.is_empty() {
                     required(!req)?;
@@ -262,7 +299,12 @@ impl Field {
                 check_domain(domain_of_email(&s), except_domains, only_domains)?;
                 Ok(json!(s))
             }
-            FieldKind::Url { required: req, except_domains, only_domains, .. } => {
+            FieldKind::Url {
+                required: req,
+                except_domains,
+                only_domains,
+                ..
+            } => {
                 let s = cast_string(input).trim().to_owned();
                 if s.is_empty() {
                     required(!req)?;
@@ -272,10 +314,20 @@ impl Field {
                 let Some(parsed) = parsed else {
                     return Err(("validation_is_url", "Must be a valid URL.".to_owned()));
                 };
-                check_domain(parsed.host_str().unwrap_or_default(), except_domains, only_domains)?;
+                check_domain(
+                    parsed.host_str().unwrap_or_default(),
+                    except_domains,
+                    only_domains,
+                )?;
                 Ok(json!(s))
             }
-            FieldKind::Number { required: req, min, max, only_int, .. } => {
+            FieldKind::Number {
+                required: req,
+                min,
+                max,
+                only_int,
+                ..
+            } => {
                 let n = match input {
                     Value::Number(n) => n.as_f64().unwrap_or(0.0),
                     Value::String(s) if s.trim().is_empty() => 0.0,
@@ -291,17 +343,26 @@ impl Field {
                     return Err(blank());
                 }
                 if *only_int && n.fract() != 0.0 {
-                    return Err(("validation_not_an_integer", "Must be an integer.".to_owned()));
+                    return Err((
+                        "validation_not_an_integer",
+                        "Must be an integer.".to_owned(),
+                    ));
                 }
                 if let Some(min) = min
                     && n < *min
                 {
-                    return Err(("validation_min_number_constraint", format!("Must be larger than {min}.")));
+                    return Err((
+                        "validation_min_number_constraint",
+                        format!("Must be larger than {min}."),
+                    ));
                 }
                 if let Some(max) = max
                     && n > *max
                 {
-                    return Err(("validation_max_number_constraint", format!("Must be less than {max}.")));
+                    return Err((
+                        "validation_max_number_constraint",
+                        format!("Must be less than {max}."),
+                    ));
                 }
                 Ok(number_value(n))
             }
@@ -315,7 +376,12 @@ impl Field {
                 required(!*req || b)?;
                 Ok(json!(b))
             }
-            FieldKind::Select { required: req, values, max_select, .. } => {
+            FieldKind::Select {
+                required: req,
+                values,
+                max_select,
+                ..
+            } => {
                 let mut picked: Vec<String> = match input {
                     Value::Array(items) => items.iter().map(cast_string).collect(),
                     Value::Null => Vec::new(),
@@ -330,7 +396,10 @@ impl Field {
                 }
                 let max = (*max_select).max(1) as usize;
                 if picked.len() > max {
-                    return Err(("validation_too_many_values", format!("Select no more than {max}.")));
+                    return Err((
+                        "validation_too_many_values",
+                        format!("Select no more than {max}."),
+                    ));
                 }
                 if *max_select > 1 {
                     Ok(json!(picked))
@@ -338,32 +407,57 @@ impl Field {
                     Ok(json!(picked.pop().unwrap_or_default()))
                 }
             }
-            FieldKind::Date { required: req, min, max, .. } => {
+            FieldKind::Date {
+                required: req,
+                min,
+                max,
+                ..
+            } => {
                 let s = cast_string(input);
                 if s.trim().is_empty() {
                     required(!req)?;
                     return Ok(json!(""));
                 }
                 let Some(date) = normalize_datetime(&s) else {
-                    return Err(("validation_invalid_date", "Must be a valid date.".to_owned()));
+                    return Err((
+                        "validation_invalid_date",
+                        "Must be a valid date.".to_owned(),
+                    ));
                 };
                 if !min.is_empty() && normalize_datetime(min).is_some_and(|m| date < m) {
-                    return Err(("validation_min_date_constraint", format!("Must be no earlier than {min}.")));
+                    return Err((
+                        "validation_min_date_constraint",
+                        format!("Must be no earlier than {min}."),
+                    ));
                 }
                 if !max.is_empty() && normalize_datetime(max).is_some_and(|m| date > m) {
-                    return Err(("validation_max_date_constraint", format!("Must be no later than {max}.")));
+                    return Err((
+                        "validation_max_date_constraint",
+                        format!("Must be no later than {max}."),
+                    ));
                 }
                 Ok(json!(date))
             }
-            FieldKind::Json { required: req, max_size, .. } => {
+            FieldKind::Json {
+                required: req,
+                max_size,
+                ..
+            } => {
                 let empty = matches!(input, Value::Null)
                     || matches!(input, Value::String(s) if s.is_empty())
                     || matches!(input, Value::Array(a) if a.is_empty())
                     || matches!(input, Value::Object(o) if o.is_empty());
                 required(!*req || !empty)?;
-                let max = if *max_size == 0 { DEFAULT_JSON_MAX } else { *max_size };
+                let max = if *max_size == 0 {
+                    DEFAULT_JSON_MAX
+                } else {
+                    *max_size
+                };
                 if input.to_string().len() as u64 > max {
-                    return Err(("validation_json_size_limit", format!("The maximum allowed JSON size is {max} bytes.")));
+                    return Err((
+                        "validation_json_size_limit",
+                        format!("The maximum allowed JSON size is {max} bytes."),
+                    ));
                 }
                 Ok(input.clone())
             }
@@ -378,12 +472,19 @@ fn blank() -> (&'static str, String) {
 }
 
 fn invalid_number() -> (&'static str, String) {
-    ("validation_invalid_number", "Must be a valid number.".to_owned())
+    (
+        "validation_invalid_number",
+        "Must be a valid number.".to_owned(),
+    )
 }
 
 /// Integers are stored as integers so that `5` does not come back as `5.0`.
 fn number_value(n: f64) -> Value {
-    if n.fract() == 0.0 && n.abs() < 9.0e15 { json!(n as i64) } else { json!(n) }
+    if n.fract() == 0.0 && n.abs() < 9.0e15 {
+        json!(n as i64)
+    } else {
+        json!(n)
+    }
 }
 
 pub fn cast_string(v: &Value) -> String {
@@ -400,13 +501,23 @@ fn domain_of_email(email: &str) -> &str {
     email.rsplit_once('@').map(|(_, d)| d).unwrap_or_default()
 }
 
-fn check_domain(domain: &str, except: &[String], only: &[String]) -> Result<(), (&'static str, String)> {
+fn check_domain(
+    domain: &str,
+    except: &[String],
+    only: &[String],
+) -> Result<(), (&'static str, String)> {
     let domain = domain.to_ascii_lowercase();
     if except.iter().any(|d| d.eq_ignore_ascii_case(&domain)) {
-        return Err(("validation_email_domain_not_allowed", "Email domain is not allowed.".to_owned()));
+        return Err((
+            "validation_email_domain_not_allowed",
+            "Email domain is not allowed.".to_owned(),
+        ));
     }
     if !only.is_empty() && !only.iter().any(|d| d.eq_ignore_ascii_case(&domain)) {
-        return Err(("validation_email_domain_not_allowed", "Email domain is not allowed.".to_owned()));
+        return Err((
+            "validation_email_domain_not_allowed",
+            "Email domain is not allowed.".to_owned(),
+        ));
     }
     Ok(())
 }
@@ -414,7 +525,9 @@ fn check_domain(domain: &str, except: &[String], only: &[String]) -> Result<(), 
 /// A pragmatic email check close to PocketBase's `is.EmailFormat`: one `@`, a non-empty local
 /// part without spaces, and a domain of dot-separated labels.
 pub fn is_email(s: &str) -> bool {
-    let Some((local, domain)) = s.rsplit_once('@') else { return false };
+    let Some((local, domain)) = s.rsplit_once('@') else {
+        return false;
+    };
     let local_ok = !local.is_empty()
         && local.len() <= 64
         && !local.contains(char::is_whitespace)
@@ -461,7 +574,16 @@ mod tests {
 
     #[test]
     fn numbers_cast_from_strings() {
-        let f = Field::new("n", FieldKind::Number { required: false, min: Some(1.0), max: None, only_int: true, help: String::new() });
+        let f = Field::new(
+            "n",
+            FieldKind::Number {
+                required: false,
+                min: Some(1.0),
+                max: None,
+                only_int: true,
+                help: String::new(),
+            },
+        );
         assert_eq!(f.normalize(&json!("5")), Ok(json!(5)));
         assert!(f.normalize(&json!("x")).is_err());
         assert!(f.normalize(&json!(1.5)).is_err());
@@ -471,11 +593,30 @@ mod tests {
     #[test]
     fn select_single_and_multi() {
         let values = vec!["a".to_owned(), "b".to_owned()];
-        let single = Field::new("s", FieldKind::Select { required: false, values: values.clone(), max_select: 1, help: String::new() });
+        let single = Field::new(
+            "s",
+            FieldKind::Select {
+                required: false,
+                values: values.clone(),
+                max_select: 1,
+                help: String::new(),
+            },
+        );
         assert_eq!(single.normalize(&json!("a")), Ok(json!("a")));
         assert!(single.normalize(&json!("z")).is_err());
-        let multi = Field::new("m", FieldKind::Select { required: false, values, max_select: 2, help: String::new() });
-        assert_eq!(multi.normalize(&json!(["a", "b", "a"])), Ok(json!(["a", "b"])));
+        let multi = Field::new(
+            "m",
+            FieldKind::Select {
+                required: false,
+                values,
+                max_select: 2,
+                help: String::new(),
+            },
+        );
+        assert_eq!(
+            multi.normalize(&json!(["a", "b", "a"])),
+            Ok(json!(["a", "b"]))
+        );
     }
 
     #[test]

@@ -24,7 +24,8 @@ static INDEX_RE: LazyLock<Regex> = LazyLock::new(|| {
 
 #[allow(clippy::expect_used)]
 static COLUMN_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?i)^\s*[`"']?(\w+)[`"']?(\s+COLLATE\s+NOCASE)?(\s+(ASC|DESC))?\s*$"#).expect("column regex")
+    Regex::new(r#"(?i)^\s*[`"']?(\w+)[`"']?(\s+COLLATE\s+NOCASE)?(\s+(ASC|DESC))?\s*$"#)
+        .expect("column regex")
 });
 
 impl IndexSpec {
@@ -64,10 +65,14 @@ mod tests {
         let i = IndexSpec::parse("CREATE UNIQUE INDEX `idx_email__pb_users_auth_` ON `users` (`email`) WHERE `email` != ''").unwrap_or_else(|| unreachable!());
         assert_eq!(i.unique_column(), Some("email"));
         assert!(i.has_where && !i.nocase);
-        let u = IndexSpec::parse("CREATE UNIQUE INDEX idx_u ON users (username COLLATE NOCASE)").unwrap_or_else(|| unreachable!());
+        let u = IndexSpec::parse("CREATE UNIQUE INDEX idx_u ON users (username COLLATE NOCASE)")
+            .unwrap_or_else(|| unreachable!());
         assert_eq!(u.unique_column(), Some("username"));
         assert!(u.nocase);
         assert!(IndexSpec::parse("DROP TABLE users").is_none());
-        assert_eq!(IndexSpec::parse("CREATE INDEX i ON t (a, b)").map(|i| i.columns.len()), Some(2));
+        assert_eq!(
+            IndexSpec::parse("CREATE INDEX i ON t (a, b)").map(|i| i.columns.len()),
+            Some(2)
+        );
     }
 }

@@ -7,17 +7,28 @@ mod index;
 pub mod options;
 mod validate;
 
-pub use defaults::{SUPERUSERS_ID, SUPERUSERS_NAME, USERS_ID, USERS_NAME, auth_scaffold, superusers, users};
+pub use defaults::{
+    SUPERUSERS_ID, SUPERUSERS_NAME, USERS_ID, USERS_NAME, auth_scaffold, superusers, users,
+};
 pub use field::{Field, FieldKind};
 pub use index::IndexSpec;
 pub use validate::{RESERVED_FIELD_NAMES, check_collection, check_raw_fields, prepare};
 
-use options::{AuthAlert, EmailTemplate, MfaOptions, OAuth2Options, OtpOptions, PasswordAuth, TokenOptions};
+use options::{
+    AuthAlert, EmailTemplate, MfaOptions, OAuth2Options, OtpOptions, PasswordAuth, TokenOptions,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// Names of the fields every auth collection keeps in dedicated columns.
-pub const SYSTEM_FIELDS: &[&str] = &["id", "password", "tokenKey", "email", "emailVisibility", "verified"];
+pub const SYSTEM_FIELDS: &[&str] = &[
+    "id",
+    "password",
+    "tokenKey",
+    "email",
+    "emailVisibility",
+    "verified",
+];
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -64,7 +75,9 @@ impl Collection {
 
     /// Custom fields: everything but the system columns (stored in the record's `data`).
     pub fn custom_fields(&self) -> impl Iterator<Item = &Field> {
-        self.fields.iter().filter(|f| !SYSTEM_FIELDS.contains(&f.name.as_str()) && !is_autodate_column(f))
+        self.fields
+            .iter()
+            .filter(|f| !SYSTEM_FIELDS.contains(&f.name.as_str()) && !is_autodate_column(f))
     }
 
     /// The password field's minimum length (PocketBase's default is 8).
@@ -86,7 +99,10 @@ impl Collection {
 
     /// Unique indexes declared on this collection, parsed.
     pub fn index_specs(&self) -> Vec<IndexSpec> {
-        self.indexes.iter().filter_map(|sql| IndexSpec::parse(sql)).collect()
+        self.indexes
+            .iter()
+            .filter_map(|sql| IndexSpec::parse(sql))
+            .collect()
     }
 
     /// The JSON the API answers with: token secrets and OAuth2 client secrets left out.
@@ -104,11 +120,17 @@ impl Collection {
 
 /// `created`/`updated` autodate fields live in record columns rather than in `data`.
 pub fn is_autodate_column(field: &Field) -> bool {
-    matches!(field.kind, FieldKind::Autodate { .. }) && (field.name == "created" || field.name == "updated")
+    matches!(field.kind, FieldKind::Autodate { .. })
+        && (field.name == "created" || field.name == "updated")
 }
 
-pub const TOKEN_OPTION_KEYS: &[&str] =
-    &["authToken", "passwordResetToken", "emailChangeToken", "verificationToken", "fileToken"];
+pub const TOKEN_OPTION_KEYS: &[&str] = &[
+    "authToken",
+    "passwordResetToken",
+    "emailChangeToken",
+    "verificationToken",
+    "fileToken",
+];
 
 fn strip_secrets(value: &mut Value) {
     for key in TOKEN_OPTION_KEYS {
@@ -116,7 +138,10 @@ fn strip_secrets(value: &mut Value) {
             obj.remove("secret");
         }
     }
-    if let Some(providers) = value.pointer_mut("/oauth2/providers").and_then(Value::as_array_mut) {
+    if let Some(providers) = value
+        .pointer_mut("/oauth2/providers")
+        .and_then(Value::as_array_mut)
+    {
         for p in providers.iter_mut().filter_map(Value::as_object_mut) {
             p.remove("clientSecret");
         }
@@ -130,7 +155,9 @@ pub fn merge_json(base: &mut Value, patch: &Value) {
         (Value::Object(b), Value::Object(p)) => {
             for (k, v) in p {
                 match b.get_mut(k) {
-                    Some(existing) if existing.is_object() && v.is_object() => merge_json(existing, v),
+                    Some(existing) if existing.is_object() && v.is_object() => {
+                        merge_json(existing, v)
+                    }
                     _ => {
                         b.insert(k.clone(), v.clone());
                     }
@@ -157,7 +184,13 @@ mod tests {
     #[test]
     fn merge_objects_and_replace_arrays() {
         let mut base = json!({"otp": {"enabled": false, "duration": 180}, "indexes": ["a", "b"]});
-        merge_json(&mut base, &json!({"otp": {"enabled": true}, "indexes": ["c"]}));
-        assert_eq!(base, json!({"otp": {"enabled": true, "duration": 180}, "indexes": ["c"]}));
+        merge_json(
+            &mut base,
+            &json!({"otp": {"enabled": true}, "indexes": ["c"]}),
+        );
+        assert_eq!(
+            base,
+            json!({"otp": {"enabled": true, "duration": 180}, "indexes": ["c"]})
+        );
     }
 }

@@ -13,7 +13,10 @@ pub struct EmailTemplate {
 
 impl EmailTemplate {
     pub fn new(subject: &str, body: &str) -> Self {
-        Self { subject: subject.to_owned(), body: body.to_owned() }
+        Self {
+            subject: subject.to_owned(),
+            body: body.to_owned(),
+        }
     }
 }
 
@@ -82,13 +85,18 @@ pub struct TokenOptions {
 
 impl std::fmt::Debug for TokenOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenOptions").field("duration", &self.duration).finish_non_exhaustive()
+        f.debug_struct("TokenOptions")
+            .field("duration", &self.duration)
+            .finish_non_exhaustive()
     }
 }
 
 impl TokenOptions {
     pub fn new(duration: i64) -> Self {
-        Self { duration, secret: crate::random::secret() }
+        Self {
+            duration,
+            secret: crate::random::secret(),
+        }
     }
 }
 

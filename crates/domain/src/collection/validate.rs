@@ -10,8 +10,13 @@ use crate::error::{FieldErrors, codes};
 use serde_json::Value;
 
 /// Field names that would clash with keys of the record JSON or of the auth request bodies.
-pub const RESERVED_FIELD_NAMES: &[&str] =
-    &["expand", "collectionId", "collectionName", "passwordConfirm", "oldPassword"];
+pub const RESERVED_FIELD_NAMES: &[&str] = &[
+    "expand",
+    "collectionId",
+    "collectionName",
+    "passwordConfirm",
+    "oldPassword",
+];
 
 /// Checks a raw collection body before it is typed: unsupported field types get a clear message
 /// instead of a serde error.
@@ -70,7 +75,9 @@ pub fn prepare(c: &mut Collection) {
         }
     }
     let mut seen = std::collections::HashSet::new();
-    c.password_auth.identity_fields.retain(|f| seen.insert(f.clone()));
+    c.password_auth
+        .identity_fields
+        .retain(|f| seen.insert(f.clone()));
 }
 
 /// All checks on a prepared definition. `previous` is the stored version on update.
@@ -79,13 +86,26 @@ pub fn check_collection(c: &Collection, previous: Option<&Collection>) -> FieldE
 
     if c.name.is_empty() {
         errors.add_code("name", codes::REQUIRED);
-    } else if c.name.len() > 255 || !c.name.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') {
+    } else if c.name.len() > 255
+        || !c
+            .name
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+    {
         errors.add_code("name", codes::MATCH_INVALID);
     } else if c.name.starts_with('_') && !c.system {
-        errors.add("name", "validation_invalid_name", "Collection names starting with \"_\" are reserved for system collections.");
+        errors.add(
+            "name",
+            "validation_invalid_name",
+            "Collection names starting with \"_\" are reserved for system collections.",
+        );
     }
     if c.kind != "auth" {
-        errors.add("type", "validation_unsupported_collection_type", "Gatehouse manages auth collections only (type \"auth\").");
+        errors.add(
+            "type",
+            "validation_unsupported_collection_type",
+            "Gatehouse manages auth collections only (type \"auth\").",
+        );
     }
 
     errors.nest("fields", check_fields(c));
@@ -104,11 +124,19 @@ pub fn check_collection(c: &Collection, previous: Option<&Collection>) -> FieldE
         ];
         for (name, new, old) in rules {
             if new != old {
-                errors.add(name, "validation_collection_system_rule_change", "System collection API rule cannot be changed.");
+                errors.add(
+                    name,
+                    "validation_collection_system_rule_change",
+                    "System collection API rule cannot be changed.",
+                );
             }
         }
         if c.name != old.name {
-            errors.add("name", "validation_collection_system_name_change", "System collection name cannot be changed.");
+            errors.add(
+                "name",
+                "validation_collection_system_name_change",
+                "System collection name cannot be changed.",
+            );
         }
     }
 
@@ -135,13 +163,19 @@ fn check_fields(c: &Collection) -> FieldErrors {
         let mut e = FieldErrors::default();
         let valid_name = !f.name.is_empty()
             && f.name.len() <= 100
-            && f.name.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_');
+            && f.name
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '_');
         if !valid_name {
             e.add_code("name", codes::MATCH_INVALID);
         } else if RESERVED_FIELD_NAMES.contains(&f.name.as_str()) {
             e.add("name", "validation_not_in_invalid", "The name is reserved.");
         } else if !names.insert(f.name.to_ascii_lowercase()) {
-            e.add("name", "validation_duplicated_field_name", "Duplicated or invalid field name.");
+            e.add(
+                "name",
+                "validation_duplicated_field_name",
+                "Duplicated or invalid field name.",
+            );
         }
         let expected_type = match f.name.as_str() {
             "id" | "tokenKey" => Some("text"),
@@ -154,10 +188,18 @@ fn check_fields(c: &Collection) -> FieldErrors {
         if let Some(t) = expected_type
             && f.kind.type_name() != t
         {
-            e.add("type", "validation_system_field_change", "System field type cannot be changed.");
+            e.add(
+                "type",
+                "validation_system_field_change",
+                "System field type cannot be changed.",
+            );
         }
         if matches!(f.kind, FieldKind::Password { .. }) && f.name != "password" {
-            e.add("type", "validation_unsupported_field_type", "Only the system \"password\" field can have type password.");
+            e.add(
+                "type",
+                "validation_unsupported_field_type",
+                "Only the system \"password\" field can have type password.",
+            );
         }
         if !SYSTEM_FIELDS.contains(&f.name.as_str()) {
             f.check_definition(&mut e);
@@ -172,7 +214,11 @@ fn check_indexes(c: &Collection, errors: &mut FieldErrors) -> Vec<IndexSpec> {
     let mut index_errors = FieldErrors::default();
     for (i, sql) in c.indexes.iter().enumerate() {
         let Some(spec) = IndexSpec::parse(sql) else {
-            index_errors.add(&i.to_string(), "validation_invalid_index_expression", "Invalid CREATE INDEX expression.");
+            index_errors.add(
+                &i.to_string(),
+                "validation_invalid_index_expression",
+                "Invalid CREATE INDEX expression.",
+            );
             continue;
         };
         let supported = match spec.unique_column() {
@@ -205,7 +251,10 @@ fn check_password_auth(c: &Collection, specs: &[IndexSpec], errors: &mut FieldEr
         e.add_code("identityFields", codes::REQUIRED);
     }
     for name in &c.password_auth.identity_fields {
-        let unique = name == "email" || specs.iter().any(|s| s.unique_column() == Some(name.as_str()));
+        let unique = name == "email"
+            || specs
+                .iter()
+                .any(|s| s.unique_column() == Some(name.as_str()));
         if c.field(name).is_none() || !unique {
             e.add_with_params(
                 "identityFields",
@@ -234,13 +283,21 @@ fn check_methods(c: &Collection, errors: &mut FieldErrors) {
     if c.mfa.enabled {
         // Gatehouse will not store an MFA switch it cannot enforce yet: a password-only login
         // passing where the operator asked for two factors would be worse than a clear refusal.
-        mfa.add("enabled", "validation_mfa_unavailable", "MFA is not available in this Gatehouse version yet.");
+        mfa.add(
+            "enabled",
+            "validation_mfa_unavailable",
+            "MFA is not available in this Gatehouse version yet.",
+        );
     }
     errors.nest("mfa", mfa);
 
     let mut oauth2 = FieldErrors::default();
     if c.oauth2.enabled {
-        oauth2.add("enabled", "validation_oauth2_unavailable", "OAuth2 login is not available in this Gatehouse version yet.");
+        oauth2.add(
+            "enabled",
+            "validation_oauth2_unavailable",
+            "OAuth2 login is not available in this Gatehouse version yet.",
+        );
     }
     errors.nest("oauth2", oauth2);
 }
@@ -269,7 +326,11 @@ mod tests {
     #[test]
     fn defaults_are_valid() {
         let users = users("x");
-        assert!(check_collection(&users, None).is_empty(), "{:?}", check_collection(&users, None));
+        assert!(
+            check_collection(&users, None).is_empty(),
+            "{:?}",
+            check_collection(&users, None)
+        );
         let mut c = auth_scaffold("service_accounts", "x");
         prepare(&mut c);
         assert!(check_collection(&c, None).is_empty());
@@ -280,7 +341,8 @@ mod tests {
         let mut c = users("x");
         c.password_auth.identity_fields = vec!["email".into(), "name".into()];
         assert!(check_collection(&c, None).has("passwordAuth"));
-        c.indexes.push("CREATE UNIQUE INDEX idx_name ON users (name)".into());
+        c.indexes
+            .push("CREATE UNIQUE INDEX idx_name ON users (name)".into());
         assert!(check_collection(&c, None).is_empty());
     }
 

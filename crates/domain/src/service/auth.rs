@@ -43,8 +43,11 @@ impl Gatehouse {
     pub async fn auth_methods(&self, collection: &str) -> Result<Value> {
         let c = self.auth_collection(collection).await?;
         let password = &c.password_auth;
-        let identity_fields: Vec<&String> =
-            if password.enabled { password.identity_fields.iter().collect() } else { Vec::new() };
+        let identity_fields: Vec<&String> = if password.enabled {
+            password.identity_fields.iter().collect()
+        } else {
+            Vec::new()
+        };
         let has = |f: &str| password.enabled && password.identity_fields.iter().any(|x| x == f);
         Ok(json!({
             "password": {"identityFields": identity_fields, "enabled": password.enabled},
@@ -67,38 +70,66 @@ impl Gatehouse {
     ) -> Result<AuthResponse> {
         let c = self.auth_collection(collection).await?;
         if !c.password_auth.enabled {
-            return Err(Error::forbidden("The collection is not configured to allow password authentication."));
+            return Err(Error::forbidden(
+                "The collection is not configured to allow password authentication.",
+            ));
         }
         let mut errors = FieldErrors::default();
-        for (name, value) in [("identity", login.identity.as_str()), ("password", login.password.as_str())] {
+        for (name, value) in [
+            ("identity", login.identity.as_str()),
+            ("password", login.password.as_str()),
+        ] {
             if value.is_empty() {
                 errors.add_code(name, codes::REQUIRED);
             } else if value.chars().count() > 255 {
                 errors.length_out_of_range(name, 1, 255);
             }
         }
-        if !login.identity_field.is_empty() && !c.password_auth.identity_fields.contains(&login.identity_field) {
+        if !login.identity_field.is_empty()
+            && !c
+                .password_auth
+                .identity_fields
+                .contains(&login.identity_field)
+        {
             errors.add_code("identityField", codes::IN_INVALID);
         }
         errors.into_result("An error occurred while validating the submitted data.")?;
 
         let record = self.find_by_identity(&c, &login).await?;
-        let verdict = self.passwords.verify(&login.password, record.as_ref().map(|r| r.row.password_hash.as_str())).await?;
+        let verdict = self
+            .passwords
+            .verify(
+                &login.password,
+                record.as_ref().map(|r| r.row.password_hash.as_str()),
+            )
+            .await?;
         let Some(record) = record.filter(|_| verdict.matched) else {
             return Err(Error::bad_request(FAILED_TO_AUTHENTICATE));
         };
         if verdict.needs_rehash {
             self.rehash(&record, &login.password).await;
         }
-        let proof = Proof { amr: vec!["password".to_owned()], aal: 1, auth_time: self.clock.now_secs() };
+        let proof = Proof {
+            amr: vec!["password".to_owned()],
+            aal: 1,
+            auth_time: self.clock.now_secs(),
+        };
         self.auth_response(&c, record, caller, proof).await
     }
 
     /// Identity fields in PocketBase's order: `email` first (skipped when the identity does not look
     /// like an email), then the others; the first hit wins.
-    async fn find_by_identity(&self, c: &Collection, login: &PasswordLogin) -> Result<Option<Record>> {
+    async fn find_by_identity(
+        &self,
+        c: &Collection,
+        login: &PasswordLogin,
+    ) -> Result<Option<Record>> {
         let mut fields: Vec<&str> = if login.identity_field.is_empty() {
-            c.password_auth.identity_fields.iter().map(String::as_str).collect()
+            c.password_auth
+                .identity_fields
+                .iter()
+                .map(String::as_str)
+                .collect()
         } else {
             vec![login.identity_field.as_str()]
         };
@@ -109,10 +140,16 @@ impl Gatehouse {
                 if !is_email(&login.identity) {
                     continue;
                 }
-                self.store.find_record_by_email(&c.id, &login.identity).await?
+                self.store
+                    .find_record_by_email(&c.id, &login.identity)
+                    .await?
             } else {
-                let nocase = specs.iter().any(|s| s.unique_column() == Some(field) && s.nocase);
-                self.store.find_record_by_field(&c.id, field, &login.identity, nocase).await?
+                let nocase = specs
+                    .iter()
+                    .any(|s| s.unique_column() == Some(field) && s.nocase);
+                self.store
+                    .find_record_by_field(&c.id, field, &login.identity, nocase)
+                    .await?
             };
             if let Some(row) = row {
                 return Ok(Some(Record::from_row(row)));
@@ -126,7 +163,9 @@ impl Gatehouse {
     async fn rehash(&self, record: &Record, password: &Password) {
         let result = async {
             let fresh = self.passwords.hash(password).await?;
-            self.store.replace_password_hash(record.id(), &record.row.password_hash, &fresh).await?;
+            self.store
+                .replace_password_hash(record.id(), &record.row.password_hash, &fresh)
+                .await?;
             Ok::<_, Error>(())
         }
         .await;
@@ -137,9 +176,15 @@ impl Gatehouse {
 
     /// `POST /api/collections/{c}/auth-refresh`: a new token for a refreshable one, the same token
     /// for an impersonation token; `authTime`, `amr` and `aal` carry over (a refresh is no login).
-    pub async fn auth_refresh(&self, collection: &str, caller: Option<&Caller>) -> Result<AuthResponse> {
+    pub async fn auth_refresh(
+        &self,
+        collection: &str,
+        caller: Option<&Caller>,
+    ) -> Result<AuthResponse> {
         let c = self.auth_collection(collection).await?;
-        let caller = caller.ok_or_else(|| Error::unauthorized("The request requires valid record authorization token."))?;
+        let caller = caller.ok_or_else(|| {
+            Error::unauthorized("The request requires valid record authorization token.")
+        })?;
         if caller.collection.id != c.id {
             return Err(Error::forbidden(format!(
                 "The request requires auth record from {} collection.",
@@ -149,12 +194,19 @@ impl Gatehouse {
         let record = caller.record.clone();
         self.check_auth_rule(&c, Some(caller))?;
         let token = if caller.claims.refreshable {
-            let proof = Proof { amr: caller.claims.amr.clone(), aal: caller.claims.aal, auth_time: caller.claims.auth_time };
+            let proof = Proof {
+                amr: caller.claims.amr.clone(),
+                aal: caller.claims.aal,
+                auth_time: caller.claims.auth_time,
+            };
             self.mint(&c, &record, &proof, true, c.auth_token.duration)?
         } else {
             caller.token.clone()
         };
-        Ok(AuthResponse { token, record: render_auth_record(&c, &record) })
+        Ok(AuthResponse {
+            token,
+            record: render_auth_record(&c, &record),
+        })
     }
 
     /// `POST /api/collections/{c}/impersonate/{id}`: superusers only; a non-refreshable token that
@@ -166,13 +218,21 @@ impl Gatehouse {
         duration: &Value,
         caller: Option<&Caller>,
     ) -> Result<AuthResponse> {
-        let caller = caller.ok_or_else(|| Error::unauthorized("The request requires valid record authorization token."))?;
+        let caller = caller.ok_or_else(|| {
+            Error::unauthorized("The request requires valid record authorization token.")
+        })?;
         if !caller.is_superuser() {
-            return Err(Error::forbidden("The authorized record is not allowed to perform this action."));
+            return Err(Error::forbidden(
+                "The authorized record is not allowed to perform this action.",
+            ));
         }
         let c = self.auth_collection(collection).await?;
         // Like PocketBase, the record is looked up before the body is read.
-        let row = self.store.find_record(&c.id, id).await?.ok_or_else(Error::resource_not_found)?;
+        let row = self
+            .store
+            .find_record(&c.id, id)
+            .await?
+            .ok_or_else(Error::resource_not_found)?;
         let duration = match duration {
             Value::Null => 0,
             Value::Number(n) => n.as_i64().ok_or_else(bad_body)?,
@@ -182,14 +242,28 @@ impl Gatehouse {
         if duration < 0 {
             let mut errors = FieldErrors::default();
             errors.min_threshold("duration", 0);
-            return Err(Error::validation("An error occurred while validating the submitted data.", errors));
+            return Err(Error::validation(
+                "An error occurred while validating the submitted data.",
+                errors,
+            ));
         }
         let record = Record::from_row(row);
-        let duration = if duration == 0 { c.auth_token.duration } else { duration };
-        let proof = Proof { amr: vec!["impersonation".to_owned()], aal: 1, auth_time: self.clock.now_secs() };
+        let duration = if duration == 0 {
+            c.auth_token.duration
+        } else {
+            duration
+        };
+        let proof = Proof {
+            amr: vec!["impersonation".to_owned()],
+            aal: 1,
+            auth_time: self.clock.now_secs(),
+        };
         let token = self.mint(&c, &record, &proof, false, duration)?;
         tracing::info!(by = caller.record.id(), target = id, collection = %c.name, duration, "impersonation token issued");
-        Ok(AuthResponse { token, record: render_auth_record(&c, &record) })
+        Ok(AuthResponse {
+            token,
+            record: render_auth_record(&c, &record),
+        })
     }
 
     /// The shared end of every login (PocketBase's `recordAuthResponse`).
@@ -202,7 +276,10 @@ impl Gatehouse {
     ) -> Result<AuthResponse> {
         self.check_auth_rule(c, caller)?;
         let token = self.mint(c, &record, &proof, true, c.auth_token.duration)?;
-        Ok(AuthResponse { token, record: render_auth_record(c, &record) })
+        Ok(AuthResponse {
+            token,
+            record: render_auth_record(c, &record),
+        })
     }
 
     /// The collection's `authRule` (bypassed for superuser callers).
@@ -212,11 +289,20 @@ impl Gatehouse {
         }
         match Rule::of(c.auth_rule.as_deref()) {
             Rule::Everyone => Ok(()),
-            _ => Err(Error::forbidden("The request doesn't satisfy the collection requirements to authenticate.")),
+            _ => Err(Error::forbidden(
+                "The request doesn't satisfy the collection requirements to authenticate.",
+            )),
         }
     }
 
-    fn mint(&self, c: &Collection, record: &Record, proof: &Proof, refreshable: bool, duration: i64) -> Result<String> {
+    fn mint(
+        &self,
+        c: &Collection,
+        record: &Record,
+        proof: &Proof,
+        refreshable: bool,
+        duration: i64,
+    ) -> Result<String> {
         let claims = AuthClaims {
             aal: proof.aal,
             amr: proof.amr.clone(),
@@ -236,20 +322,37 @@ impl Gatehouse {
     pub async fn authenticate(&self, header: &str) -> Option<Caller> {
         let raw = header.trim();
         let raw = match raw.get(..7) {
-            Some(prefix) if prefix.eq_ignore_ascii_case("bearer ") && raw.len() > 7 => raw[7..].trim(),
+            Some(prefix) if prefix.eq_ignore_ascii_case("bearer ") && raw.len() > 7 => {
+                raw[7..].trim()
+            }
             _ => raw,
         };
         let peek = token::peek(raw, self.clock.now_secs())?;
         if peek.kind != TYPE_AUTH {
             return None;
         }
-        let collection = self.collections.get(&peek.collection_id).await.ok().flatten()?;
+        let collection = self
+            .collections
+            .get(&peek.collection_id)
+            .await
+            .ok()
+            .flatten()?;
         if collection.id != peek.collection_id || collection.kind != "auth" {
             return None;
         }
-        let row = self.store.find_record(&collection.id, &peek.id).await.ok().flatten()?;
+        let row = self
+            .store
+            .find_record(&collection.id, &peek.id)
+            .await
+            .ok()
+            .flatten()?;
         let claims: AuthClaims = token::verify(raw, &row.token_key, &collection.auth_token.secret)?;
-        Some(Caller { collection, record: Record::from_row(row), claims, token: raw.to_owned() })
+        Some(Caller {
+            collection,
+            record: Record::from_row(row),
+            claims,
+            token: raw.to_owned(),
+        })
     }
 }
 
@@ -259,5 +362,11 @@ fn bad_body() -> Error {
 
 /// A record inside an auth answer: email always shown; superusers' hidden fields too.
 fn render_auth_record(c: &Collection, record: &Record) -> Value {
-    record.render(c, View { email: true, hidden: c.is_superusers() })
+    record.render(
+        c,
+        View {
+            email: true,
+            hidden: c.is_superusers(),
+        },
+    )
 }

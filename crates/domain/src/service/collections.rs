@@ -3,7 +3,9 @@
 use super::records::unique_indexes;
 use super::{Gatehouse, ListOf, require_superuser};
 use crate::access::Caller;
-use crate::collection::{self, Collection, check_collection, check_raw_fields, merge_json, prepare};
+use crate::collection::{
+    self, Collection, check_collection, check_raw_fields, merge_json, prepare,
+};
 use crate::error::{Error, FieldErrors, Result, codes};
 use crate::random;
 use gatehouse_store::{CollectionRow, StoreError};
@@ -24,11 +26,20 @@ pub fn row_of(c: &Collection) -> CollectionRow {
 }
 
 impl Gatehouse {
-    pub async fn list_collections(&self, caller: Option<&Caller>, page: i64, per_page: i64) -> Result<ListOf<Value>> {
+    pub async fn list_collections(
+        &self,
+        caller: Option<&Caller>,
+        page: i64,
+        per_page: i64,
+    ) -> Result<ListOf<Value>> {
         require_superuser(caller)?;
         let all = self.collections.all().await?;
         let page = page.max(1);
-        let per_page = if per_page <= 0 { 30 } else { per_page.min(1000) };
+        let per_page = if per_page <= 0 {
+            30
+        } else {
+            per_page.min(1000)
+        };
         let total = all.len() as i64;
         let items = all
             .iter()
@@ -36,24 +47,44 @@ impl Gatehouse {
             .take(per_page as usize)
             .map(|c| c.to_api_json())
             .collect();
-        Ok(ListOf { items, page, per_page, total_items: total, total_pages: (total + per_page - 1) / per_page })
+        Ok(ListOf {
+            items,
+            page,
+            per_page,
+            total_items: total,
+            total_pages: (total + per_page - 1) / per_page,
+        })
     }
 
     pub async fn get_collection(&self, caller: Option<&Caller>, id_or_name: &str) -> Result<Value> {
         require_superuser(caller)?;
-        let c = self.collections.get(id_or_name).await?.ok_or_else(Error::resource_not_found)?;
+        let c = self
+            .collections
+            .get(id_or_name)
+            .await?
+            .ok_or_else(Error::resource_not_found)?;
         Ok(c.to_api_json())
     }
 
     /// `POST /api/collections`: the type's scaffold with the body merged on top.
     pub async fn create_collection(&self, caller: Option<&Caller>, body: Value) -> Result<Value> {
         require_superuser(caller)?;
-        let Value::Object(fields) = &body else { return Err(Error::bad_request(BAD_FORMAT)) };
-        let name = fields.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let Value::Object(fields) = &body else {
+            return Err(Error::bad_request(BAD_FORMAT));
+        };
+        let name = fields
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
         let kind = fields.get("type").and_then(Value::as_str).unwrap_or("base");
         let mut errors = check_raw_fields(&body);
         if kind != "auth" {
-            errors.add("type", "validation_unsupported_collection_type", "Gatehouse manages auth collections only (type \"auth\").");
+            errors.add(
+                "type",
+                "validation_unsupported_collection_type",
+                "Gatehouse manages auth collections only (type \"auth\").",
+            );
         }
         errors.into_result("Failed to create collection.")?;
 
@@ -61,7 +92,8 @@ impl Gatehouse {
         let scaffold = collection::auth_scaffold(&name, &now);
         let mut merged = serde_json::to_value(&scaffold).map_err(Error::internal)?;
         merge_json(&mut merged, &body);
-        let mut c: Collection = serde_json::from_value(merged).map_err(|_| Error::bad_request(BAD_FORMAT))?;
+        let mut c: Collection =
+            serde_json::from_value(merged).map_err(|_| Error::bad_request(BAD_FORMAT))?;
         if c.id.is_empty() {
             c.id = scaffold.id.clone();
         }
@@ -71,7 +103,12 @@ impl Gatehouse {
         c.updated = now;
         prepare(&mut c);
         let mut errors = check_collection(&c, None);
-        if !c.id.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') || c.id.len() > 100 {
+        if !c
+            .id
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+            || c.id.len() > 100
+        {
             errors.add_code("id", codes::MATCH_INVALID);
         }
         errors.into_result("Failed to create collection.")?;
@@ -80,7 +117,11 @@ impl Gatehouse {
             Ok(()) => {}
             Err(StoreError::Unique { target }) => {
                 let mut errors = FieldErrors::default();
-                errors.add("name", "validation_collection_name_exists", "Collection name must be unique (case insensitive).");
+                errors.add(
+                    "name",
+                    "validation_collection_name_exists",
+                    "Collection name must be unique (case insensitive).",
+                );
                 if target == "id" {
                     errors = FieldErrors::default();
                     errors.add_code("id", codes::NOT_UNIQUE);
@@ -89,23 +130,34 @@ impl Gatehouse {
             }
             Err(e) => return Err(e.into()),
         }
-        self.sync_indexes(&c, "Failed to create collection.").await?;
+        self.sync_indexes(&c, "Failed to create collection.")
+            .await?;
         self.collections.invalidate().await?;
         tracing::info!(collection = %c.name, "collection created");
         Ok(c.to_api_json())
     }
 
     /// `PATCH /api/collections/{c}`: objects merge field by field, arrays replace.
-    pub async fn update_collection(&self, caller: Option<&Caller>, id_or_name: &str, patch: Value) -> Result<Value> {
+    pub async fn update_collection(
+        &self,
+        caller: Option<&Caller>,
+        id_or_name: &str,
+        patch: Value,
+    ) -> Result<Value> {
         require_superuser(caller)?;
-        let old = self.collections.get(id_or_name).await?.ok_or_else(Error::resource_not_found)?;
+        let old = self
+            .collections
+            .get(id_or_name)
+            .await?
+            .ok_or_else(Error::resource_not_found)?;
         if !patch.is_object() {
             return Err(Error::bad_request(BAD_FORMAT));
         }
         check_raw_fields(&patch).into_result("Failed to update collection.")?;
         let mut merged = serde_json::to_value(&*old).map_err(Error::internal)?;
         merge_json(&mut merged, &patch);
-        let mut c: Collection = serde_json::from_value(merged).map_err(|_| Error::bad_request(BAD_FORMAT))?;
+        let mut c: Collection =
+            serde_json::from_value(merged).map_err(|_| Error::bad_request(BAD_FORMAT))?;
         c.id = old.id.clone();
         c.kind = old.kind.clone();
         c.system = old.system;
@@ -117,12 +169,17 @@ impl Gatehouse {
             // PocketBase: a new authRule invalidates every auth token of the collection.
             c.auth_token.secret = random::secret();
         }
-        self.sync_indexes(&c, "Failed to update collection.").await?;
+        self.sync_indexes(&c, "Failed to update collection.")
+            .await?;
         match self.store.update_collection(&row_of(&c)).await {
             Ok(()) => {}
             Err(StoreError::Unique { .. }) => {
                 let mut errors = FieldErrors::default();
-                errors.add("name", "validation_collection_name_exists", "Collection name must be unique (case insensitive).");
+                errors.add(
+                    "name",
+                    "validation_collection_name_exists",
+                    "Collection name must be unique (case insensitive).",
+                );
                 return Err(Error::validation("Failed to update collection.", errors));
             }
             Err(StoreError::NotFound) => return Err(Error::resource_not_found()),
@@ -135,7 +192,11 @@ impl Gatehouse {
 
     pub async fn delete_collection(&self, caller: Option<&Caller>, id_or_name: &str) -> Result<()> {
         require_superuser(caller)?;
-        let c = self.collections.get(id_or_name).await?.ok_or_else(Error::resource_not_found)?;
+        let c = self
+            .collections
+            .get(id_or_name)
+            .await?
+            .ok_or_else(Error::resource_not_found)?;
         if c.system {
             return Err(Error::bad_request("System collections cannot be deleted."));
         }
@@ -147,7 +208,11 @@ impl Gatehouse {
 
     /// Applies the declared unique indexes; existing duplicates make it a 400 on `indexes`.
     async fn sync_indexes(&self, c: &Collection, message: &str) -> Result<()> {
-        match self.store.sync_unique_indexes(&c.id, &unique_indexes(c)).await {
+        match self
+            .store
+            .sync_unique_indexes(&c.id, &unique_indexes(c))
+            .await
+        {
             Ok(()) => Ok(()),
             Err(StoreError::Unique { target }) => {
                 let mut errors = FieldErrors::default();

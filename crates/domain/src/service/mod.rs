@@ -37,10 +37,19 @@ pub struct ListOf<T> {
 impl Gatehouse {
     /// Opens the service on a migrated store, creating the built-in collections on first start.
     /// `hash_parallelism` bounds concurrent password hashes (use the number of cores).
-    pub async fn start(store: Arc<dyn Store>, clock: Arc<dyn Clock>, hash_parallelism: usize) -> Result<Self> {
+    pub async fn start(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        hash_parallelism: usize,
+    ) -> Result<Self> {
         bootstrap(&*store, &*clock).await?;
         let collections = Registry::load(store.clone(), clock.clone()).await?;
-        Ok(Self { store, clock, collections, passwords: Passwords::new(hash_parallelism) })
+        Ok(Self {
+            store,
+            clock,
+            collections,
+            passwords: Passwords::new(hash_parallelism),
+        })
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -67,7 +76,9 @@ impl Gatehouse {
             .await?
             .ok_or_else(|| Error::not_found("Missing or invalid collection context."))?;
         if c.kind != "auth" {
-            return Err(Error::not_found("Missing or invalid auth collection context."));
+            return Err(Error::not_found(
+                "Missing or invalid auth collection context.",
+            ));
         }
         Ok(c)
     }
@@ -81,10 +92,12 @@ impl Gatehouse {
 /// 401 for guests, 403 for records that are not superusers (PocketBase's admin-only routes).
 pub fn require_superuser(caller: Option<&Caller>) -> Result<()> {
     match caller {
-        None => Err(Error::unauthorized("The request requires valid record authorization token.")),
-        Some(_) if !is_superuser(caller) => {
-            Err(Error::forbidden("The authorized record is not allowed to perform this action."))
-        }
+        None => Err(Error::unauthorized(
+            "The request requires valid record authorization token.",
+        )),
+        Some(_) if !is_superuser(caller) => Err(Error::forbidden(
+            "The authorized record is not allowed to perform this action.",
+        )),
         Some(_) => Ok(()),
     }
 }

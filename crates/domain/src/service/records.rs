@@ -26,7 +26,12 @@ pub struct ListParams {
 }
 
 impl Gatehouse {
-    pub async fn list_records(&self, collection: &str, params: ListParams, caller: Option<&Caller>) -> Result<ListOf<Value>> {
+    pub async fn list_records(
+        &self,
+        collection: &str,
+        params: ListParams,
+        caller: Option<&Caller>,
+    ) -> Result<ListOf<Value>> {
         let c = self.collection_for_records(collection).await?;
         let su = is_superuser(caller);
         let page = params.page.max(1);
@@ -37,7 +42,9 @@ impl Gatehouse {
         if !params.filter.trim().is_empty() {
             // The filter language arrives with the rules engine; ignoring a filter would return
             // rows the client did not ask for.
-            return Err(Error::bad_request("Filtering records is not supported by this Gatehouse version yet."));
+            return Err(Error::bad_request(
+                "Filtering records is not supported by this Gatehouse version yet.",
+            ));
         }
         let sort = parse_sort(&c, &params.sort, su)?;
         let only_id = if su {
@@ -75,17 +82,37 @@ impl Gatehouse {
             Some(total) => (total, (total + per_page - 1) / per_page),
             None => (-1, -1),
         };
-        Ok(ListOf { items, page, per_page, total_items, total_pages })
+        Ok(ListOf {
+            items,
+            page,
+            per_page,
+            total_items,
+            total_pages,
+        })
     }
 
-    pub async fn view_record(&self, collection: &str, id: &str, caller: Option<&Caller>) -> Result<Value> {
+    pub async fn view_record(
+        &self,
+        collection: &str,
+        id: &str,
+        caller: Option<&Caller>,
+    ) -> Result<Value> {
         let c = self.collection_for_records(collection).await?;
         check_rule(&c, c.view_rule.as_deref(), caller, id)?;
-        let record = self.load(&c, id).await?;
+        // Reading your own record: the token check loaded it a moment ago.
+        let record = match caller.filter(|x| x.record.id() == id && x.collection.id == c.id) {
+            Some(own) => own.record.clone(),
+            None => self.load(&c, id).await?,
+        };
         Ok(record.render(&c, self.view_for(&c, caller, id)))
     }
 
-    pub async fn create_record(&self, collection: &str, mut body: Map<String, Value>, caller: Option<&Caller>) -> Result<Value> {
+    pub async fn create_record(
+        &self,
+        collection: &str,
+        mut body: Map<String, Value>,
+        caller: Option<&Caller>,
+    ) -> Result<Value> {
         let c = self.collection_for_records(collection).await?;
         let su = is_superuser(caller);
         if !su {
@@ -103,7 +130,10 @@ impl Gatehouse {
             Some(id) if !id.is_empty() => {
                 if id.len() != 15 {
                     errors.length_out_of_range("id", 15, 15);
-                } else if !id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
+                } else if !id
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+                {
                     errors.add_code("id", codes::MATCH_INVALID);
                 }
                 id
@@ -125,7 +155,8 @@ impl Gatehouse {
         });
 
         let email = body.get("email").cloned().unwrap_or(Value::Null);
-        self.apply_email(&c, &mut record, &email, &mut errors).await?;
+        self.apply_email(&c, &mut record, &email, &mut errors)
+            .await?;
         if let Some(v) = body.get("emailVisibility") {
             record.row.email_visibility = as_bool(v);
         }
@@ -138,7 +169,8 @@ impl Gatehouse {
             record.row.verified = v;
         }
         let password = check_new_password(&c, &body, true, &mut errors);
-        self.apply_custom_fields(&c, &mut record, &body, true, &now, &mut errors).await?;
+        self.apply_custom_fields(&c, &mut record, &body, true, &now, &mut errors)
+            .await?;
         errors.into_result("Failed to create record.")?;
 
         if let Some(password) = password {
@@ -146,14 +178,28 @@ impl Gatehouse {
         }
         match self.store.insert_record(&record.to_row()).await {
             Ok(()) => {}
-            Err(StoreError::Unique { target }) => return Err(unique_error(&target, "Failed to create record.")),
+            Err(StoreError::Unique { target }) => {
+                return Err(unique_error(&target, "Failed to create record."));
+            }
             Err(e) => return Err(e.into()),
         }
         let view = self.view_for(&c, caller, record.id());
-        Ok(record.render(&c, View { email: view.email || manage, ..view }))
+        Ok(record.render(
+            &c,
+            View {
+                email: view.email || manage,
+                ..view
+            },
+        ))
     }
 
-    pub async fn update_record(&self, collection: &str, id: &str, mut body: Map<String, Value>, caller: Option<&Caller>) -> Result<Value> {
+    pub async fn update_record(
+        &self,
+        collection: &str,
+        id: &str,
+        mut body: Map<String, Value>,
+        caller: Option<&Caller>,
+    ) -> Result<Value> {
         let c = self.collection_for_records(collection).await?;
         check_rule(&c, c.update_rule.as_deref(), caller, id)?;
         let su = is_superuser(caller);
@@ -174,7 +220,8 @@ impl Gatehouse {
             && crate::collection::field::cast_string(email).trim() != record.row.email
         {
             if manage {
-                self.apply_email(&c, &mut record, email, &mut errors).await?;
+                self.apply_email(&c, &mut record, email, &mut errors)
+                    .await?;
                 rotate_token_key = true;
             } else {
                 errors.add_code("email", codes::VALUES_MISMATCH);
@@ -195,18 +242,25 @@ impl Gatehouse {
         }
         let password = check_new_password(&c, &body, false, &mut errors);
         if password.is_some() && !manage {
-            let old = body.get("oldPassword").and_then(Value::as_str).unwrap_or_default();
+            let old = body
+                .get("oldPassword")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             if old.is_empty() {
                 errors.add_code("oldPassword", codes::REQUIRED);
             } else if !errors.has("password") && !errors.has("passwordConfirm") {
-                let verdict = self.passwords.verify(&Password(old.to_owned()), Some(&record.row.password_hash)).await?;
+                let verdict = self
+                    .passwords
+                    .verify(&Password(old.to_owned()), Some(&record.row.password_hash))
+                    .await?;
                 if !verdict.matched {
                     errors.add_code("oldPassword", codes::INVALID_OLD_PASSWORD);
                 }
             }
         }
         let now = self.now();
-        self.apply_custom_fields(&c, &mut record, &body, false, &now, &mut errors).await?;
+        self.apply_custom_fields(&c, &mut record, &body, false, &now, &mut errors)
+            .await?;
         errors.into_result("Failed to update record.")?;
 
         if let Some(password) = password {
@@ -220,7 +274,9 @@ impl Gatehouse {
         record.row.updated = now;
         match self.store.update_record(&record.to_row()).await {
             Ok(()) => {}
-            Err(StoreError::Unique { target }) => return Err(unique_error(&target, "Failed to update record.")),
+            Err(StoreError::Unique { target }) => {
+                return Err(unique_error(&target, "Failed to update record."));
+            }
             Err(StoreError::NotFound) => return Err(Error::resource_not_found()),
             Err(e) => return Err(e.into()),
         }
@@ -230,12 +286,19 @@ impl Gatehouse {
         Ok(record.render(&c, self.view_for(&c, caller, id)))
     }
 
-    pub async fn delete_record(&self, collection: &str, id: &str, caller: Option<&Caller>) -> Result<()> {
+    pub async fn delete_record(
+        &self,
+        collection: &str,
+        id: &str,
+        caller: Option<&Caller>,
+    ) -> Result<()> {
         let c = self.collection_for_records(collection).await?;
         check_rule(&c, c.delete_rule.as_deref(), caller, id)?;
         self.load(&c, id).await?;
         if c.id == SUPERUSERS_ID && self.store.count_records(SUPERUSERS_ID).await? <= 1 {
-            return Err(Error::bad_request("You can't delete the only existing superuser."));
+            return Err(Error::bad_request(
+                "You can't delete the only existing superuser.",
+            ));
         }
         if !self.store.delete_record(&c.id, id).await? {
             return Err(Error::resource_not_found());
@@ -244,19 +307,34 @@ impl Gatehouse {
     }
 
     async fn load(&self, c: &Collection, id: &str) -> Result<Record> {
-        let row = self.store.find_record(&c.id, id).await?.ok_or_else(Error::resource_not_found)?;
+        let row = self
+            .store
+            .find_record(&c.id, id)
+            .await?
+            .ok_or_else(Error::resource_not_found)?;
         Ok(Record::from_row(row))
     }
 
     fn view_for(&self, c: &Collection, caller: Option<&Caller>, record_id: &str) -> View {
         let su = is_superuser(caller);
         let own = caller.is_some_and(|x| x.record.id() == record_id);
-        View { email: su || own || can_manage(c, caller, record_id), hidden: su }
+        View {
+            email: su || own || can_manage(c, caller, record_id),
+            hidden: su,
+        }
     }
 
     /// Validates and sets the email (format, domain rules, uniqueness in the collection).
-    async fn apply_email(&self, c: &Collection, record: &mut Record, value: &Value, errors: &mut FieldErrors) -> Result<()> {
-        let Some(field) = c.field("email") else { return Ok(()) };
+    async fn apply_email(
+        &self,
+        c: &Collection,
+        record: &mut Record,
+        value: &Value,
+        errors: &mut FieldErrors,
+    ) -> Result<()> {
+        let Some(field) = c.field("email") else {
+            return Ok(());
+        };
         match field.normalize(value) {
             Ok(v) => {
                 let email = v.as_str().unwrap_or_default().to_owned();
@@ -286,7 +364,11 @@ impl Gatehouse {
         let unique: Vec<UniqueIndex> = unique_indexes(c);
         for field in c.custom_fields() {
             let name = field.name.as_str();
-            if let FieldKind::Autodate { on_create, on_update } = field.kind {
+            if let FieldKind::Autodate {
+                on_create,
+                on_update,
+            } = field.kind
+            {
                 if (creating && on_create) || (!creating && on_update) {
                     record.data.insert(name.to_owned(), json!(now));
                 }
@@ -301,7 +383,10 @@ impl Gatehouse {
                 Ok(value) => {
                     if let Some(index) = unique.iter().find(|i| i.field == name)
                         && let Some(text) = value.as_str().filter(|s| !s.is_empty())
-                        && let Some(other) = self.store.find_record_by_field(&c.id, name, text, index.nocase).await?
+                        && let Some(other) = self
+                            .store
+                            .find_record_by_field(&c.id, name, text, index.nocase)
+                            .await?
                         && other.id != record.row.id
                     {
                         errors.add_code(name, codes::NOT_UNIQUE);
@@ -321,7 +406,12 @@ pub fn unique_indexes(c: &Collection) -> Vec<UniqueIndex> {
         .iter()
         .filter_map(|s| {
             let col = s.unique_column()?;
-            c.custom_fields().any(|f| f.name == col).then(|| UniqueIndex { field: col.to_owned(), nocase: s.nocase })
+            c.custom_fields()
+                .any(|f| f.name == col)
+                .then(|| UniqueIndex {
+                    field: col.to_owned(),
+                    nocase: s.nocase,
+                })
         })
         .collect()
 }
@@ -350,9 +440,20 @@ fn drop_hidden_fields(c: &Collection, body: &mut Map<String, Value>) {
 
 /// The new password of a create (required) or an update (when given), checked against the
 /// collection's limits and `passwordConfirm`.
-fn check_new_password(c: &Collection, body: &Map<String, Value>, required: bool, errors: &mut FieldErrors) -> Option<Password> {
-    let password = body.get("password").map(crate::collection::field::cast_string).unwrap_or_default();
-    let confirm = body.get("passwordConfirm").map(crate::collection::field::cast_string).unwrap_or_default();
+fn check_new_password(
+    c: &Collection,
+    body: &Map<String, Value>,
+    required: bool,
+    errors: &mut FieldErrors,
+) -> Option<Password> {
+    let password = body
+        .get("password")
+        .map(crate::collection::field::cast_string)
+        .unwrap_or_default();
+    let confirm = body
+        .get("passwordConfirm")
+        .map(crate::collection::field::cast_string)
+        .unwrap_or_default();
     if password.is_empty() {
         if required {
             errors.add_code("password", codes::REQUIRED);
@@ -365,9 +466,17 @@ fn check_new_password(c: &Collection, body: &Map<String, Value>, required: bool,
     let min = c.password_min();
     let max = c.password_max();
     if password.chars().count() < min {
-        errors.add("password", "validation_min_text_constraint", &format!("Must be at least {min} character(s)."));
+        errors.add(
+            "password",
+            "validation_min_text_constraint",
+            &format!("Must be at least {min} character(s)."),
+        );
     } else if password.len() > max {
-        errors.add("password", "validation_max_text_constraint", &format!("Must be less than {max} character(s)."));
+        errors.add(
+            "password",
+            "validation_max_text_constraint",
+            &format!("Must be less than {max} character(s)."),
+        );
     }
     if confirm.is_empty() {
         errors.add_code("passwordConfirm", codes::REQUIRED);
@@ -398,7 +507,13 @@ fn as_bool(v: &Value) -> bool {
 
 fn empty_page(page: i64, per_page: i64, skip_total: bool) -> ListOf<Value> {
     let total = if skip_total { -1 } else { 0 };
-    ListOf { items: Vec::new(), page, per_page, total_items: total, total_pages: total }
+    ListOf {
+        items: Vec::new(),
+        page,
+        per_page,
+        total_items: total,
+        total_pages: total,
+    }
 }
 
 /// `sort=-created,name`: system columns or visible custom fields, `-` for descending.
@@ -418,7 +533,11 @@ fn parse_sort(c: &Collection, sort: &str, su: bool) -> Result<Vec<SortTerm>> {
             "updated" if c.field("updated").is_some() => SortKey::Updated,
             other => match c.custom_fields().find(|f| f.name == other) {
                 Some(f) if su || !f.hidden => SortKey::Field(f.name.clone()),
-                _ => return Err(Error::bad_request(format!("Invalid sort field \"{other}\"."))),
+                _ => {
+                    return Err(Error::bad_request(format!(
+                        "Invalid sort field \"{other}\"."
+                    )));
+                }
             },
         };
         terms.push(SortTerm { key, descending });

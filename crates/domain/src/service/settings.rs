@@ -30,13 +30,18 @@ impl Gatehouse {
     pub async fn update_settings(&self, caller: Option<&Caller>, patch: Value) -> Result<Value> {
         require_superuser(caller)?;
         if !patch.is_object() {
-            return Err(Error::bad_request("An error occurred while loading the submitted data."));
+            return Err(Error::bad_request(
+                "An error occurred while loading the submitted data.",
+            ));
         }
         let mut merged = serde_json::to_value(self.settings().await?).map_err(Error::internal)?;
         merge_json(&mut merged, &patch);
-        let settings: Settings = serde_json::from_value(merged)
-            .map_err(|_| Error::bad_request("An error occurred while loading the submitted data."))?;
-        settings.check().into_result("An error occurred while saving the new settings.")?;
+        let settings: Settings = serde_json::from_value(merged).map_err(|_| {
+            Error::bad_request("An error occurred while loading the submitted data.")
+        })?;
+        settings
+            .check()
+            .into_result("An error occurred while saving the new settings.")?;
         let json = serde_json::to_string(&settings).map_err(Error::internal)?;
         self.store.put_setting(SETTINGS_KEY, &json).await?;
         tracing::info!("settings updated");

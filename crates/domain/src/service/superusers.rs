@@ -18,11 +18,17 @@ impl Gatehouse {
         }
         let min = self.auth_collection(SUPERUSERS_ID).await?.password_min();
         if password.as_str().chars().count() < min || password.as_str().len() > 71 {
-            return Err(Error::bad_request(format!("The password must be {min} to 71 characters long.")));
+            return Err(Error::bad_request(format!(
+                "The password must be {min} to 71 characters long."
+            )));
         }
         let hash = self.passwords.hash(password).await?;
         let now = self.now();
-        if let Some(mut row) = self.store.find_record_by_email(SUPERUSERS_ID, email).await? {
+        if let Some(mut row) = self
+            .store
+            .find_record_by_email(SUPERUSERS_ID, email)
+            .await?
+        {
             row.password_hash = hash;
             row.token_key = random::secret();
             row.updated = now;
@@ -53,7 +59,9 @@ impl Gatehouse {
             .await?
             .ok_or_else(|| Error::not_found(format!("No superuser with email {email}.")))?;
         if self.store.count_records(SUPERUSERS_ID).await? <= 1 {
-            return Err(Error::bad_request("You can't delete the only existing superuser."));
+            return Err(Error::bad_request(
+                "You can't delete the only existing superuser.",
+            ));
         }
         self.store.delete_record(SUPERUSERS_ID, &row.id).await?;
         Ok(())

@@ -10,20 +10,46 @@ async fn two_instances_share_records_tokens_and_collection_changes() {
         let b = a.sibling().await;
         let (_, token) = a.user("pia@example.com", "pia-password").await;
         // A token minted by one instance is honoured by the other.
-        assert_eq!(b.post("/api/collections/users/auth-refresh", Some(&token), json!({})).await.status, 200);
+        assert_eq!(
+            b.post(
+                "/api/collections/users/auth-refresh",
+                Some(&token),
+                json!({})
+            )
+            .await
+            .status,
+            200
+        );
         // A secret rotated on one instance reaches the other within the cache age (bounded poll).
         let su = a.superuser_token().await;
-        let r = a.patch("/api/collections/users", Some(&su), json!({"authToken": {"secret": "y".repeat(40)}})).await;
+        let r = a
+            .patch(
+                "/api/collections/users",
+                Some(&su),
+                json!({"authToken": {"secret": "y".repeat(40)}}),
+            )
+            .await;
         assert_eq!(r.status, 200);
         let mut status = 0;
         for _ in 0..40 {
-            status = b.post("/api/collections/users/auth-refresh", Some(&token), json!({})).await.status.as_u16();
+            status = b
+                .post(
+                    "/api/collections/users/auth-refresh",
+                    Some(&token),
+                    json!({}),
+                )
+                .await
+                .status
+                .as_u16();
             if status == 401 {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        assert_eq!(status, 401, "the second instance kept accepting a revoked token");
+        assert_eq!(
+            status, 401,
+            "the second instance kept accepting a revoked token"
+        );
     })
     .await;
 }

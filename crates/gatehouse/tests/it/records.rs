@@ -4,85 +4,186 @@ use crate::both_backends;
 use crate::support::*;
 use serde_json::json;
 
-both_backends!(signup_hides_email_and_secrets_from_guests, |app: TestApp| async move {
-    let r = app
+both_backends!(
+    signup_hides_email_and_secrets_from_guests,
+    |app: TestApp| async move {
+        let r = app
         .post("/api/collections/users/records", None, json!({"email": "hal@example.com", "password": "hal-password", "passwordConfirm": "hal-password", "name": "Hal"}))
         .await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    let record = r.body.as_object().unwrap();
-    assert!(!record.contains_key("email"));
-    assert!(!record.contains_key("password") && !record.contains_key("tokenKey"));
-    assert_eq!(r.body["name"], "Hal");
-    assert_eq!(r.body["verified"], false);
-    assert!(!r.text.contains("hal-password"));
+        assert_eq!(r.status, 200, "{}", r.text);
+        let record = r.body.as_object().unwrap();
+        assert!(!record.contains_key("email"));
+        assert!(!record.contains_key("password") && !record.contains_key("tokenKey"));
+        assert_eq!(r.body["name"], "Hal");
+        assert_eq!(r.body["verified"], false);
+        assert!(!r.text.contains("hal-password"));
 
-    let bad = app
+        let bad = app
         .post("/api/collections/users/records", None, json!({"email": "not-an-email", "password": "short", "passwordConfirm": "other", "verified": true}))
         .await;
-    assert_eq!(bad.status, 400);
-    assert_eq!(bad.body["message"], "Failed to create record.");
-    assert_eq!(bad.body["data"]["email"]["code"], "validation_is_email");
-    assert_eq!(bad.body["data"]["password"]["code"], "validation_min_text_constraint");
-    assert_eq!(bad.body["data"]["passwordConfirm"]["code"], "validation_values_mismatch");
-    assert_eq!(bad.body["data"]["verified"]["code"], "validation_values_mismatch");
+        assert_eq!(bad.status, 400);
+        assert_eq!(bad.body["message"], "Failed to create record.");
+        assert_eq!(bad.body["data"]["email"]["code"], "validation_is_email");
+        assert_eq!(
+            bad.body["data"]["password"]["code"],
+            "validation_min_text_constraint"
+        );
+        assert_eq!(
+            bad.body["data"]["passwordConfirm"]["code"],
+            "validation_values_mismatch"
+        );
+        assert_eq!(
+            bad.body["data"]["verified"]["code"],
+            "validation_values_mismatch"
+        );
 
-    let dup = app
+        let dup = app
         .post("/api/collections/users/records", None, json!({"email": "hal@example.com", "password": "hal-password", "passwordConfirm": "hal-password"}))
         .await;
-    assert_eq!(dup.body["data"]["email"]["code"], "validation_not_unique");
-});
+        assert_eq!(dup.body["data"]["email"]["code"], "validation_not_unique");
+    }
+);
 
-both_backends!(owners_only_under_the_default_rules, |app: TestApp| async move {
-    let (ivy, ivy_token) = app.user("ivy@example.com", "ivy-password").await;
-    let (jon, jon_token) = app.user("jon@example.com", "jon-password").await;
-    let ivy_path = format!("/api/collections/users/records/{ivy}");
-    assert_eq!(app.get(&ivy_path, Some(&jon_token)).await.status, 404);
-    assert_eq!(app.get(&ivy_path, None).await.status, 404);
-    assert_eq!(app.patch(&ivy_path, Some(&jon_token), json!({"name": "x"})).await.status, 404);
-    assert_eq!(app.send(reqwest::Method::DELETE, &ivy_path, Some(&jon_token), None).await.status, 404);
+both_backends!(
+    owners_only_under_the_default_rules,
+    |app: TestApp| async move {
+        let (ivy, ivy_token) = app.user("ivy@example.com", "ivy-password").await;
+        let (jon, jon_token) = app.user("jon@example.com", "jon-password").await;
+        let ivy_path = format!("/api/collections/users/records/{ivy}");
+        assert_eq!(app.get(&ivy_path, Some(&jon_token)).await.status, 404);
+        assert_eq!(app.get(&ivy_path, None).await.status, 404);
+        assert_eq!(
+            app.patch(&ivy_path, Some(&jon_token), json!({"name": "x"}))
+                .await
+                .status,
+            404
+        );
+        assert_eq!(
+            app.send(reqwest::Method::DELETE, &ivy_path, Some(&jon_token), None)
+                .await
+                .status,
+            404
+        );
 
-    let own = app.get(&ivy_path, Some(&ivy_token)).await;
-    assert_eq!(own.status, 200);
-    assert_eq!(own.body["email"], "ivy@example.com");
-    let list = app.get("/api/collections/users/records", Some(&jon_token)).await;
-    assert_eq!(list.body["totalItems"], 1);
-    assert_eq!(list.body["items"][0]["id"], jon.as_str());
-    let guest_list = app.get("/api/collections/users/records", None).await;
-    assert_eq!(guest_list.body["items"], json!([]));
+        let own = app.get(&ivy_path, Some(&ivy_token)).await;
+        assert_eq!(own.status, 200);
+        assert_eq!(own.body["email"], "ivy@example.com");
+        let list = app
+            .get("/api/collections/users/records", Some(&jon_token))
+            .await;
+        assert_eq!(list.body["totalItems"], 1);
+        assert_eq!(list.body["items"][0]["id"], jon.as_str());
+        let guest_list = app.get("/api/collections/users/records", None).await;
+        assert_eq!(guest_list.body["items"], json!([]));
 
-    // Without manage access, email and verified cannot be changed.
-    let r = app.patch(&ivy_path, Some(&ivy_token), json!({"email": "new@example.com", "verified": true})).await;
-    assert_eq!(r.body["data"]["email"]["code"], "validation_values_mismatch");
-    assert_eq!(r.body["data"]["verified"]["code"], "validation_values_mismatch");
+        // Without manage access, email and verified cannot be changed.
+        let r = app
+            .patch(
+                &ivy_path,
+                Some(&ivy_token),
+                json!({"email": "new@example.com", "verified": true}),
+            )
+            .await;
+        assert_eq!(
+            r.body["data"]["email"]["code"],
+            "validation_values_mismatch"
+        );
+        assert_eq!(
+            r.body["data"]["verified"]["code"],
+            "validation_values_mismatch"
+        );
 
-    let su = app.superuser_token().await;
-    let all = app.get("/api/collections/users/records?sort=-created&perPage=1", Some(&su)).await;
-    assert_eq!(all.body["totalItems"], 2);
-    assert_eq!(all.body["totalPages"], 2);
-    assert_eq!(all.body["items"][0]["id"], jon.as_str());
-    let skip = app.get("/api/collections/users/records?skipTotal=1", Some(&su)).await;
-    assert_eq!(skip.body["totalItems"], -1);
-    assert_eq!(app.get("/api/collections/users/records?sort=nosuchfield", Some(&su)).await.status, 400);
-    assert_eq!(app.get("/api/collections/users/records?filter=name%3D%27x%27", Some(&su)).await.status, 400);
-});
+        let su = app.superuser_token().await;
+        let all = app
+            .get(
+                "/api/collections/users/records?sort=-created&perPage=1",
+                Some(&su),
+            )
+            .await;
+        assert_eq!(all.body["totalItems"], 2);
+        assert_eq!(all.body["totalPages"], 2);
+        assert_eq!(all.body["items"][0]["id"], jon.as_str());
+        let skip = app
+            .get("/api/collections/users/records?skipTotal=1", Some(&su))
+            .await;
+        assert_eq!(skip.body["totalItems"], -1);
+        assert_eq!(
+            app.get("/api/collections/users/records?sort=nosuchfield", Some(&su))
+                .await
+                .status,
+            400
+        );
+        assert_eq!(
+            app.get(
+                "/api/collections/users/records?filter=name%3D%27x%27",
+                Some(&su)
+            )
+            .await
+            .status,
+            400
+        );
+    }
+);
 
-both_backends!(record_ids_are_unique_across_auth_collections, |app: TestApp| async move {
-    let su = app.superuser_token().await;
-    let r = app.post("/api/collections", Some(&su), json!({"name": "staff", "type": "auth", "createRule": ""})).await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    let body = |email: &str| json!({"id": "sameid000000001", "email": email, "password": "pass-word-1", "passwordConfirm": "pass-word-1"});
-    assert_eq!(app.post("/api/collections/users/records", None, body("a@example.com")).await.status, 200);
-    let clash = app.post("/api/collections/staff/records", None, body("b@example.com")).await;
-    assert_eq!(clash.status, 400);
-    assert_eq!(clash.body["data"]["id"]["code"], "validation_invalid_auth_id");
-});
+both_backends!(
+    record_ids_are_unique_across_auth_collections,
+    |app: TestApp| async move {
+        let su = app.superuser_token().await;
+        let r = app
+            .post(
+                "/api/collections",
+                Some(&su),
+                json!({"name": "staff", "type": "auth", "createRule": ""}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let body = |email: &str| json!({"id": "sameid000000001", "email": email, "password": "pass-word-1", "passwordConfirm": "pass-word-1"});
+        assert_eq!(
+            app.post(
+                "/api/collections/users/records",
+                None,
+                body("a@example.com")
+            )
+            .await
+            .status,
+            200
+        );
+        let clash = app
+            .post(
+                "/api/collections/staff/records",
+                None,
+                body("b@example.com"),
+            )
+            .await;
+        assert_eq!(clash.status, 400);
+        assert_eq!(
+            clash.body["data"]["id"]["code"],
+            "validation_invalid_auth_id"
+        );
+    }
+);
 
 both_backends!(the_last_superuser_stays, |app: TestApp| async move {
     let su = app.superuser_token().await;
     let me = claims(&su)["id"].as_str().unwrap().to_owned();
-    let r = app.send(reqwest::Method::DELETE, &format!("/api/collections/_superusers/records/{me}"), Some(&su), None).await;
+    let r = app
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/api/collections/_superusers/records/{me}"),
+            Some(&su),
+            None,
+        )
+        .await;
     assert_eq!(r.status, 400);
-    assert_eq!(r.body["message"], "You can't delete the only existing superuser.");
+    assert_eq!(
+        r.body["message"],
+        "You can't delete the only existing superuser."
+    );
     let (_, user) = app.user("kim@example.com", "kim-password").await;
-    assert_eq!(app.get("/api/collections/_superusers/records", Some(&user)).await.status, 403);
+    assert_eq!(
+        app.get("/api/collections/_superusers/records", Some(&user))
+            .await
+            .status,
+        403
+    );
 });

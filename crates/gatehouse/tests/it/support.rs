@@ -36,7 +36,9 @@ pub struct Reply {
 
 /// The PostgreSQL URL for tests, or `None` (the PostgreSQL variants then say they skip).
 pub fn pg_url() -> Option<String> {
-    std::env::var("GATEHOUSE_TEST_PG_URL").ok().filter(|s| !s.is_empty())
+    std::env::var("GATEHOUSE_TEST_PG_URL")
+        .ok()
+        .filter(|s| !s.is_empty())
 }
 
 /// Runs `test` against a fresh app on `backend`, then removes the app's PostgreSQL schema even if
@@ -75,14 +77,21 @@ pub fn with_schema(url: &str, schema: &str) -> String {
 async fn drop_schema(url: &str, schema: &str) {
     use sqlx::{AssertSqlSafe, Connection};
     if let Ok(mut conn) = sqlx::PgConnection::connect(url).await {
-        let _ = sqlx::query(AssertSqlSafe(format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))).execute(&mut conn).await;
+        let _ = sqlx::query(AssertSqlSafe(format!(
+            "DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"
+        )))
+        .execute(&mut conn)
+        .await;
     }
 }
 
 impl TestApp {
     pub async fn start(db_url: Option<String>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let config = StoreConfig { data_dir: dir.path().join("data"), db_url };
+        let config = StoreConfig {
+            data_dir: dir.path().join("data"),
+            db_url,
+        };
         Self::start_with(config, dir).await
     }
 
@@ -94,18 +103,35 @@ impl TestApp {
 
     async fn start_with(config: StoreConfig, dir: tempfile::TempDir) -> Self {
         let gh = open(&config).await.expect("open gatehouse");
-        gh.upsert_superuser(SU_EMAIL, &gatehouse_domain::Password(SU_PASSWORD.into())).await.expect("superuser");
+        gh.upsert_superuser(SU_EMAIL, &gatehouse_domain::Password(SU_PASSWORD.into()))
+            .await
+            .expect("superuser");
         // Bound before serving: the port is ready when this returns, no sleep needed.
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = oneshot::channel::<()>();
         tokio::spawn(serve(gh.clone(), listener, async {
             let _ = rx.await;
         }));
-        Self { url, client: Client::new(), gh, config, _dir: dir, shutdown: Some(tx) }
+        Self {
+            url,
+            client: Client::new(),
+            gh,
+            config,
+            _dir: dir,
+            shutdown: Some(tx),
+        }
     }
 
-    pub async fn send(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
         let mut req = self.client.request(method, format!("{}{path}", self.url));
         if let Some(t) = token {
             req = req.header("Authorization", t);
@@ -118,7 +144,12 @@ impl TestApp {
         let headers = resp.headers().clone();
         let text = resp.text().await.expect("body");
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply { status, body, text, headers }
+        Reply {
+            status,
+            body,
+            text,
+            headers,
+        }
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
@@ -135,7 +166,12 @@ impl TestApp {
 
     pub async fn login(&self, collection: &str, identity: &str, password: &str) -> Reply {
         let path = format!("/api/collections/{collection}/auth-with-password");
-        self.post(&path, None, json!({"identity": identity, "password": password})).await
+        self.post(
+            &path,
+            None,
+            json!({"identity": identity, "password": password}),
+        )
+        .await
     }
 
     pub async fn superuser_token(&self) -> String {
@@ -147,7 +183,11 @@ impl TestApp {
     /// Signs a user up in `users` and returns `(id, token)`.
     pub async fn user(&self, email: &str, password: &str) -> (String, String) {
         let r = self
-            .post("/api/collections/users/records", None, json!({"email": email, "password": password, "passwordConfirm": password}))
+            .post(
+                "/api/collections/users/records",
+                None,
+                json!({"email": email, "password": password, "passwordConfirm": password}),
+            )
             .await;
         assert_eq!(r.status, 200, "{}", r.text);
         let id = r.body["id"].as_str().expect("id").to_owned();

@@ -9,7 +9,10 @@ use serde_json::Value;
 
 type Answer<T> = Result<Json<T>, ApiError>;
 
-pub async fn auth_methods(State(s): State<AppState>, Path(collection): Path<String>) -> Answer<Value> {
+pub async fn auth_methods(
+    State(s): State<AppState>,
+    Path(collection): Path<String>,
+) -> Answer<Value> {
     Ok(Json(s.gh.auth_methods(&collection).await?))
 }
 
@@ -19,10 +22,17 @@ pub async fn auth_with_password(
     auth: Auth,
     Body(login): Body<PasswordLogin>,
 ) -> Answer<AuthResponse> {
-    Ok(Json(s.gh.auth_with_password(&collection, login, auth.caller()).await?))
+    Ok(Json(
+        s.gh.auth_with_password(&collection, login, auth.caller())
+            .await?,
+    ))
 }
 
-pub async fn auth_refresh(State(s): State<AppState>, Path(collection): Path<String>, auth: Auth) -> Answer<AuthResponse> {
+pub async fn auth_refresh(
+    State(s): State<AppState>,
+    Path(collection): Path<String>,
+    auth: Auth,
+) -> Answer<AuthResponse> {
     Ok(Json(s.gh.auth_refresh(&collection, auth.caller()).await?))
 }
 
@@ -33,5 +43,8 @@ pub async fn impersonate(
     Body(body): Body<Value>,
 ) -> Answer<AuthResponse> {
     let duration = body.get("duration").cloned().unwrap_or(Value::Null);
-    Ok(Json(s.gh.impersonate(&collection, &id, &duration, auth.caller()).await?))
+    Ok(Json(
+        s.gh.impersonate(&collection, &id, &duration, auth.caller())
+            .await?,
+    ))
 }

@@ -13,19 +13,41 @@ use axum::routing::{get, post};
 pub fn all() -> Router<AppState> {
     Router::new()
         .route("/api/health", get(health::health).head(health::health))
-        .route("/api/collections/{collection}/auth-methods", get(auth::auth_methods))
-        .route("/api/collections/{collection}/auth-with-password", post(auth::auth_with_password))
-        .route("/api/collections/{collection}/auth-refresh", post(auth::auth_refresh))
-        .route("/api/collections/{collection}/impersonate/{id}", post(auth::impersonate))
-        .route("/api/collections/{collection}/records", get(records::list).post(records::create))
+        .route(
+            "/api/collections/{collection}/auth-methods",
+            get(auth::auth_methods),
+        )
+        .route(
+            "/api/collections/{collection}/auth-with-password",
+            post(auth::auth_with_password),
+        )
+        .route(
+            "/api/collections/{collection}/auth-refresh",
+            post(auth::auth_refresh),
+        )
+        .route(
+            "/api/collections/{collection}/impersonate/{id}",
+            post(auth::impersonate),
+        )
+        .route(
+            "/api/collections/{collection}/records",
+            get(records::list).post(records::create),
+        )
         .route(
             "/api/collections/{collection}/records/{id}",
-            get(records::view).patch(records::update).delete(records::delete),
+            get(records::view)
+                .patch(records::update)
+                .delete(records::delete),
         )
-        .route("/api/collections", get(collections::list).post(collections::create))
+        .route(
+            "/api/collections",
+            get(collections::list).post(collections::create),
+        )
         .route(
             "/api/collections/{collection}",
-            get(collections::view).patch(collections::update).delete(collections::delete),
+            get(collections::view)
+                .patch(collections::update)
+                .delete(collections::delete),
         )
         .route("/api/settings", get(settings::view).patch(settings::update))
 }

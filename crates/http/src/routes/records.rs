@@ -10,7 +10,12 @@ use serde_json::{Map, Value};
 
 type Answer<T> = Result<Json<T>, ApiError>;
 
-pub async fn list(State(s): State<AppState>, Path(collection): Path<String>, auth: Auth, q: Params) -> Answer<ListOf<Value>> {
+pub async fn list(
+    State(s): State<AppState>,
+    Path(collection): Path<String>,
+    auth: Auth,
+    q: Params,
+) -> Answer<ListOf<Value>> {
     let params = ListParams {
         page: q.int("page"),
         per_page: q.int("perPage"),
@@ -18,11 +23,20 @@ pub async fn list(State(s): State<AppState>, Path(collection): Path<String>, aut
         filter: q.get("filter").to_owned(),
         skip_total: q.flag("skipTotal"),
     };
-    Ok(Json(s.gh.list_records(&collection, params, auth.caller()).await?))
+    Ok(Json(
+        s.gh.list_records(&collection, params, auth.caller())
+            .await?,
+    ))
 }
 
-pub async fn view(State(s): State<AppState>, Path((collection, id)): Path<(String, String)>, auth: Auth) -> Answer<Value> {
-    Ok(Json(s.gh.view_record(&collection, &id, auth.caller()).await?))
+pub async fn view(
+    State(s): State<AppState>,
+    Path((collection, id)): Path<(String, String)>,
+    auth: Auth,
+) -> Answer<Value> {
+    Ok(Json(
+        s.gh.view_record(&collection, &id, auth.caller()).await?,
+    ))
 }
 
 pub async fn create(
@@ -31,7 +45,9 @@ pub async fn create(
     auth: Auth,
     Body(body): Body<Map<String, Value>>,
 ) -> Answer<Value> {
-    Ok(Json(s.gh.create_record(&collection, body, auth.caller()).await?))
+    Ok(Json(
+        s.gh.create_record(&collection, body, auth.caller()).await?,
+    ))
 }
 
 pub async fn update(
@@ -40,7 +56,10 @@ pub async fn update(
     auth: Auth,
     Body(body): Body<Map<String, Value>>,
 ) -> Answer<Value> {
-    Ok(Json(s.gh.update_record(&collection, &id, body, auth.caller()).await?))
+    Ok(Json(
+        s.gh.update_record(&collection, &id, body, auth.caller())
+            .await?,
+    ))
 }
 
 pub async fn delete(

@@ -10,6 +10,10 @@ pub async fn view(State(s): State<AppState>, auth: Auth) -> Result<Json<Value>, 
     Ok(Json(s.gh.get_settings(auth.caller()).await?))
 }
 
-pub async fn update(State(s): State<AppState>, auth: Auth, Body(body): Body<Value>) -> Result<Json<Value>, ApiError> {
+pub async fn update(
+    State(s): State<AppState>,
+    auth: Auth,
+    Body(body): Body<Value>,
+) -> Result<Json<Value>, ApiError> {
     Ok(Json(s.gh.update_settings(auth.caller(), body).await?))
 }
