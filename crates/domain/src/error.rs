@@ -83,8 +83,9 @@ impl From<gatehouse_store::StoreError> for Error {
 
 /// Field → `{code, message, params?}`, nested for nested objects, as PocketBase renders
 /// validation errors.
+// Boxed so that `Result<T, Error>` stays small on the happy path.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct FieldErrors(Map<String, Value>);
+pub struct FieldErrors(Box<Map<String, Value>>);
 
 impl FieldErrors {
     pub fn is_empty(&self) -> bool {
@@ -104,7 +105,7 @@ impl FieldErrors {
     /// Puts another set of errors under `field`, e.g. `otp` → `{duration: …}`.
     pub fn nest(&mut self, field: &str, inner: FieldErrors) {
         if !inner.is_empty() {
-            self.insert(field, Value::Object(inner.0));
+            self.insert(field, Value::Object(*inner.0));
         }
     }
     pub fn has(&self, field: &str) -> bool {
@@ -114,7 +115,7 @@ impl FieldErrors {
         self.0.entry(field.to_owned()).or_insert(value);
     }
     pub fn into_map(self) -> Map<String, Value> {
-        self.0
+        *self.0
     }
     /// `Ok(())` when empty, else the 400 with `message`.
     pub fn into_result(self, message: &str) -> Result<()> {
