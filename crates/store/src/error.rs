@@ -12,6 +12,8 @@ pub enum StoreError {
     Config(String),
     #[error("database error: {0}")]
     Backend(#[from] sqlx::Error),
+    #[error("sqlite error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }

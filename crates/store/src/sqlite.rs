@@ -1,22 +1,25 @@
-//! SQLite backend: one file in the data directory, WAL mode, a single writer connection (SQLite
-//! allows one writer at a time; queuing in the pool beats "database is locked" errors) and a small
-//! pool of readers.
+//! SQLite backend, on rusqlite. Reads run inline on the calling thread with a pooled connection:
+//! a point read in WAL mode takes microseconds and never waits for the writer, and handing it to
+//! another thread (as an async driver does) costs more than the query. Writes go to the single
+//! writer connection on the blocking pool, since they may wait on fsync or another process's lock.
 
 use crate::{
     CollectionRow, ListQuery, Page, RecordRow, Result, Store, StoreError, UniqueIndex, sql,
 };
 use async_trait::async_trait;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{AssertSqlSafe, SqlitePool};
-use std::path::Path;
-use std::str::FromStr;
-use std::time::Duration;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params, params_from_iter};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// Schema versions, applied in order; `PRAGMA user_version` records how far a database got.
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/sqlite/0001_init.sql")];
 
 const RECORD_COLUMNS: &str = "id, collection_id, email, email_visibility, verified, password_hash, token_key, data, created, updated";
 
 pub struct SqliteStore {
-    writer: SqlitePool,
-    reader: SqlitePool,
+    path: PathBuf,
+    readers: Mutex<Vec<Connection>>,
+    writer: Arc<Mutex<Connection>>,
 }
 
 impl SqliteStore {
@@ -25,40 +28,132 @@ impl SqliteStore {
         std::fs::create_dir_all(dir).map_err(|e| {
             StoreError::Config(format!("cannot create data dir {}: {e}", dir.display()))
         })?;
-        let options = SqliteConnectOptions::new().filename(dir.join("data.db"));
-        Self::open(options).await
+        Self::open(dir.join("data.db")).await
     }
 
+    /// `sqlite:PATH` or `sqlite://PATH`.
     pub async fn open_url(url: &str) -> Result<Self> {
-        Self::open(SqliteConnectOptions::from_str(url)?).await
+        let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
+        let path = path.split('?').next().unwrap_or_default();
+        if path.is_empty() {
+            return Err(StoreError::Config(
+                "sqlite URL without a file path".to_owned(),
+            ));
+        }
+        Self::open(PathBuf::from(path)).await
     }
 
-    async fn open(options: SqliteConnectOptions) -> Result<Self> {
-        let options = options
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options.clone())
-            .await?;
-        sqlx::migrate!("migrations/sqlite").run(&writer).await?;
-        let reader = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options.read_only(true))
-            .await?;
-        Ok(Self { writer, reader })
+    async fn open(path: PathBuf) -> Result<Self> {
+        let writer_path = path.clone();
+        let writer = tokio::task::spawn_blocking(move || -> Result<Connection> {
+            let mut conn = connect(&writer_path, false)?;
+            migrate(&mut conn)?;
+            Ok(conn)
+        })
+        .await
+        .map_err(|e| StoreError::Config(format!("opening sqlite: {e}")))??;
+        Ok(Self {
+            path,
+            readers: Mutex::new(Vec::new()),
+            writer: Arc::new(Mutex::new(writer)),
+        })
+    }
+
+    /// Runs a read with a pooled read-only connection, on this thread.
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
+        let pooled = self
+            .readers
+            .lock()
+            .map(|mut pool| pool.pop())
+            .unwrap_or(None);
+        let conn = match pooled {
+            Some(conn) => conn,
+            None => connect(&self.path, true)?,
+        };
+        let result = f(&conn).map_err(map_err);
+        if let Ok(mut pool) = self.readers.lock() {
+            pool.push(conn);
+        }
+        result
+    }
+
+    /// Runs a write on the writer connection, on the blocking pool.
+    async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let writer = self.writer.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = match writer.lock() {
+                Ok(guard) => guard,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            f(&mut conn).map_err(map_err)
+        })
+        .await
+        .map_err(|e| StoreError::Config(format!("sqlite writer task: {e}")))?
     }
 }
 
-/// Turns SQLite's unique-constraint message into the name of what clashed.
-fn map_err(err: sqlx::Error) -> StoreError {
-    if let sqlx::Error::Database(db) = &err
-        && db.is_unique_violation()
+/// SQLite reads `$1` as a *named* parameter numbered by first appearance; `?1` is positional,
+/// which is what the shared statements mean.
+fn positional(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+            out.push('?');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn connect(path: &Path, read_only: bool) -> Result<Connection> {
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    };
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    if !read_only {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+    }
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    let done: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(done).unwrap_or(0))
     {
-        let msg = db.message();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(
+            None,
+            "user_version",
+            i64::try_from(i + 1).unwrap_or(i64::MAX),
+        )?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// Turns SQLite's unique-constraint message into the name of what clashed.
+fn map_err(err: rusqlite::Error) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(e, Some(msg)) = &err
+        && e.code == rusqlite::ErrorCode::ConstraintViolation
+        && msg.starts_with("UNIQUE constraint failed")
+    {
         let target = if let Some(idx) = msg.split("index '").nth(1) {
             // Our custom-field indexes: gh_uniq_<collection>__<field>[_ci]
             let name = idx.trim_end_matches('\'');
@@ -75,7 +170,55 @@ fn map_err(err: sqlx::Error) -> StoreError {
         };
         return StoreError::Unique { target };
     }
-    StoreError::Backend(err)
+    StoreError::Sqlite(err)
+}
+
+fn record(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecordRow> {
+    Ok(RecordRow {
+        id: r.get(0)?,
+        collection_id: r.get(1)?,
+        email: r.get(2)?,
+        email_visibility: r.get(3)?,
+        verified: r.get(4)?,
+        password_hash: r.get(5)?,
+        token_key: r.get(6)?,
+        data: r.get(7)?,
+        created: r.get(8)?,
+        updated: r.get(9)?,
+    })
+}
+
+fn collection(r: &rusqlite::Row<'_>) -> rusqlite::Result<CollectionRow> {
+    Ok(CollectionRow {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        kind: r.get(2)?,
+        system: r.get(3)?,
+        definition: r.get(4)?,
+        created: r.get(5)?,
+        updated: r.get(6)?,
+    })
+}
+
+/// Our unique indexes on one collection's custom fields.
+fn index_names(conn: &Connection, collection_id: &str) -> rusqlite::Result<Vec<String>> {
+    let prefix = UniqueIndex {
+        field: String::new(),
+        nocase: false,
+    }
+    .physical_name(collection_id);
+    let mut stmt = conn.prepare(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records' AND substr(name, 1, length(?1)) = ?1",
+    )?;
+    let names = stmt.query_map([prefix], |r| r.get(0))?.collect();
+    names
+}
+
+fn drop_indexes(conn: &Connection, names: &[String]) -> rusqlite::Result<()> {
+    for name in names {
+        conn.execute(&format!("DROP INDEX IF EXISTS \"{name}\""), [])?;
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -85,98 +228,103 @@ impl Store for SqliteStore {
     }
 
     async fn list_collections(&self) -> Result<Vec<CollectionRow>> {
-        Ok(sqlx::query_as(sql::LIST_COLLECTIONS)
-            .fetch_all(&self.reader)
-            .await?)
+        self.read(|c| {
+            c.prepare_cached(&positional(sql::LIST_COLLECTIONS))?
+                .query_map([], collection)?
+                .collect()
+        })
     }
 
     async fn insert_collection(&self, row: &CollectionRow) -> Result<()> {
-        sqlx::query(sql::INSERT_COLLECTION)
-            .bind(&row.id)
-            .bind(&row.name)
-            .bind(&row.kind)
-            .bind(row.system)
-            .bind(&row.definition)
-            .bind(&row.created)
-            .bind(&row.updated)
-            .execute(&self.writer)
-            .await
-            .map_err(map_err)?;
-        Ok(())
+        let row = row.clone();
+        self.write(move |c| {
+            c.execute(
+                &positional(sql::INSERT_COLLECTION),
+                params![
+                    row.id,
+                    row.name,
+                    row.kind,
+                    row.system,
+                    row.definition,
+                    row.created,
+                    row.updated
+                ],
+            )
+            .map(drop)
+        })
+        .await
     }
 
     async fn update_collection(&self, row: &CollectionRow) -> Result<()> {
-        let done = sqlx::query(sql::UPDATE_COLLECTION)
-            .bind(&row.id)
-            .bind(&row.name)
-            .bind(&row.kind)
-            .bind(row.system)
-            .bind(&row.definition)
-            .bind(&row.updated)
-            .execute(&self.writer)
-            .await
-            .map_err(map_err)?;
-        if done.rows_affected() == 0 {
+        let row = row.clone();
+        let changed = self
+            .write(move |c| {
+                c.execute(
+                    &positional(sql::UPDATE_COLLECTION),
+                    params![
+                        row.id,
+                        row.name,
+                        row.kind,
+                        row.system,
+                        row.definition,
+                        row.updated
+                    ],
+                )
+            })
+            .await?;
+        if changed == 0 {
             return Err(StoreError::NotFound);
         }
         Ok(())
     }
 
     async fn delete_collection(&self, id: &str) -> Result<()> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        for name in index_names(&mut tx, id).await? {
-            sqlx::query(AssertSqlSafe(format!("DROP INDEX IF EXISTS \"{name}\"")))
-                .execute(&mut *tx)
-                .await?;
-        }
-        sqlx::query(sql::DELETE_COLLECTION)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        let id = id.to_owned();
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            drop_indexes(&tx, &index_names(&tx, &id)?)?;
+            tx.execute(&positional(sql::DELETE_COLLECTION), [&id])?;
+            tx.commit()
+        })
+        .await
     }
 
     async fn sync_unique_indexes(&self, collection_id: &str, wanted: &[UniqueIndex]) -> Result<()> {
-        let wanted_names: Vec<String> = wanted
-            .iter()
-            .map(|i| i.physical_name(collection_id))
-            .collect();
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        for name in index_names(&mut tx, collection_id).await? {
-            if !wanted_names.contains(&name) {
-                sqlx::query(AssertSqlSafe(format!("DROP INDEX IF EXISTS \"{name}\"")))
-                    .execute(&mut *tx)
-                    .await?;
+        let collection_id = collection_id.to_owned();
+        let wanted = wanted.to_vec();
+        self.write(move |c| {
+            let wanted_names: Vec<String> = wanted.iter().map(|i| i.physical_name(&collection_id)).collect();
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let stale: Vec<String> =
+                index_names(&tx, &collection_id)?.into_iter().filter(|n| !wanted_names.contains(n)).collect();
+            drop_indexes(&tx, &stale)?;
+            // Names are built from checked identifiers ([A-Za-z0-9_]); the partial index keeps the
+            // constraint inside one collection and lets empty values repeat, like PocketBase's.
+            for (index, name) in wanted.iter().zip(&wanted_names) {
+                let collate = if index.nocase { " COLLATE NOCASE" } else { "" };
+                let field = &index.field;
+                tx.execute(
+                    &format!(
+                        "CREATE UNIQUE INDEX IF NOT EXISTS \"{name}\" ON records \
+                         (json_extract(data, '$.{field}'){collate}) \
+                         WHERE collection_id = '{collection_id}' AND COALESCE(json_extract(data, '$.{field}'), '') <> ''"
+                    ),
+                    [],
+                )?;
             }
-        }
-        // Names are built from checked identifiers ([A-Za-z0-9_]); the partial index keeps the
-        // constraint inside one collection and lets empty values repeat, like PocketBase's.
-        for (index, name) in wanted.iter().zip(&wanted_names) {
-            let collate = if index.nocase { " COLLATE NOCASE" } else { "" };
-            let field = &index.field;
-            let ddl = format!(
-                "CREATE UNIQUE INDEX IF NOT EXISTS \"{name}\" ON records \
-                 (json_extract(data, '$.{field}'){collate}) \
-                 WHERE collection_id = '{collection_id}' AND COALESCE(json_extract(data, '$.{field}'), '') <> ''"
-            );
-            sqlx::query(AssertSqlSafe(ddl))
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?;
-        }
-        tx.commit().await?;
-        Ok(())
+            tx.commit()
+        })
+        .await
     }
 
     async fn find_record(&self, collection_id: &str, id: &str) -> Result<Option<RecordRow>> {
         const Q: &str = "SELECT id, collection_id, email, email_visibility, verified, password_hash, token_key, data, created, updated \
-                         FROM records WHERE collection_id = $1 AND id = $2";
-        Ok(sqlx::query_as(Q)
-            .bind(collection_id)
-            .bind(id)
-            .fetch_optional(&self.reader)
-            .await?)
+                         FROM records WHERE collection_id = ?1 AND id = ?2";
+        self.read(|c| {
+            c.prepare_cached(Q)?
+                .query_row([collection_id, id], record)
+                .optional()
+        })
     }
 
     async fn find_record_by_email(
@@ -185,12 +333,12 @@ impl Store for SqliteStore {
         email: &str,
     ) -> Result<Option<RecordRow>> {
         const Q: &str = "SELECT id, collection_id, email, email_visibility, verified, password_hash, token_key, data, created, updated \
-                         FROM records WHERE collection_id = $1 AND email = $2 AND email <> ''";
-        Ok(sqlx::query_as(Q)
-            .bind(collection_id)
-            .bind(email)
-            .fetch_optional(&self.reader)
-            .await?)
+                         FROM records WHERE collection_id = ?1 AND email = ?2 AND email <> ''";
+        self.read(|c| {
+            c.prepare_cached(Q)?
+                .query_row([collection_id, email], record)
+                .optional()
+        })
     }
 
     async fn find_record_by_field(
@@ -202,54 +350,59 @@ impl Store for SqliteStore {
     ) -> Result<Option<RecordRow>> {
         let collate = if nocase { " COLLATE NOCASE" } else { "" };
         let q = format!(
-            "SELECT {RECORD_COLUMNS} FROM records \
-             WHERE collection_id = $1 AND json_extract(data, $2){collate} = $3 LIMIT 1"
+            "SELECT {RECORD_COLUMNS} FROM records WHERE collection_id = ?1 AND json_extract(data, ?2){collate} = ?3 LIMIT 1"
         );
-        Ok(sqlx::query_as(AssertSqlSafe(q))
-            .bind(collection_id)
-            .bind(format!("$.{field}"))
-            .bind(value)
-            .fetch_optional(&self.reader)
-            .await?)
+        let path = format!("$.{field}");
+        self.read(|c| {
+            c.prepare_cached(&q)?
+                .query_row([collection_id, path.as_str(), value], record)
+                .optional()
+        })
     }
 
     async fn insert_record(&self, row: &RecordRow) -> Result<()> {
         const Q: &str = "INSERT INTO records (id, collection_id, email, email_visibility, verified, password_hash, token_key, data, created, updated) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
-        sqlx::query(Q)
-            .bind(&row.id)
-            .bind(&row.collection_id)
-            .bind(&row.email)
-            .bind(row.email_visibility)
-            .bind(row.verified)
-            .bind(&row.password_hash)
-            .bind(&row.token_key)
-            .bind(&row.data)
-            .bind(&row.created)
-            .bind(&row.updated)
-            .execute(&self.writer)
-            .await
-            .map_err(map_err)?;
-        Ok(())
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+        let r = row.clone();
+        self.write(move |c| {
+            c.prepare_cached(Q)?
+                .execute(params![
+                    r.id,
+                    r.collection_id,
+                    r.email,
+                    r.email_visibility,
+                    r.verified,
+                    r.password_hash,
+                    r.token_key,
+                    r.data,
+                    r.created,
+                    r.updated
+                ])
+                .map(drop)
+        })
+        .await
     }
 
     async fn update_record(&self, row: &RecordRow) -> Result<()> {
-        const Q: &str = "UPDATE records SET email = $3, email_visibility = $4, verified = $5, password_hash = $6, \
-                         token_key = $7, data = $8, updated = $9 WHERE collection_id = $1 AND id = $2";
-        let done = sqlx::query(Q)
-            .bind(&row.collection_id)
-            .bind(&row.id)
-            .bind(&row.email)
-            .bind(row.email_visibility)
-            .bind(row.verified)
-            .bind(&row.password_hash)
-            .bind(&row.token_key)
-            .bind(&row.data)
-            .bind(&row.updated)
-            .execute(&self.writer)
-            .await
-            .map_err(map_err)?;
-        if done.rows_affected() == 0 {
+        const Q: &str = "UPDATE records SET email = ?3, email_visibility = ?4, verified = ?5, password_hash = ?6, \
+                         token_key = ?7, data = ?8, updated = ?9 WHERE collection_id = ?1 AND id = ?2";
+        let r = row.clone();
+        let changed = self
+            .write(move |c| {
+                c.prepare_cached(Q)?.execute(params![
+                    r.collection_id,
+                    r.id,
+                    r.email,
+                    r.email_visibility,
+                    r.verified,
+                    r.password_hash,
+                    r.token_key,
+                    r.data,
+                    r.updated
+                ])
+            })
+            .await?;
+        if changed == 0 {
             return Err(StoreError::NotFound);
         }
         Ok(())
@@ -261,106 +414,88 @@ impl Store for SqliteStore {
         old_hash: &str,
         new_hash: &str,
     ) -> Result<bool> {
-        let done = sqlx::query(sql::REPLACE_PASSWORD_HASH)
-            .bind(id)
-            .bind(old_hash)
-            .bind(new_hash)
-            .execute(&self.writer)
-            .await?;
-        Ok(done.rows_affected() == 1)
+        let args = [id.to_owned(), old_hash.to_owned(), new_hash.to_owned()];
+        Ok(self
+            .write(move |c| {
+                c.prepare_cached(&positional(sql::REPLACE_PASSWORD_HASH))?
+                    .execute(args)
+            })
+            .await?
+            == 1)
     }
 
     async fn delete_record(&self, collection_id: &str, id: &str) -> Result<bool> {
-        let done = sqlx::query(sql::DELETE_RECORD)
-            .bind(collection_id)
-            .bind(id)
-            .execute(&self.writer)
-            .await?;
-        Ok(done.rows_affected() == 1)
+        let args = [collection_id.to_owned(), id.to_owned()];
+        Ok(self
+            .write(move |c| {
+                c.prepare_cached(&positional(sql::DELETE_RECORD))?
+                    .execute(args)
+            })
+            .await?
+            == 1)
     }
 
     async fn count_records(&self, collection_id: &str) -> Result<i64> {
-        Ok(sqlx::query_scalar(sql::COUNT_RECORDS)
-            .bind(collection_id)
-            .fetch_one(&self.reader)
-            .await?)
+        self.read(|c| {
+            c.prepare_cached(&positional(sql::COUNT_RECORDS))?
+                .query_row([collection_id], |r| r.get(0))
+        })
     }
 
     async fn list_records(&self, query: &ListQuery) -> Result<Page> {
-        let mut filter = String::from(" WHERE collection_id = $1");
-        let mut next = 2;
-        if query.only_id.is_some() {
-            filter.push_str(" AND id = $2");
-            next = 3;
+        let mut filter = String::from(" WHERE collection_id = ?1");
+        let mut args: Vec<String> = vec![query.collection_id.clone()];
+        if let Some(id) = &query.only_id {
+            filter.push_str(" AND id = ?2");
+            args.push(id.clone());
         }
+        let filter_args = args.len();
         let (order, sort_params) = sql::order_by(
             &query.sort,
-            next,
-            |n| format!("json_extract(data, ${n})"),
+            args.len() + 1,
+            |n| format!("json_extract(data, ?{n})"),
             "rowid ASC",
         );
-        let next = next + sort_params.len();
+        args.extend(sort_params.iter().map(|f| format!("$.{f}")));
+        let next = args.len() + 1;
         let q = format!(
-            "SELECT {RECORD_COLUMNS} FROM records{filter}{order} LIMIT ${next} OFFSET ${}",
-            next + 1
+            "SELECT {RECORD_COLUMNS} FROM records{filter}{order} LIMIT {} OFFSET {}",
+            query.limit, query.offset
         );
-        let mut rows = sqlx::query_as::<_, RecordRow>(AssertSqlSafe(q)).bind(&query.collection_id);
-        if let Some(id) = &query.only_id {
-            rows = rows.bind(id);
-        }
-        for field in &sort_params {
-            rows = rows.bind(format!("$.{field}"));
-        }
-        let rows = rows
-            .bind(query.limit)
-            .bind(query.offset)
-            .fetch_all(&self.reader)
-            .await?;
-        let total = if query.skip_total {
-            None
-        } else {
-            let q = format!("SELECT COUNT(*) FROM records{filter}");
-            let mut count =
-                sqlx::query_scalar::<_, i64>(AssertSqlSafe(q)).bind(&query.collection_id);
-            if let Some(id) = &query.only_id {
-                count = count.bind(id);
-            }
-            Some(count.fetch_one(&self.reader).await?)
-        };
-        Ok(Page { rows, total })
+        debug_assert!(next > filter_args);
+        self.read(|c| {
+            let rows = c
+                .prepare_cached(&q)?
+                .query_map(params_from_iter(&args), record)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let total = if query.skip_total {
+                None
+            } else {
+                let count = format!("SELECT COUNT(*) FROM records{filter}");
+                Some(
+                    c.prepare_cached(&count)?
+                        .query_row(params_from_iter(&args[..filter_args]), |r| r.get(0))?,
+                )
+            };
+            Ok(Page { rows, total })
+        })
     }
 
     async fn get_setting(&self, key: &str) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar(sql::GET_SETTING)
-            .bind(key)
-            .fetch_optional(&self.reader)
-            .await?)
+        self.read(|c| {
+            c.prepare_cached(&positional(sql::GET_SETTING))?
+                .query_row([key], |r| r.get(0))
+                .optional()
+        })
     }
 
     async fn put_setting(&self, key: &str, value: &str) -> Result<()> {
-        sqlx::query(sql::PUT_SETTING)
-            .bind(key)
-            .bind(value)
-            .execute(&self.writer)
-            .await?;
-        Ok(())
+        let args = [key.to_owned(), value.to_owned()];
+        self.write(move |c| {
+            c.prepare_cached(&positional(sql::PUT_SETTING))?
+                .execute(args)
+                .map(drop)
+        })
+        .await
     }
-}
-
-/// Our unique indexes on one collection's custom fields.
-async fn index_names(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    collection_id: &str,
-) -> Result<Vec<String>> {
-    let prefix = UniqueIndex {
-        field: String::new(),
-        nocase: false,
-    }
-    .physical_name(collection_id);
-    Ok(sqlx::query_scalar(
-        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records' AND substr(name, 1, length($1)) = $1",
-    )
-    .bind(prefix)
-    .fetch_all(&mut **tx)
-    .await?)
 }
