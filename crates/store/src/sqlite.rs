@@ -210,6 +210,8 @@ fn index_names(conn: &Connection, collection_id: &str) -> rusqlite::Result<Vec<S
     let mut stmt = conn.prepare(
         "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records' AND substr(name, 1, length(?1)) = ?1",
     )?;
+    // Bound to a name so the row iterator is dropped before `stmt`.
+    #[allow(clippy::let_and_return)]
     let names = stmt.query_map([prefix], |r| r.get(0))?.collect();
     names
 }
