@@ -113,14 +113,23 @@ export async function startServer({ kind = targetKind() } = {}) {
   const suPassword = 'root-password-123';
 
   const extra = [];
+  let dropSchema = () => {};
   if (kind === 'gatehouse' && process.env.GATEHOUSE_TEST_PG_URL) {
-    // Each server gets its own schema, which Gatehouse creates itself.
+    // Each server gets its own schema, which Gatehouse creates itself; psql drops it afterwards
+    // (where psql is missing the schema stays, and says so).
     const base = process.env.GATEHOUSE_TEST_PG_URL;
     const schema = `gh_sdk_${randomBytes(6).toString('hex')}`;
     extra.push('--db', `${base}${base.includes('?') ? '&' : '?'}schema=${schema}`);
+    dropSchema = () => {
+      const r = spawnSync('psql', [base, '-qc', `DROP SCHEMA IF EXISTS "${schema}" CASCADE`], { encoding: 'utf8', timeout: CLI_TIMEOUT_MS });
+      if (r.status !== 0) console.error(`could not drop schema ${schema}: ${r.error ?? r.stderr}`);
+    };
   }
 
-  const cleanup = () => rmSync(tmp, { recursive: true, force: true });
+  const cleanup = () => {
+    rmSync(tmp, { recursive: true, force: true });
+    dropSchema();
+  };
   const up = spawnSync(bin, ['superuser', 'upsert', suEmail, suPassword, '--dir', dataDir, ...extra], {
     cwd: tmp,
     encoding: 'utf8',

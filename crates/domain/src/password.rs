@@ -1,14 +1,14 @@
 //! Password hashing: argon2id for everything Gatehouse writes; PocketBase's bcrypt hashes are
-//! still accepted and flagged for re-hashing. Hashing is CPU-bound, so it runs on the blocking
-//! pool, at most one hash per core at a time: extra logins queue instead of starving the server.
+//! still accepted and flagged for re-hashing. Hashing is CPU- and memory-bound, so it runs on a
+//! pool of one thread per core, off the async runtime: extra logins queue instead of starving the
+//! server, and at most one argon2 buffer per core exists at a time.
 
 use crate::error::{Error, Result};
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{self, Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use serde::Deserialize;
-use std::sync::Arc;
-use tokio::sync::Semaphore;
+use std::sync::{Arc, Mutex, mpsc};
 
 /// OWASP's minimum for argon2id (2026 cheat sheet): 19 MiB, 2 passes, 1 lane.
 pub const ARGON2_MEMORY_KIB: u32 = 19_456;
@@ -46,8 +46,12 @@ pub struct Verification {
     pub needs_rehash: bool,
 }
 
+type Job = Box<dyn FnOnce(&mut Memory) + Send>;
+
+/// The hashing pool: one thread per core, each with its own argon2 memory. Logins beyond that
+/// queue here instead of competing for the cores (and for 19 MiB each).
 pub struct Passwords {
-    permits: Arc<Semaphore>,
+    jobs: Mutex<mpsc::Sender<Job>>,
 }
 
 fn argon2() -> Argon2<'static> {
@@ -59,21 +63,26 @@ fn argon2() -> Argon2<'static> {
 impl Passwords {
     /// `parallel` hashes may run at once (the number of cores is the sensible value).
     pub fn new(parallel: usize) -> Self {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..parallel.max(1) {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("password-hash-{i}"))
+                .spawn(move || worker(&rx));
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start a password hashing thread");
+            }
+        }
         Self {
-            permits: Arc::new(Semaphore::new(parallel.max(1))),
+            jobs: Mutex::new(tx),
         }
     }
 
     pub async fn hash(&self, password: &Password) -> Result<String> {
         let password = password.clone();
-        self.blocking(move || {
-            let salt = SaltString::generate(&mut OsRng);
-            argon2()
-                .hash_password(password.as_str().as_bytes(), &salt)
-                .map(|h| h.to_string())
-                .map_err(|e| Error::internal(format!("argon2 hash: {e}")))
-        })
-        .await
+        self.run(move |memory| hash_blocking(memory, password.as_str()))
+            .await
     }
 
     /// Checks `password` against `stored`, or against a dummy hash when there is no account, so
@@ -83,7 +92,7 @@ impl Passwords {
         let known = stored.is_some();
         let stored = stored.unwrap_or(DUMMY_HASH).to_owned();
         let result = self
-            .blocking(move || Ok(verify_blocking(password.as_str(), &stored)))
+            .run(move |memory| Ok(verify_blocking(memory, password.as_str(), &stored)))
             .await?;
         Ok(Verification {
             matched: result.matched && known,
@@ -91,18 +100,100 @@ impl Passwords {
         })
     }
 
-    async fn blocking<T: Send + 'static>(
+    async fn run<T: Send + 'static>(
         &self,
-        work: impl FnOnce() -> Result<T> + Send + 'static,
+        work: impl FnOnce(&mut Memory) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let _permit = self.permits.acquire().await.map_err(Error::internal)?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(Error::internal)?
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |memory| {
+            let _ = tx.send(work(memory));
+        });
+        let sent = match self.jobs.lock() {
+            Ok(jobs) => jobs.send(job).is_ok(),
+            Err(_) => false,
+        };
+        if !sent {
+            return Err(Error::internal("password hashing pool is gone"));
+        }
+        rx.await
+            .map_err(|_| Error::internal("password hashing job was dropped"))?
     }
 }
 
-fn verify_blocking(password: &str, stored: &str) -> Verification {
+/// A worker keeps its argon2 memory while logins keep coming and gives it back after
+/// [`IDLE_RELEASE`] without work, so an idle server holds none of it. Waiting workers take turns
+/// on the queue: the lock is dropped after every wait, so each one gets to time out and release.
+fn worker(jobs: &Mutex<mpsc::Receiver<Job>>) {
+    let mut memory = Memory::default();
+    loop {
+        let next = match jobs.lock() {
+            Ok(rx) => rx.recv_timeout(IDLE_RELEASE),
+            Err(_) => return,
+        };
+        match next {
+            Ok(job) => job(&mut memory),
+            Err(mpsc::RecvTimeoutError::Timeout) => memory.release(),
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+        }
+    }
+}
+
+const IDLE_RELEASE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Argon2's working memory, reused from one hash to the next.
+#[derive(Default)]
+struct Memory {
+    blocks: Vec<Block>,
+}
+
+/// Above glibc's largest dynamic mmap threshold (32 MiB): such an allocation is always its own
+/// mapping, so freeing it returns the pages to the OS rather than to a malloc arena. Pages past
+/// what argon2 touches are never backed by memory.
+const MAPPED_BLOCKS: usize = (33 << 20) / Block::SIZE;
+
+impl Memory {
+    fn blocks(&mut self, count: usize) -> &mut [Block] {
+        if self.blocks.len() < count {
+            if self.blocks.capacity() < count {
+                self.blocks = Vec::with_capacity(MAPPED_BLOCKS.max(count));
+            }
+            self.blocks.resize(count, Block::default());
+        }
+        &mut self.blocks[..count]
+    }
+
+    fn release(&mut self) {
+        self.blocks = Vec::new();
+    }
+}
+
+fn hash_blocking(memory: &mut Memory, password: &str) -> Result<String> {
+    let argon = argon2();
+    let salt = SaltString::generate(&mut OsRng);
+    let mut salt_buf = [0u8; 64];
+    let salt_bytes = salt
+        .decode_b64(&mut salt_buf)
+        .map_err(|e| Error::internal(format!("salt: {e}")))?;
+    let blocks = memory.blocks(argon.params().block_count());
+    let output = Output::init_with(32, |out| {
+        argon
+            .hash_password_into_with_memory(password.as_bytes(), salt_bytes, out, &mut *blocks)
+            .map_err(|_| password_hash::Error::Crypto)
+    })
+    .map_err(|e| Error::internal(format!("argon2 hash: {e}")))?;
+    let params = ParamsString::try_from(argon.params())
+        .map_err(|e| Error::internal(format!("argon2 params: {e}")))?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params,
+        salt: Some(salt.as_salt()),
+        hash: Some(output),
+    };
+    Ok(phc.to_string())
+}
+
+fn verify_blocking(memory: &mut Memory, password: &str, stored: &str) -> Verification {
     if stored.starts_with("$2") {
         let matched = bcrypt::verify(password, stored).unwrap_or(false);
         return Verification {
@@ -110,18 +201,42 @@ fn verify_blocking(password: &str, stored: &str) -> Verification {
             needs_rehash: true,
         };
     }
-    let Ok(parsed) = PasswordHash::new(stored) else {
-        return Verification {
-            matched: false,
-            needs_rehash: false,
-        };
+    let no = Verification {
+        matched: false,
+        needs_rehash: false,
     };
-    let matched = argon2()
-        .verify_password(password.as_bytes(), &parsed)
-        .is_ok();
-    let current = Params::try_from(&parsed).is_ok_and(|p| {
-        p.m_cost() == ARGON2_MEMORY_KIB && p.t_cost() == ARGON2_PASSES && p.p_cost() == ARGON2_LANES
-    }) && parsed.algorithm.as_str() == "argon2id";
+    let Ok(parsed) = PasswordHash::new(stored) else {
+        return no;
+    };
+    let (Ok(algorithm), Ok(params), Some(salt), Some(expected)) = (
+        Algorithm::try_from(parsed.algorithm),
+        Params::try_from(&parsed),
+        parsed.salt,
+        parsed.hash,
+    ) else {
+        return no;
+    };
+    let version = parsed
+        .version
+        .and_then(|v| Version::try_from(v).ok())
+        .unwrap_or_default();
+    let argon = Argon2::new(algorithm, version, params.clone());
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt_bytes) = salt.decode_b64(&mut salt_buf) else {
+        return no;
+    };
+    let blocks = memory.blocks(params.block_count());
+    let computed = Output::init_with(expected.len(), |out| {
+        argon
+            .hash_password_into_with_memory(password.as_bytes(), salt_bytes, out, &mut *blocks)
+            .map_err(|_| password_hash::Error::Crypto)
+    });
+    // `Output`'s equality is constant-time.
+    let matched = computed.is_ok_and(|c| c == expected);
+    let current = algorithm == Algorithm::Argon2id
+        && params.m_cost() == ARGON2_MEMORY_KIB
+        && params.t_cost() == ARGON2_PASSES
+        && params.p_cost() == ARGON2_LANES;
     Verification {
         matched,
         needs_rehash: !current,
@@ -177,7 +292,49 @@ mod tests {
 
     #[test]
     fn dummy_hash_uses_current_parameters() {
-        assert!(!verify_blocking("x", DUMMY_HASH).needs_rehash);
+        assert!(!verify_blocking(&mut Memory::default(), "x", DUMMY_HASH).needs_rehash);
+    }
+
+    #[tokio::test]
+    async fn hashes_from_the_argon2_crate_verify() {
+        use argon2::password_hash::PasswordHasher;
+        let salt = SaltString::generate(&mut OsRng);
+        let reference = argon2()
+            .hash_password(b"pw-12345", &salt)
+            .map(|h| h.to_string())
+            .unwrap_or_default();
+        let v = Passwords::new(2)
+            .verify(&pw("pw-12345"), Some(&reference))
+            .await
+            .ok();
+        assert_eq!(
+            v,
+            Some(Verification {
+                matched: true,
+                needs_rehash: false
+            })
+        );
+        // Older (weaker) argon2 parameters verify and ask for an upgrade.
+        let weak = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(8192, 1, 1, None).unwrap_or_default(),
+        );
+        let old = weak
+            .hash_password(b"pw-12345", &salt)
+            .map(|h| h.to_string())
+            .unwrap_or_default();
+        let v = Passwords::new(1)
+            .verify(&pw("pw-12345"), Some(&old))
+            .await
+            .ok();
+        assert_eq!(
+            v,
+            Some(Verification {
+                matched: true,
+                needs_rehash: true
+            })
+        );
     }
 
     #[test]

@@ -98,7 +98,7 @@ fn map_err(err: sqlx::Error) -> StoreError {
         let target = match constraint {
             "records_email" => "email".to_owned(),
             "records_token_key" => "tokenKey".to_owned(),
-            "collections_name" | "collections_pkey" => "name".to_owned(),
+            "collections_name" => "name".to_owned(),
             name if name.starts_with("gh_uniq_") => {
                 let field = name.split("__").nth(1).unwrap_or(name);
                 field.strip_suffix("_ci").unwrap_or(field).to_owned()
@@ -254,17 +254,7 @@ impl Store for PostgresStore {
     async fn insert_record(&self, row: &RecordRow) -> Result<()> {
         const Q: &str = "INSERT INTO records (id, collection_id, email, email_visibility, verified, password_hash, token_key, data, created, updated) \
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10)";
-        sqlx::query(Q)
-            .bind(&row.id)
-            .bind(&row.collection_id)
-            .bind(&row.email)
-            .bind(row.email_visibility)
-            .bind(row.verified)
-            .bind(&row.password_hash)
-            .bind(&row.token_key)
-            .bind(&row.data)
-            .bind(&row.created)
-            .bind(&row.updated)
+        bind_record(sqlx::query(Q), row)
             .execute(&self.pool)
             .await
             .map_err(map_err)?;
@@ -272,18 +262,10 @@ impl Store for PostgresStore {
     }
 
     async fn update_record(&self, row: &RecordRow) -> Result<()> {
+        // `created` is written back unchanged so that both statements bind the same columns.
         const Q: &str = "UPDATE records SET email = $3, email_visibility = $4, verified = $5, password_hash = $6, \
-                         token_key = $7, data = $8::jsonb, updated = $9 WHERE collection_id = $1 AND id = $2";
-        let done = sqlx::query(Q)
-            .bind(&row.collection_id)
-            .bind(&row.id)
-            .bind(&row.email)
-            .bind(row.email_visibility)
-            .bind(row.verified)
-            .bind(&row.password_hash)
-            .bind(&row.token_key)
-            .bind(&row.data)
-            .bind(&row.updated)
+                         token_key = $7, data = $8::jsonb, created = $9, updated = $10 WHERE id = $1 AND collection_id = $2";
+        let done = bind_record(sqlx::query(Q), row)
             .execute(&self.pool)
             .await
             .map_err(map_err)?;
@@ -384,6 +366,24 @@ impl Store for PostgresStore {
             .await?;
         Ok(())
     }
+}
+
+/// Binds every column of a record, in table order ($1 = id … $10 = updated).
+fn bind_record<'q>(
+    query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    row: &'q RecordRow,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    query
+        .bind(&row.id)
+        .bind(&row.collection_id)
+        .bind(&row.email)
+        .bind(row.email_visibility)
+        .bind(row.verified)
+        .bind(&row.password_hash)
+        .bind(&row.token_key)
+        .bind(&row.data)
+        .bind(&row.created)
+        .bind(&row.updated)
 }
 
 /// Our unique indexes on one collection's custom fields.

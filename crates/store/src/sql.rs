@@ -1,5 +1,6 @@
-//! SQL both backends share word for word (`$n` placeholders work in SQLite too). Statements whose
-//! dialects differ live in the backend's own module.
+//! SQL both backends share word for word, written with PostgreSQL's `$n` placeholders (the SQLite
+//! backend turns them into its positional `?n`). Statements whose dialects differ live in the
+//! backend's own module.
 
 pub const LIST_COLLECTIONS: &str = "SELECT id, name, kind, system, definition, created, updated FROM collections ORDER BY created, id";
 pub const INSERT_COLLECTION: &str = "INSERT INTO collections (id, name, kind, system, definition, created, updated) \

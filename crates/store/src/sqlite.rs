@@ -188,6 +188,22 @@ fn record(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecordRow> {
     })
 }
 
+/// Every column of a record, in table order (?1 = id … ?10 = updated).
+fn record_params(r: &RecordRow) -> impl rusqlite::Params + '_ {
+    (
+        &r.id,
+        &r.collection_id,
+        &r.email,
+        r.email_visibility,
+        r.verified,
+        &r.password_hash,
+        &r.token_key,
+        &r.data,
+        &r.created,
+        &r.updated,
+    )
+}
+
 fn collection(r: &rusqlite::Row<'_>) -> rusqlite::Result<CollectionRow> {
     Ok(CollectionRow {
         id: r.get(0)?,
@@ -365,44 +381,18 @@ impl Store for SqliteStore {
     async fn insert_record(&self, row: &RecordRow) -> Result<()> {
         const Q: &str = "INSERT INTO records (id, collection_id, email, email_visibility, verified, password_hash, token_key, data, created, updated) \
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
-        let r = row.clone();
-        self.write(move |c| {
-            c.prepare_cached(Q)?
-                .execute(params![
-                    r.id,
-                    r.collection_id,
-                    r.email,
-                    r.email_visibility,
-                    r.verified,
-                    r.password_hash,
-                    r.token_key,
-                    r.data,
-                    r.created,
-                    r.updated
-                ])
-                .map(drop)
-        })
-        .await
+        let row = row.clone();
+        self.write(move |c| c.prepare_cached(Q)?.execute(record_params(&row)).map(drop))
+            .await
     }
 
     async fn update_record(&self, row: &RecordRow) -> Result<()> {
+        // `created` is written back unchanged so that both statements bind the same columns.
         const Q: &str = "UPDATE records SET email = ?3, email_visibility = ?4, verified = ?5, password_hash = ?6, \
-                         token_key = ?7, data = ?8, updated = ?9 WHERE collection_id = ?1 AND id = ?2";
-        let r = row.clone();
+                         token_key = ?7, data = ?8, created = ?9, updated = ?10 WHERE id = ?1 AND collection_id = ?2";
+        let row = row.clone();
         let changed = self
-            .write(move |c| {
-                c.prepare_cached(Q)?.execute(params![
-                    r.collection_id,
-                    r.id,
-                    r.email,
-                    r.email_visibility,
-                    r.verified,
-                    r.password_hash,
-                    r.token_key,
-                    r.data,
-                    r.updated
-                ])
-            })
+            .write(move |c| c.prepare_cached(Q)?.execute(record_params(&row)))
             .await?;
         if changed == 0 {
             return Err(StoreError::NotFound);

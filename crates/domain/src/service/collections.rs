@@ -25,6 +25,21 @@ pub fn row_of(c: &Collection) -> CollectionRow {
     }
 }
 
+/// A collection insert or rename that hit the unique name (or id) constraint.
+fn name_or_id_taken(target: &str, message: &str) -> Error {
+    let mut errors = FieldErrors::default();
+    if target == "id" {
+        errors.add_code("id", codes::NOT_UNIQUE);
+    } else {
+        errors.add(
+            "name",
+            "validation_collection_name_exists",
+            "Collection name must be unique (case insensitive).",
+        );
+    }
+    Error::validation(message, errors)
+}
+
 impl Gatehouse {
     pub async fn list_collections(
         &self,
@@ -116,17 +131,7 @@ impl Gatehouse {
         match self.store.insert_collection(&row_of(&c)).await {
             Ok(()) => {}
             Err(StoreError::Unique { target }) => {
-                let mut errors = FieldErrors::default();
-                errors.add(
-                    "name",
-                    "validation_collection_name_exists",
-                    "Collection name must be unique (case insensitive).",
-                );
-                if target == "id" {
-                    errors = FieldErrors::default();
-                    errors.add_code("id", codes::NOT_UNIQUE);
-                }
-                return Err(Error::validation("Failed to create collection.", errors));
+                return Err(name_or_id_taken(&target, "Failed to create collection."));
             }
             Err(e) => return Err(e.into()),
         }
@@ -173,14 +178,8 @@ impl Gatehouse {
             .await?;
         match self.store.update_collection(&row_of(&c)).await {
             Ok(()) => {}
-            Err(StoreError::Unique { .. }) => {
-                let mut errors = FieldErrors::default();
-                errors.add(
-                    "name",
-                    "validation_collection_name_exists",
-                    "Collection name must be unique (case insensitive).",
-                );
-                return Err(Error::validation("Failed to update collection.", errors));
+            Err(StoreError::Unique { target }) => {
+                return Err(name_or_id_taken(&target, "Failed to update collection."));
             }
             Err(StoreError::NotFound) => return Err(Error::resource_not_found()),
             Err(e) => return Err(e.into()),
