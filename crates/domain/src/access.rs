@@ -1,14 +1,20 @@
-//! Who is calling, and the API rules as far as Gatehouse evaluates them today.
+//! Who is calling, and the API rules: PocketBase's filter expressions (see [`crate::filter`])
+//! evaluated against the record a request is about.
 //!
-//! PocketBase's rules are filter expressions. Until the filter engine lands, Gatehouse understands
-//! the three forms its defaults use — `null` (superusers only), `""` (everyone) and the owner rule
-//! `id = @request.auth.id` — and treats any other expression as "superusers only", which is the
-//! safe reading: nothing is ever allowed that the rule might not allow.
+//! What is evaluated today: record fields, `@request.auth.*`, `@request.context` and the date
+//! macros. `@request.body/query/headers/method` and `@collection.*` read as empty, so a rule that
+//! needs them fails closed (allows superusers only) until the request is passed through. A list
+//! rule other than `""`, `null` or the owner rule `id = @request.auth.id` also shows nothing to
+//! non-superusers until rules compile to SQL.
 
+use crate::clock::format_datetime;
 use crate::collection::Collection;
+use crate::filter::{self, Context, Expr, OpKind, Operand};
 use crate::record::Record;
 use crate::token::AuthClaims;
+use serde_json::{Value, json};
 use std::sync::Arc;
+use time::{Date, Duration, OffsetDateTime, Time};
 
 /// An authenticated caller: the record behind a valid auth token.
 #[derive(Debug, Clone)]
@@ -30,56 +36,215 @@ pub fn is_superuser(caller: Option<&Caller>) -> bool {
     caller.is_some_and(Caller::is_superuser)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A collection rule, parsed.
+#[derive(Debug, Clone)]
 pub enum Rule {
+    /// `null`, or an expression that does not parse (refused when saved; fail closed if stored).
     SuperusersOnly,
+    /// `""`.
     Everyone,
-    /// `id = @request.auth.id`: the record itself.
-    Owner,
-    /// An expression Gatehouse cannot evaluate yet: allows superusers only.
-    Unsupported,
+    Expr(Expr),
+}
+
+/// What a rule is evaluated against.
+pub struct Subject<'a> {
+    pub collection: &'a Collection,
+    pub record: &'a Record,
+    pub caller: Option<&'a Caller>,
+    /// `@request.context`: `default`, or the auth method (`password`, `otp`, `oauth2`).
+    pub context: &'a str,
+    pub now_millis: i64,
 }
 
 impl Rule {
     pub fn of(rule: Option<&str>) -> Self {
-        let Some(rule) = rule else {
-            return Self::SuperusersOnly;
-        };
-        let compact: String = rule.split_whitespace().collect::<Vec<_>>().join(" ");
-        match compact.as_str() {
-            "" => Self::Everyone,
-            "id = @request.auth.id" | "@request.auth.id = id" => Self::Owner,
-            _ => Self::Unsupported,
+        match rule {
+            None => Self::SuperusersOnly,
+            Some(r) if r.trim().is_empty() => Self::Everyone,
+            Some(r) => filter::parse(r).map_or(Self::SuperusersOnly, Self::Expr),
         }
     }
 
-    /// Whether a non-superuser `caller` passes this rule for the record `target_id`.
-    pub fn allows(self, caller: Option<&Caller>, target_id: &str) -> bool {
+    /// Whether a non-superuser passes this rule for `subject`.
+    pub fn allows(&self, subject: &Subject<'_>) -> bool {
         match self {
+            Self::SuperusersOnly => false,
             Self::Everyone => true,
-            Self::Owner => caller.is_some_and(|c| c.record.id() == target_id),
-            Self::SuperusersOnly | Self::Unsupported => false,
+            Self::Expr(expr) => filter::evaluate(expr, subject),
         }
+    }
+
+    /// `id = @request.auth.id` (either way round): lists can use it without evaluating per row.
+    pub fn is_owner_rule(&self) -> bool {
+        let Self::Expr(Expr::Compare { left, op, right }) = self else {
+            return false;
+        };
+        let is = |o: &Operand, p: &str| matches!(o, Operand::Ident { path, modifier: None } if path == p);
+        op.kind == OpKind::Eq
+            && !op.any
+            && ((is(left, "id") && is(right, "@request.auth.id"))
+                || (is(left, "@request.auth.id") && is(right, "id")))
     }
 }
 
-/// Whether `caller` may manage `target` in `collection` (change email, verified or password without
-/// the old password; see the email).
-pub fn can_manage(collection: &Collection, caller: Option<&Caller>, target_id: &str) -> bool {
-    is_superuser(caller) || Rule::of(collection.manage_rule.as_deref()).allows(caller, target_id)
+impl Context for Subject<'_> {
+    fn lookup(&self, path: &str) -> Option<Value> {
+        if let Some(field) = path.strip_prefix("@request.auth.") {
+            let caller = self.caller?;
+            return match field {
+                "collectionId" => Some(json!(caller.collection.id)),
+                "collectionName" => Some(json!(caller.collection.name)),
+                "password" | "tokenKey" => None,
+                _ => field_value(&caller.collection, &caller.record, field),
+            };
+        }
+        if path == "@request.context" {
+            return Some(json!(self.context));
+        }
+        if path.starts_with('@') {
+            return date_macro(path, self.now_millis);
+        }
+        if matches!(path, "password" | "tokenKey") {
+            return None;
+        }
+        field_value(self.collection, self.record, path)
+    }
+}
+
+/// A field, or a key inside a JSON field (`meta.plan`).
+fn field_value(collection: &Collection, record: &Record, path: &str) -> Option<Value> {
+    let mut parts = path.split('.');
+    let name = parts.next()?;
+    collection.field(name)?;
+    let mut value = record.value(collection, name);
+    for key in parts {
+        value = value.get(key)?.clone();
+    }
+    Some(value)
+}
+
+/// PocketBase's date macros, in UTC.
+fn date_macro(name: &str, now_millis: i64) -> Option<Value> {
+    let now = OffsetDateTime::from_unix_timestamp_nanos(i128::from(now_millis) * 1_000_000).ok()?;
+    let at = |d: OffsetDateTime| {
+        Some(json!(format_datetime(
+            i64::try_from(d.unix_timestamp_nanos() / 1_000_000).ok()?
+        )))
+    };
+    let day_start = now.replace_time(Time::MIDNIGHT);
+    let month_start = Date::from_calendar_date(now.year(), now.month(), 1)
+        .ok()?
+        .midnight()
+        .assume_utc();
+    let next_month = if now.month() == time::Month::December {
+        Date::from_calendar_date(now.year() + 1, time::Month::January, 1)
+    } else {
+        Date::from_calendar_date(now.year(), now.month().next(), 1)
+    }
+    .ok()?
+    .midnight()
+    .assume_utc();
+    let year_start = Date::from_calendar_date(now.year(), time::Month::January, 1)
+        .ok()?
+        .midnight()
+        .assume_utc();
+    let next_year = Date::from_calendar_date(now.year() + 1, time::Month::January, 1)
+        .ok()?
+        .midnight()
+        .assume_utc();
+    let last_ms = Duration::milliseconds(1);
+    match name {
+        "@now" => at(now),
+        "@yesterday" => at(now - Duration::days(1)),
+        "@tomorrow" => at(now + Duration::days(1)),
+        "@todayStart" => at(day_start),
+        "@todayEnd" => at(day_start + Duration::days(1) - last_ms),
+        "@monthStart" => at(month_start),
+        "@monthEnd" => at(next_month - last_ms),
+        "@yearStart" => at(year_start),
+        "@yearEnd" => at(next_year - last_ms),
+        "@second" => Some(json!(now.second())),
+        "@minute" => Some(json!(now.minute())),
+        "@hour" => Some(json!(now.hour())),
+        "@weekday" => Some(json!(now.weekday().number_days_from_sunday())),
+        "@day" => Some(json!(now.day())),
+        "@month" => Some(json!(u8::from(now.month()))),
+        "@year" => Some(json!(now.year())),
+        _ => None,
+    }
+}
+
+/// Whether `caller` may manage `record` (change email, verified or password without the old
+/// password; see the email).
+pub fn can_manage(subject: &Subject<'_>) -> bool {
+    is_superuser(subject.caller)
+        || Rule::of(subject.collection.manage_rule.as_deref()).allows(subject)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collection::users;
+    use gatehouse_store::RecordRow;
+
+    fn record(id: &str, verified: bool) -> Record {
+        Record::from_row(RecordRow {
+            id: id.into(),
+            collection_id: "_pb_users_auth_".into(),
+            email: format!("{id}@example.com"),
+            email_visibility: false,
+            verified,
+            password_hash: String::new(),
+            token_key: String::new(),
+            data: r#"{"name":"Ann"}"#.into(),
+            created: "2026-01-01 00:00:00.000Z".into(),
+            updated: "2026-01-01 00:00:00.000Z".into(),
+        })
+    }
 
     #[test]
-    fn understands_the_default_forms() {
-        assert_eq!(Rule::of(None), Rule::SuperusersOnly);
-        assert_eq!(Rule::of(Some("")), Rule::Everyone);
-        assert_eq!(Rule::of(Some("id   =  @request.auth.id")), Rule::Owner);
-        assert_eq!(Rule::of(Some("verified = true")), Rule::Unsupported);
-        assert!(!Rule::Unsupported.allows(None, "x"));
-        assert!(!Rule::Owner.allows(None, "x"));
+    fn rules_read_the_record_the_caller_and_the_clock() {
+        let users = users("x");
+        let target = record("abc", true);
+        let caller = Caller {
+            collection: Arc::new(users.clone()),
+            record: record("abc", false),
+            claims: AuthClaims {
+                aal: 1,
+                amr: vec![],
+                auth_time: 0,
+                collection_id: users.id.clone(),
+                exp: 0,
+                id: "abc".into(),
+                refreshable: true,
+                kind: "auth".into(),
+            },
+            token: String::new(),
+        };
+        let now = 1_795_854_471_408; // 2026-11-28
+        let guest = Subject {
+            collection: &users,
+            record: &target,
+            caller: None,
+            context: "default",
+            now_millis: now,
+        };
+        let owner = Subject {
+            caller: Some(&caller),
+            ..guest
+        };
+        let allows = |rule: &str, s: &Subject<'_>| Rule::of(Some(rule)).allows(s);
+        assert!(allows("verified = true && name = 'Ann'", &guest));
+        assert!(!allows("id = @request.auth.id", &guest));
+        assert!(allows("id = @request.auth.id", &owner));
+        assert!(allows("@request.auth.collectionName = 'users'", &owner));
+        assert!(allows(
+            "created < @now && @year = 2026 && @todayStart < @now",
+            &guest
+        ));
+        assert!(!allows("password != ''", &guest));
+        assert!(!Rule::of(Some("id = (")).allows(&guest));
+        assert!(Rule::of(Some("id = @request.auth.id")).is_owner_rule());
+        assert!(!Rule::of(Some("id != @request.auth.id")).is_owner_rule());
     }
 }

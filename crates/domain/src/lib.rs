@@ -6,6 +6,7 @@ pub mod access;
 pub mod clock;
 pub mod collection;
 pub mod error;
+pub mod filter;
 pub mod password;
 pub mod random;
 pub mod record;

@@ -121,7 +121,7 @@ impl Passwords {
 }
 
 /// A worker keeps its argon2 memory while logins keep coming and gives it back after
-/// [`IDLE_RELEASE`] without work, so an idle server holds none of it. Waiting workers take turns
+/// [`IDLE_RELEASE`] without work (a buffer is worth keeping only while logins come back to back), so an idle server holds none of it. Waiting workers take turns
 /// on the queue: the lock is dropped after every wait, so each one gets to time out and release.
 fn worker(jobs: &Mutex<mpsc::Receiver<Job>>) {
     let mut memory = Memory::default();
@@ -138,7 +138,7 @@ fn worker(jobs: &Mutex<mpsc::Receiver<Job>>) {
     }
 }
 
-const IDLE_RELEASE: std::time::Duration = std::time::Duration::from_secs(2);
+const IDLE_RELEASE: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Argon2's working memory, reused from one hash to the next.
 #[derive(Default)]

@@ -7,7 +7,8 @@ use super::index::IndexSpec;
 use super::options::{TOKEN_DURATION_RANGE, TOKEN_SECRET_LEN_RANGE, TokenOptions};
 use super::{Collection, FieldKind, SYSTEM_FIELDS};
 use crate::error::{FieldErrors, codes};
-use serde_json::Value;
+use crate::filter;
+use serde_json::{Value, json};
 
 /// Field names that would clash with keys of the record JSON or of the auth request bodies.
 pub const RESERVED_FIELD_NAMES: &[&str] = &[
@@ -140,6 +141,7 @@ pub fn check_collection(c: &Collection, previous: Option<&Collection>) -> FieldE
         }
     }
 
+    check_rules(c, &mut errors);
     check_password_auth(c, &specs, &mut errors);
     check_methods(c, &mut errors);
 
@@ -240,6 +242,97 @@ fn check_indexes(c: &Collection, errors: &mut FieldErrors) -> Vec<IndexSpec> {
     }
     errors.nest("indexes", index_errors);
     specs
+}
+
+/// Every rule must parse and name only things that exist; the error says where it went wrong.
+fn check_rules(c: &Collection, errors: &mut FieldErrors) {
+    let rules = [
+        ("listRule", &c.list_rule),
+        ("viewRule", &c.view_rule),
+        ("createRule", &c.create_rule),
+        ("updateRule", &c.update_rule),
+        ("deleteRule", &c.delete_rule),
+        ("authRule", &c.auth_rule),
+        ("manageRule", &c.manage_rule),
+    ];
+    for (name, rule) in rules {
+        if let Some(problem) = rule.as_deref().and_then(|r| rule_problem(c, r)) {
+            errors.add_with_params(
+                name,
+                "validation_invalid_rule",
+                &problem.0,
+                json!({"position": problem.1}),
+            );
+        }
+    }
+    if let Some(problem) = rule_problem(c, &c.mfa.rule) {
+        let mut mfa = FieldErrors::default();
+        mfa.add_with_params(
+            "rule",
+            "validation_invalid_rule",
+            &problem.0,
+            json!({"position": problem.1}),
+        );
+        errors.nest("mfa", mfa);
+    }
+}
+
+const MODIFIERS: &[&str] = &["isset", "length", "lower", "each", "changed"];
+const MACROS: &[&str] = &[
+    "@now",
+    "@yesterday",
+    "@tomorrow",
+    "@todayStart",
+    "@todayEnd",
+    "@monthStart",
+    "@monthEnd",
+    "@yearStart",
+    "@yearEnd",
+    "@second",
+    "@minute",
+    "@hour",
+    "@weekday",
+    "@day",
+    "@month",
+    "@year",
+];
+
+fn rule_problem(c: &Collection, rule: &str) -> Option<(String, usize)> {
+    if rule.trim().is_empty() {
+        return None;
+    }
+    let expr = match filter::parse(rule) {
+        Ok(expr) => expr,
+        Err(e) => return Some((format!("Invalid rule: {e}."), e.position)),
+    };
+    for (path, modifier) in expr.identifiers() {
+        let known = if let Some(field) = path.strip_prefix("@request.auth.") {
+            !field.is_empty()
+        } else if path.starts_with('@') {
+            MACROS.contains(&path)
+                || matches!(path, "@request.context" | "@request.method")
+                || ["@request.body.", "@request.query.", "@request.headers."]
+                    .iter()
+                    .any(|p| path.starts_with(p))
+        } else {
+            path.split('.').next().is_some_and(|f| c.field(f).is_some())
+        };
+        if !known {
+            return Some((
+                format!("Invalid rule: unknown field or variable \"{path}\"."),
+                rule.find(path).unwrap_or(0),
+            ));
+        }
+        if let Some(m) = modifier
+            && !MODIFIERS.contains(&m)
+        {
+            return Some((
+                format!("Invalid rule: unknown modifier \":{m}\"."),
+                rule.find(path).unwrap_or(0),
+            ));
+        }
+    }
+    None
 }
 
 fn check_password_auth(c: &Collection, specs: &[IndexSpec], errors: &mut FieldErrors) {

@@ -2,7 +2,7 @@
 //! and turning an `Authorization` header into a [`Caller`].
 
 use super::Gatehouse;
-use crate::access::{Caller, Rule, is_superuser};
+use crate::access::{Caller, Rule, Subject, is_superuser};
 use crate::collection::Collection;
 use crate::collection::field::is_email;
 use crate::error::{Error, FieldErrors, Result, codes};
@@ -192,7 +192,7 @@ impl Gatehouse {
             )));
         }
         let record = caller.record.clone();
-        self.check_auth_rule(&c, Some(caller))?;
+        self.check_auth_rule(&c, &record, Some(caller), "default")?;
         let token = if caller.claims.refreshable {
             let proof = Proof {
                 amr: caller.claims.amr.clone(),
@@ -274,7 +274,7 @@ impl Gatehouse {
         caller: Option<&Caller>,
         proof: Proof,
     ) -> Result<AuthResponse> {
-        self.check_auth_rule(c, caller)?;
+        self.check_auth_rule(c, &record, caller, &proof.amr.join(","))?;
         let token = self.mint(c, &record, &proof, true, c.auth_token.duration)?;
         Ok(AuthResponse {
             token,
@@ -282,16 +282,31 @@ impl Gatehouse {
         })
     }
 
-    /// The collection's `authRule` (bypassed for superuser callers).
-    fn check_auth_rule(&self, c: &Collection, caller: Option<&Caller>) -> Result<()> {
+    /// The collection's `authRule`, against the record logging in (bypassed for superuser
+    /// callers). `context` is PocketBase's `@request.context`: the login method, or `default`.
+    fn check_auth_rule(
+        &self,
+        c: &Collection,
+        record: &Record,
+        caller: Option<&Caller>,
+        context: &str,
+    ) -> Result<()> {
         if is_superuser(caller) {
             return Ok(());
         }
-        match Rule::of(c.auth_rule.as_deref()) {
-            Rule::Everyone => Ok(()),
-            _ => Err(Error::forbidden(
+        let subject = Subject {
+            collection: c,
+            record,
+            caller,
+            context,
+            now_millis: self.clock.now_millis(),
+        };
+        if Rule::of(c.auth_rule.as_deref()).allows(&subject) {
+            Ok(())
+        } else {
+            Err(Error::forbidden(
                 "The request doesn't satisfy the collection requirements to authenticate.",
-            )),
+            ))
         }
     }
 

@@ -2,7 +2,7 @@
 //! see and change what.
 
 use super::{Gatehouse, ListOf};
-use crate::access::{Caller, Rule, can_manage, is_superuser};
+use crate::access::{Caller, Rule, Subject, can_manage, is_superuser};
 use crate::collection::{Collection, FieldKind, SUPERUSERS_ID};
 use crate::error::{Error, FieldErrors, Result, codes};
 use crate::password::Password;
@@ -53,11 +53,12 @@ impl Gatehouse {
             match Rule::of(c.list_rule.as_deref()) {
                 Rule::SuperusersOnly => return Err(Error::forbidden(ONLY_SUPERUSERS)),
                 Rule::Everyone => None,
-                Rule::Owner => match caller {
+                r if r.is_owner_rule() => match caller {
                     Some(caller) => Some(caller.record.id().to_owned()),
                     None => return Ok(empty_page(page, per_page, params.skip_total)),
                 },
-                Rule::Unsupported => return Ok(empty_page(page, per_page, params.skip_total)),
+                // Other list rules need the SQL compiler; until then they show nothing.
+                Rule::Expr(_) => return Ok(empty_page(page, per_page, params.skip_total)),
             }
         };
         let query = ListQuery {
@@ -74,7 +75,7 @@ impl Gatehouse {
             .into_iter()
             .map(|row| {
                 let record = Record::from_row(row);
-                let view = self.view_for(&c, caller, record.id());
+                let view = self.view_for(&c, caller, &record);
                 record.render(&c, view)
             })
             .collect();
@@ -98,13 +99,14 @@ impl Gatehouse {
         caller: Option<&Caller>,
     ) -> Result<Value> {
         let c = self.collection_for_records(collection).await?;
-        check_rule(c.view_rule.as_deref(), caller, id)?;
+        let rule = rule_for(c.view_rule.as_deref(), caller)?;
         // Reading your own record: the token check loaded it a moment ago.
         let record = match caller.filter(|x| x.record.id() == id && x.collection.id == c.id) {
             Some(own) => own.record.clone(),
             None => self.load(&c, id).await?,
         };
-        Ok(record.render(&c, self.view_for(&c, caller, id)))
+        self.check(&rule, &c, &record, caller)?;
+        Ok(record.render(&c, self.view_for(&c, caller, &record)))
     }
 
     pub async fn create_record(
@@ -115,15 +117,10 @@ impl Gatehouse {
     ) -> Result<Value> {
         let c = self.collection_for_records(collection).await?;
         let su = is_superuser(caller);
+        let rule = rule_for(c.create_rule.as_deref(), caller)?;
         if !su {
-            match Rule::of(c.create_rule.as_deref()) {
-                Rule::SuperusersOnly => return Err(Error::forbidden(ONLY_SUPERUSERS)),
-                Rule::Everyone => {}
-                _ => return Err(Error::bad_request("Failed to create record.")),
-            }
             drop_hidden_fields(&c, &mut body);
         }
-        let manage = can_manage(&c, caller, "");
         let mut errors = FieldErrors::default();
 
         let id = match body.get("id").map(crate::collection::field::cast_string) {
@@ -160,6 +157,11 @@ impl Gatehouse {
         if let Some(v) = body.get("emailVisibility") {
             record.row.email_visibility = as_bool(v);
         }
+        let password = check_new_password(&c, &body, true, &mut errors);
+        self.apply_custom_fields(&c, &mut record, &body, true, &now, &mut errors)
+            .await?;
+        // The create and manage rules see the record as submitted.
+        let manage = can_manage(&self.subject(&c, &record, caller));
         if let Some(v) = body.get("verified").map(as_bool)
             && c.id != SUPERUSERS_ID
         {
@@ -168,10 +170,12 @@ impl Gatehouse {
             }
             record.row.verified = v;
         }
-        let password = check_new_password(&c, &body, true, &mut errors);
-        self.apply_custom_fields(&c, &mut record, &body, true, &now, &mut errors)
-            .await?;
         errors.into_result("Failed to create record.")?;
+        if let Some(rule) = &rule
+            && !rule.allows(&self.subject(&c, &record, caller))
+        {
+            return Err(Error::bad_request("Failed to create record."));
+        }
 
         if let Some(password) = password {
             record.row.password_hash = self.passwords.hash(&password).await?;
@@ -183,7 +187,7 @@ impl Gatehouse {
             }
             Err(e) => return Err(e.into()),
         }
-        let view = self.view_for(&c, caller, record.id());
+        let view = self.view_for(&c, caller, &record);
         Ok(record.render(
             &c,
             View {
@@ -201,13 +205,14 @@ impl Gatehouse {
         caller: Option<&Caller>,
     ) -> Result<Value> {
         let c = self.collection_for_records(collection).await?;
-        check_rule(c.update_rule.as_deref(), caller, id)?;
+        let rule = rule_for(c.update_rule.as_deref(), caller)?;
         let su = is_superuser(caller);
         if !su {
             drop_hidden_fields(&c, &mut body);
         }
-        let manage = can_manage(&c, caller, id);
         let mut record = self.load(&c, id).await?;
+        self.check(&rule, &c, &record, caller)?;
+        let manage = can_manage(&self.subject(&c, &record, caller));
         let mut errors = FieldErrors::default();
 
         if let Some(new_id) = body.get("id").map(crate::collection::field::cast_string)
@@ -283,7 +288,7 @@ impl Gatehouse {
         if rotate_token_key {
             tracing::info!(record = id, collection = %c.name, "credentials changed; previous tokens revoked");
         }
-        Ok(record.render(&c, self.view_for(&c, caller, id)))
+        Ok(record.render(&c, self.view_for(&c, caller, &record)))
     }
 
     pub async fn delete_record(
@@ -293,8 +298,9 @@ impl Gatehouse {
         caller: Option<&Caller>,
     ) -> Result<()> {
         let c = self.collection_for_records(collection).await?;
-        check_rule(c.delete_rule.as_deref(), caller, id)?;
-        self.load(&c, id).await?;
+        let rule = rule_for(c.delete_rule.as_deref(), caller)?;
+        let record = self.load(&c, id).await?;
+        self.check(&rule, &c, &record, caller)?;
         if c.id == SUPERUSERS_ID && self.store.count_records(SUPERUSERS_ID).await? <= 1 {
             return Err(Error::bad_request(
                 "You can't delete the only existing superuser.",
@@ -315,12 +321,44 @@ impl Gatehouse {
         Ok(Record::from_row(row))
     }
 
-    fn view_for(&self, c: &Collection, caller: Option<&Caller>, record_id: &str) -> View {
+    fn view_for(&self, c: &Collection, caller: Option<&Caller>, record: &Record) -> View {
         let su = is_superuser(caller);
-        let own = caller.is_some_and(|x| x.record.id() == record_id);
+        let own = caller.is_some_and(|x| x.record.id() == record.id());
         View {
-            email: su || own || can_manage(c, caller, record_id),
+            email: su || own || can_manage(&self.subject(c, record, caller)),
             hidden: su,
+        }
+    }
+
+    /// What a rule about `record` is evaluated against, for a plain API request.
+    fn subject<'a>(
+        &self,
+        c: &'a Collection,
+        record: &'a Record,
+        caller: Option<&'a Caller>,
+    ) -> Subject<'a> {
+        Subject {
+            collection: c,
+            record,
+            caller,
+            context: "default",
+            now_millis: self.clock.now_millis(),
+        }
+    }
+
+    /// A loaded record that fails the rule is a 404, like a missing one.
+    fn check(
+        &self,
+        rule: &Option<Rule>,
+        c: &Collection,
+        record: &Record,
+        caller: Option<&Caller>,
+    ) -> Result<()> {
+        match rule {
+            Some(rule) if !rule.allows(&self.subject(c, record, caller)) => {
+                Err(Error::resource_not_found())
+            }
+            _ => Ok(()),
         }
     }
 
@@ -416,15 +454,15 @@ pub fn unique_indexes(c: &Collection) -> Vec<UniqueIndex> {
         .collect()
 }
 
-/// A rule check for view/update/delete: `null` → 403 for non-superusers, a failing rule → 404.
-fn check_rule(rule: Option<&str>, caller: Option<&Caller>, id: &str) -> Result<()> {
+/// The rule to check for a non-superuser (`None`: a superuser, nothing to check). A `null`
+/// rule is a 403 before anything is loaded, as in PocketBase.
+fn rule_for(rule: Option<&str>, caller: Option<&Caller>) -> Result<Option<Rule>> {
     if is_superuser(caller) {
-        return Ok(());
+        return Ok(None);
     }
     match Rule::of(rule) {
         Rule::SuperusersOnly => Err(Error::forbidden(ONLY_SUPERUSERS)),
-        r if r.allows(caller, id) => Ok(()),
-        _ => Err(Error::resource_not_found()),
+        r => Ok(Some(r)),
     }
 }
 

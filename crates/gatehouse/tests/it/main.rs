@@ -8,4 +8,5 @@ mod auth;
 mod collections;
 mod multi_instance;
 mod records;
+mod rules;
 mod transport;

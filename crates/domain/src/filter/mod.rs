@@ -1,0 +1,93 @@
+//! PocketBase's filter language, as API rules and (later) the records `filter` parameter use it:
+//! comparisons `= != > >= < <= ~ !~` and their any-of forms `?= ?!= …`, `&&`, `||`, parentheses,
+//! string/number/`true`/`false`/`null` literals, record fields, `@request.*`, and the date macros.
+//!
+//! Parsing never panics and refuses hostile input (deep nesting) with a positioned error;
+//! evaluation works on JSON values supplied by a [`Context`].
+
+mod eval;
+mod lexer;
+mod parser;
+
+pub use eval::{Context, evaluate};
+pub use lexer::{Op, OpKind};
+
+/// A parsed expression.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    And(Box<Expr>, Box<Expr>),
+    Or(Box<Expr>, Box<Expr>),
+    Compare {
+        left: Operand,
+        op: Op,
+        right: Operand,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Operand {
+    Str(String),
+    Num(f64),
+    Bool(bool),
+    Null,
+    /// A field (`name`, `data.key`), `@request.*` or a macro (`@now`), with an optional modifier.
+    Ident {
+        path: String,
+        modifier: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    /// Byte offset in the expression where the problem is.
+    pub position: usize,
+    pub message: String,
+}
+
+impl ParseError {
+    fn at(position: usize, message: &str) -> Self {
+        Self {
+            position,
+            message: message.to_owned(),
+        }
+    }
+}
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} at position {}", self.message, self.position)
+    }
+}
+
+pub fn parse(src: &str) -> Result<Expr, ParseError> {
+    parser::parse(src)
+}
+
+impl Expr {
+    /// Every identifier the expression mentions, with its modifier (for checking a rule when it
+    /// is saved).
+    pub fn identifiers(&self) -> Vec<(&str, Option<&str>)> {
+        let mut out = Vec::new();
+        self.collect_identifiers(&mut out);
+        out
+    }
+
+    fn collect_identifiers<'a>(&'a self, out: &mut Vec<(&'a str, Option<&'a str>)>) {
+        match self {
+            Expr::And(a, b) | Expr::Or(a, b) => {
+                a.collect_identifiers(out);
+                b.collect_identifiers(out);
+            }
+            Expr::Compare { left, right, .. } => {
+                for operand in [left, right] {
+                    if let Operand::Ident { path, modifier } = operand {
+                        out.push((path, modifier.as_deref()));
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,138 @@
+#![allow(clippy::panic)] // a parse failure in a test names the expression
+use super::*;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+
+struct Vars(HashMap<&'static str, Value>);
+
+impl Context for Vars {
+    fn lookup(&self, path: &str) -> Option<Value> {
+        self.0.get(path).cloned()
+    }
+}
+
+fn vars() -> Vars {
+    Vars(HashMap::from([
+        ("id", json!("abc")),
+        ("verified", json!(true)),
+        ("age", json!(42)),
+        ("name", json!("Ann Lee")),
+        ("roles", json!(["admin", "staff"])),
+        ("created", json!("2026-01-02 03:04:05.000Z")),
+        ("@request.auth.id", json!("abc")),
+        ("@request.context", json!("password")),
+        ("@request.body.role", json!("x")),
+    ]))
+}
+
+fn eval(src: &str) -> bool {
+    let expr = parse(src).unwrap_or_else(|e| panic!("{src}: {e}"));
+    evaluate(&expr, &vars())
+}
+
+#[test]
+fn every_operator() {
+    assert!(eval("id = 'abc'"));
+    assert!(eval("id != 'x'"));
+    assert!(eval("age > 41 && age >= 42 && age < 43 && age <= 42"));
+    assert!(!eval("age > 42"));
+    assert!(eval("name ~ 'ann'"));
+    assert!(eval("name ~ 'A%Lee'"));
+    assert!(eval("name !~ 'bob'"));
+    assert!(eval("verified = true"));
+    assert!(eval("verified != false"));
+    assert!(eval("created > '2026-01-01'"));
+    assert!(eval("missing = null && missing = ''"));
+    assert!(eval("age = '42'"));
+}
+
+#[test]
+fn any_of_and_all_of() {
+    assert!(eval("roles ?= 'admin'"));
+    assert!(!eval("roles = 'admin'"));
+    assert!(eval("roles ?!= 'admin'"));
+    assert!(eval("roles ?~ 'adm'"));
+    assert!(eval("roles:length = 2"));
+}
+
+#[test]
+fn precedence_and_parentheses() {
+    // && binds tighter: false || (true && true)
+    assert!(eval("id = 'x' || id = 'abc' && age = 42"));
+    assert!(!eval("(id = 'x' || id = 'abc') && age = 1"));
+    assert!(eval("((((id = 'abc'))))"));
+}
+
+#[test]
+fn request_values_and_modifiers() {
+    assert!(eval("@request.auth.id != '' && id = @request.auth.id"));
+    assert!(eval("@request.context != 'oauth2'"));
+    assert!(eval(
+        "@request.body.role:isset = true && @request.body.other:isset = false"
+    ));
+    assert!(eval("name:lower = 'ann lee'"));
+    assert!(eval("// a comment\nid = \"abc\""));
+}
+
+#[test]
+fn errors_point_at_the_problem() {
+    let e = parse("id = ").err();
+    assert_eq!(e.map(|e| e.position), Some(5));
+    assert_eq!(parse("id = 'x' &&").err().map(|e| e.position), Some(11));
+    assert_eq!(parse("id 'x'").err().map(|e| e.position), Some(3));
+    assert_eq!(
+        parse("id = 'x").err().map(|e| e.message),
+        Some("unterminated string".to_owned())
+    );
+    assert!(parse("").is_err());
+    assert!(parse("(id = 'x'").is_err());
+    assert!(parse("id = 'x')").is_err());
+    assert!(parse(&format!("{}id = 1{}", "(".repeat(500), ")".repeat(500))).is_err());
+}
+
+#[test]
+fn random_input_never_panics() {
+    use rand::{RngExt, SeedableRng};
+    let pieces = [
+        "(",
+        ")",
+        "&&",
+        "||",
+        "=",
+        "!=",
+        "?=",
+        "~",
+        "!~",
+        ">",
+        "<=",
+        "'",
+        "\"",
+        "id",
+        "@request.auth.id",
+        ":isset",
+        ":",
+        "12",
+        "-3.5",
+        "true",
+        "null",
+        " ",
+        "//",
+        "\n",
+        "\\",
+        "é",
+        "?",
+        "!",
+        "@",
+        ".",
+    ];
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    for _ in 0..20_000 {
+        let len = rng.random_range(0..12);
+        let src: String = (0..len)
+            .map(|_| pieces[rng.random_range(0..pieces.len())])
+            .collect();
+        if let Ok(expr) = parse(&src) {
+            let _ = evaluate(&expr, &vars());
+        }
+    }
+}
