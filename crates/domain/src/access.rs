@@ -2,10 +2,11 @@
 //! evaluated against the record a request is about.
 //!
 //! What is evaluated today: record fields, `@request.auth.*`, `@request.context` and the date
-//! macros. `@request.body/query/headers/method` and `@collection.*` read as empty, so a rule that
-//! needs them fails closed (allows superusers only) until the request is passed through. A list
-//! rule other than `""`, `null` or the owner rule `id = @request.auth.id` also shows nothing to
-//! non-superusers until rules compile to SQL.
+//! macros. A rule that mentions `@request.body/query/headers/method` or `@collection.*` allows
+//! superusers only until the request is passed through: reading them as empty could make
+//! `@request.body.role:isset = false` pass, so such rules fail closed. A list rule other than
+//! `""`, `null` or the owner rule `id = @request.auth.id` also shows nothing to non-superusers
+//! until rules compile to SQL.
 
 use crate::clock::format_datetime;
 use crate::collection::Collection;
@@ -61,7 +62,12 @@ impl Rule {
         match rule {
             None => Self::SuperusersOnly,
             Some(r) if r.trim().is_empty() => Self::Everyone,
-            Some(r) => filter::parse(r).map_or(Self::SuperusersOnly, Self::Expr),
+            Some(r) => match filter::parse(r) {
+                Ok(expr) if expr.identifiers().iter().all(|(path, _)| evaluable(path)) => {
+                    Self::Expr(expr)
+                }
+                _ => Self::SuperusersOnly,
+            },
         }
     }
 
@@ -85,6 +91,19 @@ impl Rule {
             && ((is(left, "id") && is(right, "@request.auth.id"))
                 || (is(left, "@request.auth.id") && is(right, "id")))
     }
+}
+
+/// Identifiers this evaluator has values for (see the module comment).
+fn evaluable(path: &str) -> bool {
+    ![
+        "@request.body",
+        "@request.query",
+        "@request.headers",
+        "@request.method",
+        "@collection",
+    ]
+    .iter()
+    .any(|p| path.starts_with(p))
 }
 
 impl Context for Subject<'_> {
@@ -244,6 +263,8 @@ mod tests {
         ));
         assert!(!allows("password != ''", &guest));
         assert!(!Rule::of(Some("id = (")).allows(&guest));
+        // Not passed through yet: such rules must not pass by reading the request as empty.
+        assert!(!allows("@request.body.role:isset = false", &owner));
         assert!(Rule::of(Some("id = @request.auth.id")).is_owner_rule());
         assert!(!Rule::of(Some("id != @request.auth.id")).is_owner_rule());
     }
