@@ -1,19 +1,18 @@
 //! Who is calling, and the API rules: PocketBase's filter expressions (see [`crate::filter`])
 //! evaluated against the record a request is about.
 //!
-//! What is evaluated today: record fields, `@request.auth.*`, `@request.context` and the date
-//! macros. A rule that mentions `@request.body/query/headers/method` or `@collection.*` allows
-//! superusers only until the request is passed through: reading them as empty could make
-//! `@request.body.role:isset = false` pass, so such rules fail closed. A list rule other than
-//! `""`, `null` or the owner rule `id = @request.auth.id` also shows nothing to non-superusers
-//! until rules compile to SQL.
+//! What is evaluated: record fields, `@request.auth.*`, `@request.context`, `@request.method`,
+//! `@request.query.*`, `@request.headers.*`, `@request.body.*` and the date macros. A rule that
+//! mentions `@collection.*` allows superusers only for now (fails closed). A list rule other than
+//! `""`, `null` or the owner rule `id = @request.auth.id` shows nothing to non-superusers until
+//! rules compile to SQL.
 
 use crate::clock::format_datetime;
 use crate::collection::Collection;
 use crate::filter::{self, Context, Expr, OpKind, Operand};
 use crate::record::Record;
 use crate::token::AuthClaims;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use time::{Date, Duration, OffsetDateTime, Time};
 
@@ -47,6 +46,16 @@ pub enum Rule {
     Expr(Expr),
 }
 
+/// The parts of the request a rule may read. Header names are lower-case with `-` as `_`, as
+/// PocketBase exposes them (`@request.headers.x_api_key`).
+#[derive(Debug, Default, Clone)]
+pub struct RequestInfo {
+    pub method: String,
+    pub query: Map<String, Value>,
+    pub headers: Map<String, Value>,
+    pub body: Map<String, Value>,
+}
+
 /// What a rule is evaluated against.
 pub struct Subject<'a> {
     pub collection: &'a Collection,
@@ -54,6 +63,7 @@ pub struct Subject<'a> {
     pub caller: Option<&'a Caller>,
     /// `@request.context`: `default`, or the auth method (`password`, `otp`, `oauth2`).
     pub context: &'a str,
+    pub request: &'a RequestInfo,
     pub now_millis: i64,
 }
 
@@ -95,15 +105,17 @@ impl Rule {
 
 /// Identifiers this evaluator has values for (see the module comment).
 fn evaluable(path: &str) -> bool {
-    ![
-        "@request.body",
-        "@request.query",
-        "@request.headers",
-        "@request.method",
-        "@collection",
-    ]
-    .iter()
-    .any(|p| path.starts_with(p))
+    !path.starts_with("@collection")
+}
+
+/// `@request.body.a.b` → the value under `a.b` in `map`.
+fn nested(map: &Map<String, Value>, path: &str) -> Option<Value> {
+    let mut parts = path.split('.');
+    let mut value = map.get(parts.next()?)?.clone();
+    for key in parts {
+        value = value.get(key)?.clone();
+    }
+    Some(value)
 }
 
 impl Context for Subject<'_> {
@@ -120,6 +132,18 @@ impl Context for Subject<'_> {
         if path == "@request.context" {
             return Some(json!(self.context));
         }
+        if path == "@request.method" {
+            return Some(json!(self.request.method));
+        }
+        for (prefix, map) in [
+            ("@request.body.", &self.request.body),
+            ("@request.query.", &self.request.query),
+            ("@request.headers.", &self.request.headers),
+        ] {
+            if let Some(rest) = path.strip_prefix(prefix) {
+                return nested(map, rest);
+            }
+        }
         if path.starts_with('@') {
             return date_macro(path, self.now_millis);
         }
@@ -127,6 +151,10 @@ impl Context for Subject<'_> {
             return None;
         }
         field_value(self.collection, self.record, path)
+    }
+
+    fn current(&self, field: &str) -> Option<Value> {
+        field_value(self.collection, self.record, field)
     }
 }
 
@@ -241,11 +269,19 @@ mod tests {
             token: String::new(),
         };
         let now = 1_795_854_471_408; // 2026-11-28
+        let mut request = RequestInfo {
+            method: "PATCH".into(),
+            ..RequestInfo::default()
+        };
+        request.body.insert("role".into(), json!("admin"));
+        request.body.insert("name".into(), json!("Ann"));
+        request.headers.insert("x_app".into(), json!("web"));
         let guest = Subject {
             collection: &users,
             record: &target,
             caller: None,
             context: "default",
+            request: &request,
             now_millis: now,
         };
         let owner = Subject {
@@ -263,8 +299,21 @@ mod tests {
         ));
         assert!(!allows("password != ''", &guest));
         assert!(!Rule::of(Some("id = (")).allows(&guest));
-        // Not passed through yet: such rules must not pass by reading the request as empty.
-        assert!(!allows("@request.body.role:isset = false", &owner));
+        assert!(allows(
+            "@request.body.role:isset = true && @request.body.role = 'admin'",
+            &owner
+        ));
+        assert!(allows(
+            "@request.body.name:changed = false && @request.body.role:changed = true",
+            &owner
+        ));
+        assert!(allows(
+            "@request.method = 'PATCH' && @request.headers.x_app = 'web'",
+            &owner
+        ));
+        assert!(allows("@request.query.page = ''", &owner));
+        // Not evaluated yet: fails closed.
+        assert!(!allows("@collection.users.id != ''", &owner));
         assert!(Rule::of(Some("id = @request.auth.id")).is_owner_rule());
         assert!(!Rule::of(Some("id != @request.auth.id")).is_owner_rule());
     }

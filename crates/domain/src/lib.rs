@@ -15,7 +15,7 @@ mod service;
 pub mod settings;
 pub mod token;
 
-pub use access::Caller;
+pub use access::{Caller, RequestInfo};
 pub use error::{Error, ErrorKind, FieldErrors, Result};
 pub use password::Password;
 pub use service::auth::{AuthResponse, PasswordLogin};

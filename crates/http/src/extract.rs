@@ -10,7 +10,7 @@ use std::time::Duration;
 
 const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 use axum::http::request::Parts;
-use gatehouse_domain::Caller;
+use gatehouse_domain::{Caller, RequestInfo};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -146,5 +146,38 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let query = parts.uri.query().unwrap_or_default();
         Ok(Self(serde_urlencoded::from_str(query).unwrap_or_default()))
+    }
+}
+
+/// What API rules may read of the request (`@request.method/query/headers`; handlers add the
+/// body). Header names become lower case with `-` as `_`, as PocketBase exposes them.
+pub struct Meta(pub RequestInfo);
+
+impl<S: Send + Sync> FromRequestParts<S> for Meta {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let query: Vec<(String, String)> =
+            serde_urlencoded::from_str(parts.uri.query().unwrap_or_default()).unwrap_or_default();
+        let headers = parts
+            .headers
+            .iter()
+            .filter_map(|(name, value)| {
+                let value = value.to_str().ok()?;
+                Some((
+                    name.as_str().replace('-', "_"),
+                    Value::String(value.to_owned()),
+                ))
+            })
+            .collect();
+        Ok(Self(RequestInfo {
+            method: parts.method.as_str().to_owned(),
+            query: query
+                .into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect(),
+            headers,
+            body: Map::new(),
+        }))
     }
 }

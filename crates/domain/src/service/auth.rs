@@ -2,7 +2,7 @@
 //! and turning an `Authorization` header into a [`Caller`].
 
 use super::Gatehouse;
-use crate::access::{Caller, Rule, Subject, is_superuser};
+use crate::access::{Caller, RequestInfo, Rule, Subject, is_superuser};
 use crate::collection::Collection;
 use crate::collection::field::is_email;
 use crate::error::{Error, FieldErrors, Result, codes};
@@ -67,6 +67,7 @@ impl Gatehouse {
         collection: &str,
         login: PasswordLogin,
         caller: Option<&Caller>,
+        request: &RequestInfo,
     ) -> Result<AuthResponse> {
         let c = self.auth_collection(collection).await?;
         if !c.password_auth.enabled {
@@ -114,7 +115,7 @@ impl Gatehouse {
             aal: 1,
             auth_time: self.clock.now_secs(),
         };
-        self.auth_response(&c, record, caller, proof).await
+        self.auth_response(&c, record, caller, proof, request).await
     }
 
     /// Identity fields in PocketBase's order: `email` first (skipped when the identity does not look
@@ -180,6 +181,7 @@ impl Gatehouse {
         &self,
         collection: &str,
         caller: Option<&Caller>,
+        request: &RequestInfo,
     ) -> Result<AuthResponse> {
         let c = self.auth_collection(collection).await?;
         let caller = caller.ok_or_else(|| {
@@ -192,7 +194,7 @@ impl Gatehouse {
             )));
         }
         let record = caller.record.clone();
-        self.check_auth_rule(&c, &record, Some(caller), "default")?;
+        self.check_auth_rule(&c, &record, Some(caller), "default", request)?;
         let token = if caller.claims.refreshable {
             let proof = Proof {
                 amr: caller.claims.amr.clone(),
@@ -273,8 +275,9 @@ impl Gatehouse {
         record: Record,
         caller: Option<&Caller>,
         proof: Proof,
+        request: &RequestInfo,
     ) -> Result<AuthResponse> {
-        self.check_auth_rule(c, &record, caller, &proof.amr.join(","))?;
+        self.check_auth_rule(c, &record, caller, &proof.amr.join(","), request)?;
         let token = self.mint(c, &record, &proof, true, c.auth_token.duration)?;
         Ok(AuthResponse {
             token,
@@ -290,6 +293,7 @@ impl Gatehouse {
         record: &Record,
         caller: Option<&Caller>,
         context: &str,
+        request: &RequestInfo,
     ) -> Result<()> {
         if is_superuser(caller) {
             return Ok(());
@@ -299,6 +303,7 @@ impl Gatehouse {
             record,
             caller,
             context,
+            request,
             now_millis: self.clock.now_millis(),
         };
         if Rule::of(c.auth_rule.as_deref()).allows(&subject) {

@@ -2,7 +2,7 @@
 //! see and change what.
 
 use super::{Gatehouse, ListOf};
-use crate::access::{Caller, Rule, Subject, can_manage, is_superuser};
+use crate::access::{Caller, RequestInfo, Rule, Subject, can_manage, is_superuser};
 use crate::collection::{Collection, FieldKind, SUPERUSERS_ID};
 use crate::error::{Error, FieldErrors, Result, codes};
 use crate::password::Password;
@@ -31,6 +31,7 @@ impl Gatehouse {
         collection: &str,
         params: ListParams,
         caller: Option<&Caller>,
+        request: &RequestInfo,
     ) -> Result<ListOf<Value>> {
         let c = self.collection_for_records(collection).await?;
         let su = is_superuser(caller);
@@ -75,7 +76,7 @@ impl Gatehouse {
             .into_iter()
             .map(|row| {
                 let record = Record::from_row(row);
-                let view = self.view_for(&c, caller, &record);
+                let view = self.view_for(&c, caller, &record, request);
                 record.render(&c, view)
             })
             .collect();
@@ -97,6 +98,7 @@ impl Gatehouse {
         collection: &str,
         id: &str,
         caller: Option<&Caller>,
+        request: &RequestInfo,
     ) -> Result<Value> {
         let c = self.collection_for_records(collection).await?;
         let rule = rule_for(c.view_rule.as_deref(), caller)?;
@@ -105,8 +107,8 @@ impl Gatehouse {
             Some(own) => own.record.clone(),
             None => self.load(&c, id).await?,
         };
-        self.check(&rule, &c, &record, caller)?;
-        Ok(record.render(&c, self.view_for(&c, caller, &record)))
+        self.check(&rule, &c, &record, caller, request)?;
+        Ok(record.render(&c, self.view_for(&c, caller, &record, request)))
     }
 
     pub async fn create_record(
@@ -114,6 +116,7 @@ impl Gatehouse {
         collection: &str,
         mut body: Map<String, Value>,
         caller: Option<&Caller>,
+        request: &RequestInfo,
     ) -> Result<Value> {
         let c = self.collection_for_records(collection).await?;
         let su = is_superuser(caller);
@@ -161,7 +164,7 @@ impl Gatehouse {
         self.apply_custom_fields(&c, &mut record, &body, true, &now, &mut errors)
             .await?;
         // The create and manage rules see the record as submitted.
-        let manage = can_manage(&self.subject(&c, &record, caller));
+        let manage = can_manage(&self.subject(&c, &record, caller, request));
         if let Some(v) = body.get("verified").map(as_bool)
             && c.id != SUPERUSERS_ID
         {
@@ -172,7 +175,7 @@ impl Gatehouse {
         }
         errors.into_result("Failed to create record.")?;
         if let Some(rule) = &rule
-            && !rule.allows(&self.subject(&c, &record, caller))
+            && !rule.allows(&self.subject(&c, &record, caller, request))
         {
             return Err(Error::bad_request("Failed to create record."));
         }
@@ -187,7 +190,7 @@ impl Gatehouse {
             }
             Err(e) => return Err(e.into()),
         }
-        let view = self.view_for(&c, caller, &record);
+        let view = self.view_for(&c, caller, &record, request);
         Ok(record.render(
             &c,
             View {
@@ -203,6 +206,7 @@ impl Gatehouse {
         id: &str,
         mut body: Map<String, Value>,
         caller: Option<&Caller>,
+        request: &RequestInfo,
     ) -> Result<Value> {
         let c = self.collection_for_records(collection).await?;
         let rule = rule_for(c.update_rule.as_deref(), caller)?;
@@ -211,8 +215,8 @@ impl Gatehouse {
             drop_hidden_fields(&c, &mut body);
         }
         let mut record = self.load(&c, id).await?;
-        self.check(&rule, &c, &record, caller)?;
-        let manage = can_manage(&self.subject(&c, &record, caller));
+        self.check(&rule, &c, &record, caller, request)?;
+        let manage = can_manage(&self.subject(&c, &record, caller, request));
         let mut errors = FieldErrors::default();
 
         if let Some(new_id) = body.get("id").map(crate::collection::field::cast_string)
@@ -288,7 +292,7 @@ impl Gatehouse {
         if rotate_token_key {
             tracing::info!(record = id, collection = %c.name, "credentials changed; previous tokens revoked");
         }
-        Ok(record.render(&c, self.view_for(&c, caller, &record)))
+        Ok(record.render(&c, self.view_for(&c, caller, &record, request)))
     }
 
     pub async fn delete_record(
@@ -296,11 +300,12 @@ impl Gatehouse {
         collection: &str,
         id: &str,
         caller: Option<&Caller>,
+        request: &RequestInfo,
     ) -> Result<()> {
         let c = self.collection_for_records(collection).await?;
         let rule = rule_for(c.delete_rule.as_deref(), caller)?;
         let record = self.load(&c, id).await?;
-        self.check(&rule, &c, &record, caller)?;
+        self.check(&rule, &c, &record, caller, request)?;
         if c.id == SUPERUSERS_ID && self.store.count_records(SUPERUSERS_ID).await? <= 1 {
             return Err(Error::bad_request(
                 "You can't delete the only existing superuser.",
@@ -321,11 +326,17 @@ impl Gatehouse {
         Ok(Record::from_row(row))
     }
 
-    fn view_for(&self, c: &Collection, caller: Option<&Caller>, record: &Record) -> View {
+    fn view_for(
+        &self,
+        c: &Collection,
+        caller: Option<&Caller>,
+        record: &Record,
+        request: &RequestInfo,
+    ) -> View {
         let su = is_superuser(caller);
         let own = caller.is_some_and(|x| x.record.id() == record.id());
         View {
-            email: su || own || can_manage(&self.subject(c, record, caller)),
+            email: su || own || can_manage(&self.subject(c, record, caller, request)),
             hidden: su,
         }
     }
@@ -336,8 +347,10 @@ impl Gatehouse {
         c: &'a Collection,
         record: &'a Record,
         caller: Option<&'a Caller>,
+        request: &'a RequestInfo,
     ) -> Subject<'a> {
         Subject {
+            request,
             collection: c,
             record,
             caller,
@@ -353,9 +366,10 @@ impl Gatehouse {
         c: &Collection,
         record: &Record,
         caller: Option<&Caller>,
+        request: &RequestInfo,
     ) -> Result<()> {
         match rule {
-            Some(rule) if !rule.allows(&self.subject(c, record, caller)) => {
+            Some(rule) if !rule.allows(&self.subject(c, record, caller, request)) => {
                 Err(Error::resource_not_found())
             }
             _ => Ok(()),

@@ -85,3 +85,53 @@ both_backends!(
         );
     }
 );
+
+both_backends!(
+    update_rules_read_the_request_body,
+    |app: TestApp| async move {
+        let su = app.superuser_token().await;
+        let (id, token) = app.user("rho@example.com", "rho-password").await;
+        // Owners may edit their record but not rename themselves to "admin".
+        let r = app
+            .patch(
+                "/api/collections/users",
+                Some(&su),
+                json!({"updateRule": "id = @request.auth.id && @request.body.name != 'admin'"}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let path = format!("/api/collections/users/records/{id}");
+        assert_eq!(
+            app.patch(&path, Some(&token), json!({"name": "Rho"}))
+                .await
+                .status,
+            200
+        );
+        assert_eq!(
+            app.patch(&path, Some(&token), json!({"name": "admin"}))
+                .await
+                .status,
+            404
+        );
+        let r = app
+        .patch("/api/collections/users", Some(&su), json!({"updateRule": "id = @request.auth.id && @request.body.verified:isset = false && @request.headers.x_client = 'app'"}))
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let with_header = app
+            .client
+            .patch(format!("{}{path}", app.url))
+            .header("Authorization", &token)
+            .header("X-Client", "app")
+            .json(&json!({"name": "R"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(with_header.status(), 200);
+        assert_eq!(
+            app.patch(&path, Some(&token), json!({"name": "R2"}))
+                .await
+                .status,
+            404
+        );
+    }
+);

@@ -1,6 +1,6 @@
 //! Login and session routes.
 
-use crate::extract::{Auth, Body};
+use crate::extract::{Auth, Body, Meta};
 use crate::{AppState, error::ApiError};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -20,10 +20,12 @@ pub async fn auth_with_password(
     State(s): State<AppState>,
     Path(collection): Path<String>,
     auth: Auth,
+    Meta(meta): Meta,
     Body(login): Body<PasswordLogin>,
 ) -> Answer<AuthResponse> {
+    // The credentials are not handed to rules: `@request.body` is empty for a login.
     Ok(Json(
-        s.gh.auth_with_password(&collection, login, auth.caller())
+        s.gh.auth_with_password(&collection, login, auth.caller(), &meta)
             .await?,
     ))
 }
@@ -32,8 +34,11 @@ pub async fn auth_refresh(
     State(s): State<AppState>,
     Path(collection): Path<String>,
     auth: Auth,
+    Meta(meta): Meta,
 ) -> Answer<AuthResponse> {
-    Ok(Json(s.gh.auth_refresh(&collection, auth.caller()).await?))
+    Ok(Json(
+        s.gh.auth_refresh(&collection, auth.caller(), &meta).await?,
+    ))
 }
 
 pub async fn impersonate(

@@ -1,6 +1,6 @@
 //! `/api/collections/{c}/records[/{id}]`.
 
-use crate::extract::{Auth, Body, Params};
+use crate::extract::{Auth, Body, Meta, Params};
 use crate::{AppState, error::ApiError};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -14,6 +14,7 @@ pub async fn list(
     State(s): State<AppState>,
     Path(collection): Path<String>,
     auth: Auth,
+    Meta(meta): Meta,
     q: Params,
 ) -> Answer<ListOf<Value>> {
     let params = ListParams {
@@ -24,7 +25,7 @@ pub async fn list(
         skip_total: q.flag("skipTotal"),
     };
     Ok(Json(
-        s.gh.list_records(&collection, params, auth.caller())
+        s.gh.list_records(&collection, params, auth.caller(), &meta)
             .await?,
     ))
 }
@@ -33,9 +34,11 @@ pub async fn view(
     State(s): State<AppState>,
     Path((collection, id)): Path<(String, String)>,
     auth: Auth,
+    Meta(meta): Meta,
 ) -> Answer<Value> {
     Ok(Json(
-        s.gh.view_record(&collection, &id, auth.caller()).await?,
+        s.gh.view_record(&collection, &id, auth.caller(), &meta)
+            .await?,
     ))
 }
 
@@ -43,10 +46,15 @@ pub async fn create(
     State(s): State<AppState>,
     Path(collection): Path<String>,
     auth: Auth,
+    Meta(mut meta): Meta,
     Body(body): Body<Map<String, Value>>,
 ) -> Answer<Value> {
     Ok(Json(
-        s.gh.create_record(&collection, body, auth.caller()).await?,
+        {
+            meta.body = body.clone();
+            s.gh.create_record(&collection, body, auth.caller(), &meta)
+        }
+        .await?,
     ))
 }
 
@@ -54,11 +62,15 @@ pub async fn update(
     State(s): State<AppState>,
     Path((collection, id)): Path<(String, String)>,
     auth: Auth,
+    Meta(mut meta): Meta,
     Body(body): Body<Map<String, Value>>,
 ) -> Answer<Value> {
     Ok(Json(
-        s.gh.update_record(&collection, &id, body, auth.caller())
-            .await?,
+        {
+            meta.body = body.clone();
+            s.gh.update_record(&collection, &id, body, auth.caller(), &meta)
+        }
+        .await?,
     ))
 }
 
@@ -66,7 +78,9 @@ pub async fn delete(
     State(s): State<AppState>,
     Path((collection, id)): Path<(String, String)>,
     auth: Auth,
+    Meta(meta): Meta,
 ) -> Result<StatusCode, ApiError> {
-    s.gh.delete_record(&collection, &id, auth.caller()).await?;
+    s.gh.delete_record(&collection, &id, auth.caller(), &meta)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
