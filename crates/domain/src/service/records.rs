@@ -111,13 +111,14 @@ impl Gatehouse {
         Ok(record.render(&c, self.view_for(&c, caller, &record, request)))
     }
 
+    /// Creates a record from `request.body` (which the rules see as submitted).
     pub async fn create_record(
         &self,
         collection: &str,
-        mut body: Map<String, Value>,
         caller: Option<&Caller>,
         request: &RequestInfo,
     ) -> Result<Value> {
+        let mut body = request.body.clone();
         let c = self.collection_for_records(collection).await?;
         let su = is_superuser(caller);
         let rule = rule_for(c.create_rule.as_deref(), caller)?;
@@ -200,14 +201,15 @@ impl Gatehouse {
         ))
     }
 
+    /// Applies `request.body` to the record (the rules see it as submitted).
     pub async fn update_record(
         &self,
         collection: &str,
         id: &str,
-        mut body: Map<String, Value>,
         caller: Option<&Caller>,
         request: &RequestInfo,
     ) -> Result<Value> {
+        let mut body = request.body.clone();
         let c = self.collection_for_records(collection).await?;
         let rule = rule_for(c.update_rule.as_deref(), caller)?;
         let su = is_superuser(caller);

@@ -49,12 +49,10 @@ pub async fn create(
     Meta(mut meta): Meta,
     Body(body): Body<Map<String, Value>>,
 ) -> Answer<Value> {
+    meta.body = body;
     Ok(Json(
-        {
-            meta.body = body.clone();
-            s.gh.create_record(&collection, body, auth.caller(), &meta)
-        }
-        .await?,
+        s.gh.create_record(&collection, auth.caller(), &meta)
+            .await?,
     ))
 }
 
@@ -65,12 +63,10 @@ pub async fn update(
     Meta(mut meta): Meta,
     Body(body): Body<Map<String, Value>>,
 ) -> Answer<Value> {
+    meta.body = body;
     Ok(Json(
-        {
-            meta.body = body.clone();
-            s.gh.update_record(&collection, &id, body, auth.caller(), &meta)
-        }
-        .await?,
+        s.gh.update_record(&collection, &id, auth.caller(), &meta)
+            .await?,
     ))
 }
 
