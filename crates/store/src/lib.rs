@@ -5,12 +5,14 @@
 //! their custom fields in one JSON `data` column, so every auth collection shares one `records` table
 //! and record ids are unique across all auth collections, as PocketBase requires.
 
+mod condition;
 mod error;
 mod model;
 mod postgres;
 mod sql;
 mod sqlite;
 
+pub use condition::{Column, CompareOp, Condition, Kind, Scalar};
 pub use error::StoreError;
 pub use model::{CollectionRow, ListQuery, Page, RecordRow, SortKey, SortTerm, UniqueIndex};
 pub use postgres::PostgresStore;

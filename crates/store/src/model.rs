@@ -42,12 +42,7 @@ impl std::fmt::Debug for RecordRow {
 /// What a list may be sorted by: a system column or a custom field inside `data`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SortKey {
-    Id,
-    Email,
-    EmailVisibility,
-    Verified,
-    Created,
-    Updated,
+    Column(crate::Column),
     Field(String),
 }
 
@@ -57,11 +52,11 @@ pub struct SortTerm {
     pub descending: bool,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ListQuery {
     pub collection_id: String,
-    /// When set, only this record may be returned (the owner-only rule).
-    pub only_id: Option<String>,
+    /// Which records to return (the list rule and the `filter` parameter, compiled).
+    pub condition: crate::Condition,
     pub sort: Vec<SortTerm>,
     pub limit: i64,
     pub offset: i64,

@@ -2,6 +2,7 @@
 //! parameter in the URL keeps Gatehouse's tables in their own schema (created if missing), so one
 //! database can host several installations or test runs side by side.
 
+use crate::condition::{Dialect, Param};
 use crate::{
     CollectionRow, ListQuery, Page, RecordRow, Result, Store, StoreError, UniqueIndex, sql,
 };
@@ -12,6 +13,19 @@ use std::str::FromStr;
 use std::time::Duration;
 
 const RECORD_COLUMNS: &str = "id, collection_id, email, email_visibility, verified, password_hash, token_key, data::text AS data, created, updated";
+
+/// Binds one condition parameter to a sqlx query (query and query_scalar have no common trait).
+macro_rules! bind {
+    ($q:expr, $p:expr) => {
+        match $p {
+            Param::Text(s) => $q.bind(s.clone()),
+            Param::Real(n) => $q.bind(*n),
+            Param::Int(n) => $q.bind(*n),
+            Param::Bool(b) => $q.bind(*b),
+            Param::Path(path) => $q.bind(path.clone()),
+        }
+    };
+}
 
 pub struct PostgresStore {
     pool: PgPool,
@@ -307,46 +321,21 @@ impl Store for PostgresStore {
     }
 
     async fn list_records(&self, query: &ListQuery) -> Result<Page> {
-        let mut filter = String::from(" WHERE collection_id = $1");
-        let mut next = 2;
-        if query.only_id.is_some() {
-            filter.push_str(" AND id = $2");
-            next = 3;
+        let list = sql::list_records(query, Dialect::Postgres, RECORD_COLUMNS);
+        let mut rows = sqlx::query_as::<_, RecordRow>(AssertSqlSafe(list.select));
+        for p in &list.params {
+            rows = bind!(rows, p);
         }
-        // `->` keeps JSON types, so numbers sort as numbers and strings as strings.
-        let (order, sort_params) = sql::order_by(
-            &query.sort,
-            next,
-            |n| format!("(data -> ${n}::text)"),
-            "seq ASC",
-        );
-        let next = next + sort_params.len();
-        let q = format!(
-            "SELECT {RECORD_COLUMNS} FROM records{filter}{order} LIMIT ${next} OFFSET ${}",
-            next + 1
-        );
-        let mut rows = sqlx::query_as::<_, RecordRow>(AssertSqlSafe(q)).bind(&query.collection_id);
-        if let Some(id) = &query.only_id {
-            rows = rows.bind(id);
-        }
-        for field in &sort_params {
-            rows = rows.bind(field);
-        }
-        let rows = rows
-            .bind(query.limit)
-            .bind(query.offset)
-            .fetch_all(&self.pool)
-            .await?;
-        let total = if query.skip_total {
-            None
-        } else {
-            let q = format!("SELECT COUNT(*) FROM records{filter}");
-            let mut count =
-                sqlx::query_scalar::<_, i64>(AssertSqlSafe(q)).bind(&query.collection_id);
-            if let Some(id) = &query.only_id {
-                count = count.bind(id);
+        let rows = rows.fetch_all(&self.pool).await?;
+        let total = match list.count {
+            None => None,
+            Some(count) => {
+                let mut count = sqlx::query_scalar::<_, i64>(AssertSqlSafe(count));
+                for p in &list.params[..list.count_params] {
+                    count = bind!(count, p);
+                }
+                Some(count.fetch_one(&self.pool).await?)
             }
-            Some(count.fetch_one(&self.pool).await?)
         };
         Ok(Page { rows, total })
     }

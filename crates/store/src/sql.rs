@@ -2,6 +2,8 @@
 //! backend turns them into its positional `?n`). Statements whose dialects differ live in the
 //! backend's own module.
 
+use crate::condition::{Dialect, Param, SqlBuilder};
+
 pub const LIST_COLLECTIONS: &str = "SELECT id, name, kind, system, definition, created, updated FROM collections ORDER BY created, id";
 pub const INSERT_COLLECTION: &str = "INSERT INTO collections (id, name, kind, system, definition, created, updated) \
      VALUES ($1, $2, $3, $4, $5, $6, $7)";
@@ -16,34 +18,55 @@ pub const REPLACE_PASSWORD_HASH: &str =
 pub const GET_SETTING: &str = "SELECT value FROM settings WHERE key = $1";
 pub const PUT_SETTING: &str = "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value";
 
-/// Builds the ORDER BY clause of a records list. Column names come from a fixed list; a custom
-/// field is addressed through a bound parameter (`field_expr` receives its placeholder number), so
-/// no caller-supplied text ever becomes SQL.
-pub fn order_by(
-    sort: &[crate::SortTerm],
-    first_param: usize,
-    field_expr: impl Fn(usize) -> String,
-    insertion_order: &str,
-) -> (String, Vec<String>) {
+/// The statements of one records list: the page and (unless skipped) the total, sharing the
+/// condition's parameters, which come first so that the count can bind a prefix of them.
+pub struct ListSql {
+    pub select: String,
+    pub count: Option<String>,
+    pub params: Vec<Param>,
+    pub count_params: usize,
+}
+
+/// `columns` is the backend's record column list.
+pub fn list_records(query: &crate::ListQuery, dialect: Dialect, columns: &str) -> ListSql {
     use crate::SortKey;
+    let mut b = SqlBuilder::new(dialect);
+    let collection = b.bind(Param::Text(query.collection_id.clone()));
+    let condition = b.condition(&query.condition);
+    let filter = format!(" WHERE collection_id = {collection} AND ({condition})");
+    let count_params = b.params.len();
     let mut terms = Vec::new();
-    let mut params = Vec::new();
-    for term in sort {
+    for term in &query.sort {
         let expr = match &term.key {
-            SortKey::Id => "id".to_owned(),
-            SortKey::Email => "email".to_owned(),
-            SortKey::EmailVisibility => "email_visibility".to_owned(),
-            SortKey::Verified => "verified".to_owned(),
-            SortKey::Created => "created".to_owned(),
-            SortKey::Updated => "updated".to_owned(),
+            SortKey::Column(c) => c.name().to_owned(),
             SortKey::Field(name) => {
-                params.push(name.clone());
-                field_expr(first_param + params.len() - 1)
+                let p = b.bind(Param::Path(vec![name.clone()]));
+                match dialect {
+                    Dialect::Sqlite => format!("json_extract(data, {p})"),
+                    // `#>` keeps JSON types, so numbers sort as numbers and strings as strings.
+                    Dialect::Postgres => format!("(data #> {p})"),
+                }
             }
         };
         let dir = if term.descending { "DESC" } else { "ASC" };
         terms.push(format!("{expr} {dir}"));
     }
-    terms.push(insertion_order.to_owned());
-    (format!(" ORDER BY {}", terms.join(", ")), params)
+    terms.push(
+        match dialect {
+            Dialect::Sqlite => "rowid ASC",
+            Dialect::Postgres => "seq ASC",
+        }
+        .to_owned(),
+    );
+    let limit = b.bind(Param::Int(query.limit));
+    let offset = b.bind(Param::Int(query.offset));
+    ListSql {
+        select: format!(
+            "SELECT {columns} FROM records{filter} ORDER BY {} LIMIT {limit} OFFSET {offset}",
+            terms.join(", ")
+        ),
+        count: (!query.skip_total).then(|| format!("SELECT COUNT(*) FROM records{filter}")),
+        params: b.params,
+        count_params,
+    }
 }

@@ -3,6 +3,7 @@
 //! another thread (as an async driver does) costs more than the query. Writes go to the single
 //! writer connection on the blocking pool, since they may wait on fsync or another process's lock.
 
+use crate::condition::{Dialect, Param, sqlite_path};
 use crate::{
     CollectionRow, ListQuery, Page, RecordRow, Result, Store, StoreError, UniqueIndex, sql,
 };
@@ -171,6 +172,17 @@ fn map_err(err: rusqlite::Error) -> StoreError {
         return StoreError::Unique { target };
     }
     StoreError::Sqlite(err)
+}
+
+fn sqlite_value(p: Param) -> rusqlite::types::Value {
+    use rusqlite::types::Value;
+    match p {
+        Param::Text(s) => Value::Text(s),
+        Param::Real(n) => Value::Real(n),
+        Param::Int(n) => Value::Integer(n),
+        Param::Bool(b) => Value::Integer(i64::from(b)),
+        Param::Path(path) => Value::Text(sqlite_path(&path)),
+    }
 }
 
 fn record(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecordRow> {
@@ -435,39 +447,19 @@ impl Store for SqliteStore {
     }
 
     async fn list_records(&self, query: &ListQuery) -> Result<Page> {
-        let mut filter = String::from(" WHERE collection_id = ?1");
-        let mut args: Vec<String> = vec![query.collection_id.clone()];
-        if let Some(id) = &query.only_id {
-            filter.push_str(" AND id = ?2");
-            args.push(id.clone());
-        }
-        let filter_args = args.len();
-        let (order, sort_params) = sql::order_by(
-            &query.sort,
-            args.len() + 1,
-            |n| format!("json_extract(data, ?{n})"),
-            "rowid ASC",
-        );
-        args.extend(sort_params.iter().map(|f| format!("$.{f}")));
-        let next = args.len() + 1;
-        let q = format!(
-            "SELECT {RECORD_COLUMNS} FROM records{filter}{order} LIMIT {} OFFSET {}",
-            query.limit, query.offset
-        );
-        debug_assert!(next > filter_args);
+        let list = sql::list_records(query, Dialect::Sqlite, RECORD_COLUMNS);
+        let args: Vec<rusqlite::types::Value> = list.params.into_iter().map(sqlite_value).collect();
         self.read(|c| {
             let rows = c
-                .prepare_cached(&q)?
+                .prepare_cached(&list.select)?
                 .query_map(params_from_iter(&args), record)?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            let total = if query.skip_total {
-                None
-            } else {
-                let count = format!("SELECT COUNT(*) FROM records{filter}");
-                Some(
-                    c.prepare_cached(&count)?
-                        .query_row(params_from_iter(&args[..filter_args]), |r| r.get(0))?,
-                )
+            let total = match &list.count {
+                None => None,
+                Some(count) => Some(
+                    c.prepare_cached(count)?
+                        .query_row(params_from_iter(&args[..list.count_params]), |r| r.get(0))?,
+                ),
             };
             Ok(Page { rows, total })
         })

@@ -29,7 +29,8 @@ pub fn evaluate(expr: &Expr, ctx: &dyn Context) -> bool {
     }
 }
 
-fn value(operand: &Operand, ctx: &dyn Context) -> Value {
+/// The value of one operand (with its modifier applied).
+pub fn value(operand: &Operand, ctx: &dyn Context) -> Value {
     match operand {
         Operand::Str(s) => Value::String(s.clone()),
         Operand::Num(n) => serde_json::Number::from_f64(*n).map_or(Value::Null, Value::Number),
@@ -58,7 +59,8 @@ fn value(operand: &Operand, ctx: &dyn Context) -> Value {
     }
 }
 
-fn compare(left: &Value, op: Op, right: &Value) -> bool {
+/// One comparison, with the any-of and multi-value rules of the module comment.
+pub fn compare(left: &Value, op: Op, right: &Value) -> bool {
     let lefts: Vec<&Value> = match left {
         Value::Array(items) => items.iter().collect(),
         other => vec![other],
@@ -111,7 +113,8 @@ fn number(v: &Value) -> Option<f64> {
     }
 }
 
-fn text(v: &Value) -> String {
+/// How a value reads as text in a comparison (`null` is `""`).
+pub fn text(v: &Value) -> String {
     match v {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),

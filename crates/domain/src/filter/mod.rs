@@ -9,7 +9,7 @@ mod eval;
 mod lexer;
 mod parser;
 
-pub use eval::{Context, evaluate};
+pub use eval::{Context, compare, evaluate, text, value};
 pub use lexer::{Op, OpKind};
 
 /// A parsed expression.

@@ -2,7 +2,7 @@
 //! and turning an `Authorization` header into a [`Caller`].
 
 use super::Gatehouse;
-use crate::access::{Caller, RequestInfo, Rule, Subject, is_superuser};
+use crate::access::{Caller, RequestInfo, Rule, Scope, Subject, is_superuser};
 use crate::collection::Collection;
 use crate::collection::field::is_email;
 use crate::error::{Error, FieldErrors, Result, codes};
@@ -301,10 +301,12 @@ impl Gatehouse {
         let subject = Subject {
             collection: c,
             record,
-            caller,
-            context,
-            request,
-            now_millis: self.clock.now_millis(),
+            scope: Scope {
+                caller,
+                context,
+                request,
+                now_millis: self.clock.now_millis(),
+            },
         };
         if Rule::of(c.auth_rule.as_deref()).allows(&subject) {
             Ok(())

@@ -6,6 +6,7 @@ mod support;
 
 mod auth;
 mod collections;
+mod filter_sql;
 mod multi_instance;
 mod records;
 mod rules;

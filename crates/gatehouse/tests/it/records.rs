@@ -113,14 +113,21 @@ both_backends!(
                 .status,
             400
         );
-        assert_eq!(
-            app.get(
-                "/api/collections/users/records?filter=name%3D%27x%27",
-                Some(&su)
+        let one = app
+            .get(
+                &format!("/api/collections/users/records?filter=id%3D%27{jon}%27"),
+                Some(&su),
             )
-            .await
-            .status,
-            400
+            .await;
+        assert_eq!(one.body["totalItems"], 1, "{}", one.text);
+        assert_eq!(one.body["items"][0]["id"], jon.as_str());
+        let bad = app
+            .get("/api/collections/users/records?filter=id%3D%28", Some(&su))
+            .await;
+        assert_eq!(bad.status, 400);
+        assert_eq!(
+            bad.body["data"]["filter"]["code"],
+            "validation_invalid_filter"
         );
     }
 );

@@ -3,15 +3,21 @@
 //!
 //! What is evaluated: record fields, `@request.auth.*`, `@request.context`, `@request.method`,
 //! `@request.query.*`, `@request.headers.*`, `@request.body.*` and the date macros. A rule that
-//! mentions `@collection.*` allows superusers only for now (fails closed). A list rule other than
-//! `""`, `null` or the owner rule `id = @request.auth.id` shows nothing to non-superusers until
-//! rules compile to SQL.
+//! mentions `@collection.*` allows superusers only for now (fails closed).
+//!
+//! Rules about one loaded record are evaluated in memory; list rules and the `filter` parameter
+//! are compiled to a store condition ([`compile`]) and run in the database.
+
+mod compile;
+
+pub use compile::{CompileError, Compiler, and};
 
 use crate::clock::format_datetime;
 use crate::collection::Collection;
-use crate::filter::{self, Context, Expr, OpKind, Operand};
+use crate::filter::{self, Context, Expr};
 use crate::record::Record;
 use crate::token::AuthClaims;
+use gatehouse_store::Condition;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use time::{Date, Duration, OffsetDateTime, Time};
@@ -56,15 +62,21 @@ pub struct RequestInfo {
     pub body: Map<String, Value>,
 }
 
-/// What a rule is evaluated against.
-pub struct Subject<'a> {
-    pub collection: &'a Collection,
-    pub record: &'a Record,
+/// The request-wide values a rule reads: `@request.*` and the date macros.
+#[derive(Clone, Copy)]
+pub struct Scope<'a> {
     pub caller: Option<&'a Caller>,
     /// `@request.context`: `default`, or the auth method (`password`, `otp`, `oauth2`).
     pub context: &'a str,
     pub request: &'a RequestInfo,
     pub now_millis: i64,
+}
+
+/// What a rule about one record is evaluated against.
+pub struct Subject<'a> {
+    pub collection: &'a Collection,
+    pub record: &'a Record,
+    pub scope: Scope<'a>,
 }
 
 impl Rule {
@@ -90,16 +102,20 @@ impl Rule {
         }
     }
 
-    /// `id = @request.auth.id` (either way round): lists can use it without evaluating per row.
-    pub fn is_owner_rule(&self) -> bool {
-        let Self::Expr(Expr::Compare { left, op, right }) = self else {
-            return false;
-        };
-        let is = |o: &Operand, p: &str| matches!(o, Operand::Ident { path, modifier: None } if path == p);
-        op.kind == OpKind::Eq
-            && !op.any
-            && ((is(left, "id") && is(right, "@request.auth.id"))
-                || (is(left, "@request.auth.id") && is(right, "id")))
+    /// The records of `collection` a non-superuser may list under this rule, as a store
+    /// condition. A rule that cannot run as SQL shows nothing (fails closed).
+    pub fn list_condition(&self, collection: &Collection, scope: Scope<'_>) -> Condition {
+        match self {
+            Self::SuperusersOnly => Condition::Const(false),
+            Self::Everyone => Condition::Const(true),
+            Self::Expr(expr) => Compiler {
+                collection,
+                scope,
+                public: false,
+            }
+            .compile(expr)
+            .unwrap_or(Condition::Const(false)),
+        }
     }
 }
 
@@ -118,7 +134,8 @@ fn nested(map: &Map<String, Value>, path: &str) -> Option<Value> {
     Some(value)
 }
 
-impl Context for Subject<'_> {
+impl Context for Scope<'_> {
+    /// `@request.*` and the macros; record fields are not known here (read as unset).
     fn lookup(&self, path: &str) -> Option<Value> {
         if let Some(field) = path.strip_prefix("@request.auth.") {
             let caller = self.caller?;
@@ -147,10 +164,21 @@ impl Context for Subject<'_> {
         if path.starts_with('@') {
             return date_macro(path, self.now_millis);
         }
-        if matches!(path, "password" | "tokenKey") {
-            return None;
+        None
+    }
+}
+
+impl Context for Subject<'_> {
+    fn lookup(&self, path: &str) -> Option<Value> {
+        if path.starts_with('@') {
+            return self.scope.lookup(path);
         }
-        field_value(self.collection, self.record, path)
+        match path {
+            "password" | "tokenKey" => None,
+            "collectionId" => Some(json!(self.collection.id)),
+            "collectionName" => Some(json!(self.collection.name)),
+            _ => field_value(self.collection, self.record, path),
+        }
     }
 
     fn current(&self, field: &str) -> Option<Value> {
@@ -224,7 +252,7 @@ fn date_macro(name: &str, now_millis: i64) -> Option<Value> {
 /// Whether `caller` may manage `record` (change email, verified or password without the old
 /// password; see the email).
 pub fn can_manage(subject: &Subject<'_>) -> bool {
-    is_superuser(subject.caller)
+    is_superuser(subject.scope.caller)
         || Rule::of(subject.collection.manage_rule.as_deref()).allows(subject)
 }
 
@@ -276,17 +304,24 @@ mod tests {
         request.body.insert("role".into(), json!("admin"));
         request.body.insert("name".into(), json!("Ann"));
         request.headers.insert("x_app".into(), json!("web"));
-        let guest = Subject {
-            collection: &users,
-            record: &target,
+        let scope = Scope {
             caller: None,
             context: "default",
             request: &request,
             now_millis: now,
         };
+        let guest = Subject {
+            collection: &users,
+            record: &target,
+            scope,
+        };
         let owner = Subject {
-            caller: Some(&caller),
-            ..guest
+            collection: &users,
+            record: &target,
+            scope: Scope {
+                caller: Some(&caller),
+                ..scope
+            },
         };
         let allows = |rule: &str, s: &Subject<'_>| Rule::of(Some(rule)).allows(s);
         assert!(allows("verified = true && name = 'Ann'", &guest));
@@ -314,7 +349,5 @@ mod tests {
         assert!(allows("@request.query.page = ''", &owner));
         // Not evaluated yet: fails closed.
         assert!(!allows("@collection.users.id != ''", &owner));
-        assert!(Rule::of(Some("id = @request.auth.id")).is_owner_rule());
-        assert!(!Rule::of(Some("id != @request.auth.id")).is_owner_rule());
     }
 }
