@@ -59,6 +59,7 @@ pub enum Column {
     Verified,
     Created,
     Updated,
+    TokenKey,
 }
 
 /// One side of a comparison. Both sides of one comparison must have the same [`Kind`].
@@ -88,6 +89,7 @@ impl Column {
             Column::Verified => "verified",
             Column::Created => "created",
             Column::Updated => "updated",
+            Column::TokenKey => "token_key",
         }
     }
 }

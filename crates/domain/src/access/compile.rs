@@ -106,6 +106,7 @@ impl Compiler<'_> {
             "emailVisibility" => column(Column::EmailVisibility, Kind::Bool)?,
             "verified" => column(Column::Verified, Kind::Bool)?,
             "created" => column(Column::Created, Kind::Text)?,
+            "tokenKey" if !self.public => column(Column::TokenKey, Kind::Text)?,
             "updated" => column(Column::Updated, Kind::Text)?,
             "collectionId" if rest.is_empty() => {
                 return Ok(Side::Value(Value::String(self.collection.id.clone())));
@@ -177,11 +178,18 @@ impl Compiler<'_> {
                     typed_compare(length.clone(), Kind::Number, op, r)
                 })
             }
-            (Target::Multi { path }, None | Some("each")) => {
-                multi(path, op, modifier == Some("each") || !op.any, &rights)?
-            }
-            // `?=` on a JSON field reads it as an array, like the evaluator does.
-            (Target::Data { path, kind: None }, None) if op.any => multi(path, op, false, &rights)?,
+            // `:each` reads the elements; without it a multi-valued field is its JSON text.
+            (Target::Multi { path }, Some("each")) => multi(path, op, !op.any, &rights)?,
+            (Target::Multi { path }, None | Some("lower")) => scalar_compare(
+                |_| Scalar::Field {
+                    path: path.clone(),
+                    kind: Kind::Text,
+                },
+                Some(Kind::Text),
+                modifier,
+                op,
+                &rights,
+            ),
             (Target::Column(c, kind), None | Some("lower")) => {
                 scalar_compare(|_| Scalar::Column(c), Some(kind), modifier, op, &rights)
             }
@@ -294,7 +302,7 @@ fn typed_compare(scalar: Scalar, kind: Kind, op: Op, value: &Value) -> Condition
     }
 }
 
-/// A multi-valued field against values: some element (`?=`) or every element (`=`, `:each`).
+/// A multi-valued field's elements (`:each`) against values: some element (`?=`) or every one.
 /// An empty field compares like an empty value, as in the evaluator.
 fn multi(
     path: Vec<String>,

@@ -1,7 +1,7 @@
 //! Evaluation against JSON values. The comparison rules follow what PocketBase's SQL does:
 //! `null` equals `""`, numbers compare as numbers (numeric strings included), `~` is a
 //! case-insensitive "contains" unless the pattern has `%` or `_`, and a multi-valued left side
-//! must match for every value (`=`) or for one of them (`?=`).
+//! (`field:each`, or a `@request` array) must match for every value (`=`) or for one of them (`?=`).
 
 use super::lexer::{Op, OpKind};
 use super::{Expr, Operand};
@@ -37,6 +37,12 @@ pub fn value(operand: &Operand, ctx: &dyn Context) -> Value {
         Operand::Bool(b) => Value::Bool(*b),
         Operand::Null => Value::Null,
         Operand::Ident { path, modifier } => match modifier.as_deref() {
+            // As in PocketBase, a record's multi-valued or JSON field is compared as its JSON
+            // text unless `:each` asks for its elements.
+            None if !path.starts_with('@') => match ctx.lookup(path) {
+                Some(v @ (Value::Array(_) | Value::Object(_))) => Value::String(v.to_string()),
+                other => other.unwrap_or(Value::Null),
+            },
             None | Some("each") => ctx.lookup(path).unwrap_or(Value::Null),
             Some("isset") => Value::Bool(ctx.is_set(path)),
             Some("length") => match ctx.lookup(path) {

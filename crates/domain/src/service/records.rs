@@ -17,7 +17,8 @@ use gatehouse_store::{
 use serde_json::{Map, Value, json};
 
 const ONLY_SUPERUSERS: &str = "Only superusers can perform this action.";
-const INVALID_FILTER: &str = "Something went wrong while processing your request.";
+/// PocketBase's answer to a bad `filter` or `sort`: no details.
+const GENERIC_400: &str = "Something went wrong while processing your request.";
 const DEFAULT_PER_PAGE: i64 = 30;
 const MAX_PER_PAGE: i64 = 1000;
 
@@ -575,22 +576,33 @@ fn empty_page(page: i64, per_page: i64, skip_total: bool) -> ListOf<Value> {
 }
 
 /// `sort=-created,name`: system columns or visible custom fields, `-` for descending.
-/// The `filter` parameter as a store condition. Errors read like PocketBase's (a generic 400);
-/// `data.filter` adds what is wrong and where, which PocketBase does not say.
+/// The `filter` parameter as a store condition. Like PocketBase, a bad filter is a generic 400
+/// with no details (the reason goes to the debug log), and only superusers may use `@request`
+/// and `@collection`.
 fn compile_filter(c: &Collection, scope: Scope<'_>, src: &str, public: bool) -> Result<Condition> {
-    let invalid = |detail: String| {
-        let mut errors = FieldErrors::default();
-        errors.add("filter", "validation_invalid_filter", &detail);
-        Error::validation(INVALID_FILTER, errors)
+    let invalid = |detail: &str| {
+        tracing::debug!(filter = src, detail, "invalid filter");
+        Error::bad_request(GENERIC_400)
     };
-    let expr = filter::parse(src).map_err(|e| invalid(e.to_string()))?;
+    let expr = filter::parse(src).map_err(|e| invalid(&e.to_string()))?;
+    if public {
+        for (path, _) in expr.identifiers() {
+            for prefix in ["@request.", "@collection."] {
+                if path.starts_with(prefix) {
+                    return Err(Error::forbidden(format!(
+                        "Only superusers can filter by {prefix}"
+                    )));
+                }
+            }
+        }
+    }
     Compiler {
         collection: c,
         scope,
         public,
     }
     .compile(&expr)
-    .map_err(|e| invalid(e.0))
+    .map_err(|e| invalid(&e.0))
 }
 
 fn parse_sort(c: &Collection, sort: &str, su: bool) -> Result<Vec<SortTerm>> {
@@ -609,11 +621,7 @@ fn parse_sort(c: &Collection, sort: &str, su: bool) -> Result<Vec<SortTerm>> {
             "updated" if c.field("updated").is_some() => SortKey::Column(Column::Updated),
             other => match c.custom_fields().find(|f| f.name == other) {
                 Some(f) if su || !f.hidden => SortKey::Field(f.name.clone()),
-                _ => {
-                    return Err(Error::bad_request(format!(
-                        "Invalid sort field \"{other}\"."
-                    )));
-                }
+                _ => return Err(Error::bad_request(GENERIC_400)),
             },
         };
         terms.push(SortTerm { key, descending });

@@ -126,8 +126,8 @@ both_backends!(
             .await;
         assert_eq!(bad.status, 400);
         assert_eq!(
-            bad.body["data"]["filter"]["code"],
-            "validation_invalid_filter"
+            bad.body["message"],
+            "Something went wrong while processing your request."
         );
     }
 );
