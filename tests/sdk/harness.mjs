@@ -101,7 +101,27 @@ async function waitHealthy(url, child, logFile) {
  * Start a server. Returns {url, pb(), suEmail, suPassword, kind, dataDir, logFile, stop()}.
  * `kind` overrides SDK_TARGET (the differential script starts both).
  */
-export async function startServer({ kind = targetKind() } = {}) {
+// Gatehouse ships its rate limiter and failed-password lockout switched on; PocketBase ships its
+// limiter off. Most test files log in far more often than a person would, so by default both are
+// switched off right after start (`limits: 'off'`). `limits: 'limiter'` keeps the limiter's
+// defaults (lockout off); `limits: 'default'` keeps everything as shipped.
+const LIMITS_PATCH = {
+  off: { rateLimits: { enabled: false }, lockout: { enabled: false } },
+  limiter: { lockout: { enabled: false } },
+  default: null,
+};
+
+async function applyLimits(url, suEmail, suPassword, limits) {
+  const patch = LIMITS_PATCH[limits];
+  if (patch === undefined) throw new Error(`limits must be one of ${Object.keys(LIMITS_PATCH)}`);
+  if (!patch) return;
+  const pb = new PocketBase(url);
+  pb.autoCancellation(false);
+  await pb.collection('_superusers').authWithPassword(suEmail, suPassword);
+  await pb.settings.update(patch);
+}
+
+export async function startServer({ kind = targetKind(), limits = 'off' } = {}) {
   const bin = kind === 'gatehouse' ? gatehouseBin() : pocketbaseBin();
   if (!existsSync(bin)) {
     throw new Error(`${kind} binary not found at ${bin} (set ${kind === 'gatehouse' ? 'GATEHOUSE_BIN' : 'POCKETBASE_BIN'})`);
@@ -168,6 +188,15 @@ export async function startServer({ kind = targetKind() } = {}) {
   if (!url) {
     cleanup();
     throw lastError;
+  }
+  if (kind === 'gatehouse') {
+    try {
+      await applyLimits(url, suEmail, suPassword, limits);
+    } catch (err) {
+      await kill(child);
+      cleanup();
+      throw err;
+    }
   }
   // Safety net: never leave a server behind if the test process exits without stop().
   const killOnExit = () => child.kill('SIGKILL');

@@ -47,6 +47,9 @@ impl Error {
         Self::new(ErrorKind::NotFound, message)
     }
     /// PocketBase's generic 404 for a record the caller may not see or that does not exist.
+    pub fn too_many_requests(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::TooManyRequests, message)
+    }
     pub fn resource_not_found() -> Self {
         Self::not_found("The requested resource wasn't found.")
     }

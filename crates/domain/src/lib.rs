@@ -11,7 +11,7 @@ pub mod password;
 pub mod random;
 pub mod record;
 mod registry;
-mod service;
+pub mod service;
 pub mod settings;
 pub mod token;
 

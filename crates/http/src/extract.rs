@@ -1,6 +1,7 @@
 //! Our own extractors, so malformed input is a 400 (or 413) in PocketBase's shape and never axum's
 //! plain-text rejection.
 
+use crate::limit::{Authenticated, ClientIp};
 use crate::{AppState, BODY_LIMIT, DRAIN_LIMIT, error::ApiError};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
@@ -114,6 +115,9 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if let Some(Authenticated(caller)) = parts.extensions.get::<Authenticated>() {
+            return Ok(Self(caller.clone()));
+        }
         let Some(header) = parts
             .headers
             .get("authorization")
@@ -170,7 +174,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Meta {
                 ))
             })
             .collect();
+        let ip = parts
+            .extensions
+            .get::<ClientIp>()
+            .map(|ip| ip.0.clone())
+            .unwrap_or_default();
         Ok(Self(RequestInfo {
+            ip,
             method: parts.method.as_str().to_owned(),
             query: query
                 .into_iter()

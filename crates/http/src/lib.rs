@@ -4,6 +4,7 @@
 
 mod error;
 mod extract;
+mod limit;
 mod picker;
 mod routes;
 
@@ -36,7 +37,13 @@ pub fn router(gh: Arc<Gatehouse>) -> Router {
         ("x-frame-options", "SAMEORIGIN"),
         ("cross-origin-opener-policy", "same-origin"),
     ];
+    let state = AppState { gh };
     let mut app = routes::all()
+        // A route layer runs after routing, so the limiter knows the matched route.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limit::rate_limit,
+        ))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn(picker::pick_fields))
@@ -47,5 +54,5 @@ pub fn router(gh: Arc<Gatehouse>) -> Router {
             HeaderValue::from_static(value),
         ));
     }
-    app.with_state(AppState { gh })
+    app.with_state(state)
 }

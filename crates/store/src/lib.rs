@@ -6,6 +6,7 @@
 //! and record ids are unique across all auth collections, as PocketBase requires.
 
 mod condition;
+mod counters;
 mod error;
 mod model;
 mod postgres;
@@ -67,6 +68,16 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_record(&self, collection_id: &str, id: &str) -> Result<bool>;
     async fn count_records(&self, collection_id: &str) -> Result<i64>;
     async fn list_records(&self, query: &ListQuery) -> Result<Page>;
+
+    // --- counters: fixed windows that start at their first hit (rate limits, failed logins) ---
+    /// Counts one event under `key` and returns the window's count, this event included. A window
+    /// lasts `window_ms` from its first event; the next event after it starts a new one.
+    async fn counter_hit(&self, key: &str, now_ms: i64, window_ms: i64) -> Result<i64>;
+    /// The count under `key` in its current window; 0 when there is none.
+    async fn counter_get(&self, key: &str, now_ms: i64) -> Result<i64>;
+    async fn counter_reset(&self, key: &str) -> Result<()>;
+    /// Drops every counter whose key starts with `prefix`.
+    async fn counters_clear(&self, prefix: &str) -> Result<()>;
 
     // --- settings (one JSON document per key) ---
     async fn get_setting(&self, key: &str) -> Result<Option<String>>;

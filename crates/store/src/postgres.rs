@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Executor, PgPool};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 const RECORD_COLUMNS: &str = "id, collection_id, email, email_visibility, verified, password_hash, token_key, data::text AS data, created, updated";
@@ -29,7 +30,12 @@ macro_rules! bind {
 
 pub struct PostgresStore {
     pool: PgPool,
+    /// Hits since the last sweep of expired counters.
+    hits: AtomicU64,
 }
+
+/// Expired counters are deleted once every this many hits.
+const SWEEP_EVERY: u64 = 1024;
 
 impl PostgresStore {
     pub async fn connect(url: &str) -> Result<Self> {
@@ -65,7 +71,10 @@ impl PostgresStore {
             .await?;
         // sqlx takes an advisory lock here, so instances starting together migrate once.
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            hits: AtomicU64::new(0),
+        })
     }
 }
 
@@ -338,6 +347,55 @@ impl Store for PostgresStore {
             }
         };
         Ok(Page { rows, total })
+    }
+
+    async fn counter_hit(&self, key: &str, now_ms: i64, window_ms: i64) -> Result<i64> {
+        if self.hits.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
+            sqlx::query("DELETE FROM counters WHERE window_end <= $1")
+                .bind(now_ms)
+                .execute(&self.pool)
+                .await?;
+        }
+        // One statement, so concurrent hits from several instances count exactly.
+        Ok(sqlx::query_scalar(
+            "INSERT INTO counters (key, window_end, hits) VALUES ($1, $2 + $3, 1) \
+             ON CONFLICT (key) DO UPDATE SET \
+               hits = CASE WHEN counters.window_end <= $2 THEN 1 ELSE counters.hits + 1 END, \
+               window_end = CASE WHEN counters.window_end <= $2 THEN $2 + $3 ELSE counters.window_end END \
+             RETURNING hits",
+        )
+        .bind(key)
+        .bind(now_ms)
+        .bind(window_ms)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    async fn counter_get(&self, key: &str, now_ms: i64) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT hits FROM counters WHERE key = $1 AND window_end > $2")
+                .bind(key)
+                .bind(now_ms)
+                .fetch_optional(&self.pool)
+                .await?
+                .unwrap_or(0),
+        )
+    }
+
+    async fn counter_reset(&self, key: &str) -> Result<()> {
+        sqlx::query("DELETE FROM counters WHERE key = $1")
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn counters_clear(&self, prefix: &str) -> Result<()> {
+        sqlx::query("DELETE FROM counters WHERE starts_with(key, $1)")
+            .bind(prefix)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     async fn get_setting(&self, key: &str) -> Result<Option<String>> {

@@ -4,6 +4,7 @@
 //! writer connection on the blocking pool, since they may wait on fsync or another process's lock.
 
 use crate::condition::{Dialect, Param, sqlite_path};
+use crate::counters::MemoryCounters;
 use crate::{
     CollectionRow, ListQuery, Page, RecordRow, Result, Store, StoreError, UniqueIndex, sql,
 };
@@ -21,6 +22,7 @@ pub struct SqliteStore {
     path: PathBuf,
     readers: Mutex<Vec<Connection>>,
     writer: Arc<Mutex<Connection>>,
+    counters: MemoryCounters,
 }
 
 impl SqliteStore {
@@ -57,6 +59,7 @@ impl SqliteStore {
             path,
             readers: Mutex::new(Vec::new()),
             writer: Arc::new(Mutex::new(writer)),
+            counters: MemoryCounters::default(),
         })
     }
 
@@ -463,6 +466,24 @@ impl Store for SqliteStore {
             };
             Ok(Page { rows, total })
         })
+    }
+
+    async fn counter_hit(&self, key: &str, now_ms: i64, window_ms: i64) -> Result<i64> {
+        Ok(self.counters.hit(key, now_ms, window_ms))
+    }
+
+    async fn counter_get(&self, key: &str, now_ms: i64) -> Result<i64> {
+        Ok(self.counters.get(key, now_ms))
+    }
+
+    async fn counter_reset(&self, key: &str) -> Result<()> {
+        self.counters.reset(key);
+        Ok(())
+    }
+
+    async fn counters_clear(&self, prefix: &str) -> Result<()> {
+        self.counters.clear_prefix(prefix);
+        Ok(())
     }
 
     async fn get_setting(&self, key: &str) -> Result<Option<String>> {

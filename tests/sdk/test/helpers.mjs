@@ -21,11 +21,11 @@ export const gatehouseOnly = {
  * Returns an object whose `server` property is set once `before` has run.
  * The server log is printed when any test of the file failed.
  */
-export function useServer() {
+export function useServer(options = {}) {
   const ctx = { server: null };
   let failed = false;
   before(async () => {
-    ctx.server = await startServer();
+    ctx.server = await startServer(options);
   });
   afterEach((t) => {
     if (t.passed === false) failed = true;

@@ -56,6 +56,9 @@ pub enum Rule {
 /// PocketBase exposes them (`@request.headers.x_api_key`).
 #[derive(Debug, Default, Clone)]
 pub struct RequestInfo {
+    /// The client's IP (after `settings.trustedProxy`), for limits and the audit log; rules do
+    /// not see it.
+    pub ip: String,
     pub method: String,
     pub query: Map<String, Value>,
     pub headers: Map<String, Value>,

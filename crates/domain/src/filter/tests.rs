@@ -48,10 +48,13 @@ fn every_operator() {
 
 #[test]
 fn any_of_and_all_of() {
-    assert!(eval("roles ?= 'admin'"));
-    assert!(!eval("roles = 'admin'"));
-    assert!(eval("roles ?!= 'admin'"));
-    assert!(eval("roles ?~ 'adm'"));
+    // As in PocketBase: the elements with `:each`, otherwise the field's JSON text.
+    assert!(eval("roles:each ?= 'admin'"));
+    assert!(!eval("roles:each = 'admin'"));
+    assert!(eval("roles:each ?!= 'admin'"));
+    assert!(eval("roles:each ?~ 'adm'"));
+    assert!(!eval("roles ?= 'admin'"));
+    assert!(eval("roles ~ 'admin'"));
     assert!(eval("roles:length = 2"));
 }
 

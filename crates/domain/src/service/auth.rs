@@ -96,6 +96,8 @@ impl Gatehouse {
         }
         errors.into_result("An error occurred while validating the submitted data.")?;
 
+        self.before_password_check(&c.id, &login.identity, &request.ip)
+            .await?;
         let record = self.find_by_identity(&c, &login).await?;
         let verdict = self
             .passwords
@@ -104,7 +106,10 @@ impl Gatehouse {
                 record.as_ref().map(|r| r.row.password_hash.as_str()),
             )
             .await?;
-        let Some(record) = record.filter(|_| verdict.matched) else {
+        let matched = record.is_some() && verdict.matched;
+        self.after_password_check(&c.id, &login.identity, &request.ip, matched)
+            .await?;
+        let Some(record) = record.filter(|_| matched) else {
             return Err(Error::bad_request(FAILED_TO_AUTHENTICATE));
         };
         if verdict.needs_rehash {

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod collections;
+pub mod limits;
 pub mod records;
 mod settings;
 mod superusers;
@@ -21,6 +22,7 @@ pub struct Gatehouse {
     clock: Arc<dyn Clock>,
     collections: Registry,
     passwords: Passwords,
+    settings_cache: settings::SettingsCache,
 }
 
 /// PocketBase's list answer.
@@ -49,6 +51,7 @@ impl Gatehouse {
             clock,
             collections,
             passwords: Passwords::new(hash_parallelism),
+            settings_cache: settings::SettingsCache::default(),
         })
     }
 

@@ -1,15 +1,40 @@
-//! `GET/PATCH /api/settings`.
+//! `GET/PATCH /api/settings`, and the cached copy that every rate-limited request reads.
 
+use super::limits::RATE_LIMIT_PREFIX;
 use super::{Gatehouse, require_superuser};
 use crate::access::Caller;
 use crate::collection::merge_json;
 use crate::error::{Error, Result};
 use crate::settings::Settings;
 use serde_json::Value;
+use std::sync::{Arc, RwLock};
 
 const SETTINGS_KEY: &str = "settings";
 
+/// How long another instance's settings change may take to be seen here.
+const MAX_AGE_MS: i64 = 1000;
+
+/// The settings as last read, and when.
+#[derive(Default)]
+pub(crate) struct SettingsCache(RwLock<Option<(Arc<Settings>, i64)>>);
+
 impl Gatehouse {
+    /// The settings, read from the store at most once a second.
+    pub async fn current_settings(&self) -> Result<Arc<Settings>> {
+        let now = self.clock.now_millis();
+        if let Ok(guard) = self.settings_cache.0.read()
+            && let Some((settings, at)) = guard.as_ref()
+            && now - at < MAX_AGE_MS
+        {
+            return Ok(settings.clone());
+        }
+        let fresh = Arc::new(self.settings().await?);
+        if let Ok(mut guard) = self.settings_cache.0.write() {
+            *guard = Some((fresh.clone(), now));
+        }
+        Ok(fresh)
+    }
+
     /// The stored settings, or the defaults.
     pub async fn settings(&self) -> Result<Settings> {
         let Some(raw) = self.store.get_setting(SETTINGS_KEY).await? else {
@@ -44,6 +69,11 @@ impl Gatehouse {
             .into_result("An error occurred while saving the new settings.")?;
         let json = serde_json::to_string(&settings).map_err(Error::internal)?;
         self.store.put_setting(SETTINGS_KEY, &json).await?;
+        if let Ok(mut guard) = self.settings_cache.0.write() {
+            *guard = None;
+        }
+        // As in PocketBase, saving the settings starts every rate-limit window afresh.
+        self.store.counters_clear(RATE_LIMIT_PREFIX).await?;
         tracing::info!("settings updated");
         serde_json::to_value(settings).map_err(Error::internal)
     }

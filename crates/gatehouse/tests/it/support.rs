@@ -115,14 +115,26 @@ impl TestApp {
         tokio::spawn(serve(gh.clone(), listener, async {
             let _ = rx.await;
         }));
-        Self {
+        let app = Self {
             url,
             client: Client::new(),
             gh,
             config,
             _dir: dir,
             shutdown: Some(tx),
-        }
+        };
+        // Shipped on; the tests log in far more often than a person. Tests of the limits turn
+        // them back on with the rules they need.
+        let su = app.superuser_token().await;
+        let r = app
+            .patch(
+                "/api/settings",
+                Some(&su),
+                json!({"rateLimits": {"enabled": false}, "lockout": {"enabled": false}}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        app
     }
 
     pub async fn send(

@@ -1,5 +1,11 @@
 //! Application settings (PocketBase's `/api/settings`), stored as one JSON document.
 
+mod lockout;
+mod rate_limits;
+
+pub use lockout::Lockout;
+pub use rate_limits::{Audience, RateLimitRule, RateLimits, TrustedProxy};
+
 use crate::collection::field::is_email;
 use crate::error::{FieldErrors, codes};
 use serde::{Deserialize, Serialize};
@@ -8,6 +14,12 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "camelCase")]
 pub struct Settings {
     pub meta: Meta,
+    #[serde(default)]
+    pub rate_limits: RateLimits,
+    #[serde(default)]
+    pub trusted_proxy: TrustedProxy,
+    #[serde(default)]
+    pub lockout: Lockout,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -40,6 +52,9 @@ impl Default for Settings {
                 hide_controls: false,
                 accent_color: default_accent(),
             },
+            rate_limits: RateLimits::default(),
+            trusted_proxy: TrustedProxy::default(),
+            lockout: Lockout::default(),
         }
     }
 }
@@ -67,6 +82,8 @@ impl Settings {
         }
         let mut errors = FieldErrors::default();
         errors.nest("meta", meta);
+        self.rate_limits.check(&mut errors);
+        self.lockout.check(&mut errors);
         errors
     }
 }
