@@ -7,6 +7,7 @@ mod support;
 mod auth;
 mod collections;
 mod filter_sql;
+mod limits;
 mod multi_instance;
 mod records;
 mod rules;
