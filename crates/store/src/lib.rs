@@ -15,7 +15,10 @@ mod sqlite;
 
 pub use condition::{Column, CompareOp, Condition, Kind, Scalar};
 pub use error::StoreError;
-pub use model::{CollectionRow, ListQuery, Page, RecordRow, SortKey, SortTerm, UniqueIndex};
+pub use model::{
+    AuditPage, AuditQuery, AuditRow, CollectionRow, ListQuery, Page, RecordRow, SortKey, SortTerm,
+    UniqueIndex,
+};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -59,8 +62,9 @@ pub trait Store: Send + Sync + 'static {
         nocase: bool,
     ) -> Result<Option<RecordRow>>;
     async fn insert_record(&self, row: &RecordRow) -> Result<()>;
-    /// Writes every column of the record; fails with `NotFound` when it no longer exists.
-    async fn update_record(&self, row: &RecordRow) -> Result<()>;
+    /// Writes every column of the record, and the audit `events` in the same transaction; fails
+    /// with `NotFound` (writing nothing) when the record no longer exists.
+    async fn update_record(&self, row: &RecordRow, events: &[AuditRow]) -> Result<()>;
     /// Swaps the password hash only if it is still `old_hash` (re-hashing on login must not undo a
     /// password change that raced with it). Returns whether the row changed.
     async fn replace_password_hash(&self, id: &str, old_hash: &str, new_hash: &str)
@@ -78,6 +82,10 @@ pub trait Store: Send + Sync + 'static {
     async fn counter_reset(&self, key: &str) -> Result<()>;
     /// Drops every counter whose key starts with `prefix`.
     async fn counters_clear(&self, prefix: &str) -> Result<()>;
+
+    // --- the audit log ---
+    async fn insert_audit(&self, row: &AuditRow) -> Result<()>;
+    async fn list_audit(&self, query: &AuditQuery) -> Result<AuditPage>;
 
     // --- settings (one JSON document per key) ---
     async fn get_setting(&self, key: &str) -> Result<Option<String>>;

@@ -86,3 +86,38 @@ impl UniqueIndex {
         format!("gh_uniq_{collection_id}__{}{ci}", self.field)
     }
 }
+
+/// One audit-log event. `data` is a JSON object.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct AuditRow {
+    pub id: String,
+    #[sqlx(rename = "type")]
+    pub kind: String,
+    pub created: String,
+    pub collection_id: String,
+    pub record_id: String,
+    pub method: String,
+    pub ip: String,
+    pub user_agent: String,
+    pub data: String,
+}
+
+/// Which audit events to list, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub record_id: Option<String>,
+    pub collection_id: Option<String>,
+    /// Any of these types; empty: all.
+    pub kinds: Vec<String>,
+    /// `created >= since`, `created <= until` (PocketBase datetime text, which sorts as time).
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AuditPage {
+    pub rows: Vec<AuditRow>,
+    pub total: i64,
+}

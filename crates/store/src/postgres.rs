@@ -4,7 +4,8 @@
 
 use crate::condition::{Dialect, Param};
 use crate::{
-    CollectionRow, ListQuery, Page, RecordRow, Result, Store, StoreError, UniqueIndex, sql,
+    AuditPage, AuditQuery, AuditRow, CollectionRow, ListQuery, Page, RecordRow, Result, Store,
+    StoreError, UniqueIndex, sql,
 };
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -26,6 +27,21 @@ macro_rules! bind {
             Param::Path(path) => $q.bind(path.clone()),
         }
     };
+}
+
+fn bind_audit<'q>(
+    q: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    e: &AuditRow,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    q.bind(e.id.clone())
+        .bind(e.kind.clone())
+        .bind(e.created.clone())
+        .bind(e.collection_id.clone())
+        .bind(e.record_id.clone())
+        .bind(e.method.clone())
+        .bind(e.ip.clone())
+        .bind(e.user_agent.clone())
+        .bind(e.data.clone())
 }
 
 pub struct PostgresStore {
@@ -284,17 +300,24 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    async fn update_record(&self, row: &RecordRow) -> Result<()> {
+    async fn update_record(&self, row: &RecordRow, events: &[AuditRow]) -> Result<()> {
         // `created` is written back unchanged so that both statements bind the same columns.
         const Q: &str = "UPDATE records SET email = $3, email_visibility = $4, verified = $5, password_hash = $6, \
                          token_key = $7, data = $8::jsonb, created = $9, updated = $10 WHERE id = $1 AND collection_id = $2";
+        let mut tx = self.pool.begin().await?;
         let done = bind_record(sqlx::query(Q), row)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(map_err)?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
+        for event in events {
+            bind_audit(sqlx::query(sql::INSERT_AUDIT), event)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -396,6 +419,40 @@ impl Store for PostgresStore {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    async fn insert_audit(&self, row: &AuditRow) -> Result<()> {
+        bind_audit(sqlx::query(sql::INSERT_AUDIT), row)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn list_audit(&self, query: &AuditQuery) -> Result<AuditPage> {
+        let (filter, params) = sql::audit_filter(query, Dialect::Postgres);
+        let n = params.len();
+        let select = format!(
+            "SELECT id, type, created, collection_id, record_id, method, ip, user_agent, data \
+             FROM audit{filter} ORDER BY created DESC, seq DESC LIMIT ${} OFFSET ${}",
+            n + 1,
+            n + 2
+        );
+        let mut rows = sqlx::query_as::<_, AuditRow>(AssertSqlSafe(select));
+        let mut count = sqlx::query_scalar::<_, i64>(AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM audit{filter}"
+        )));
+        for p in &params {
+            rows = bind!(rows, p);
+            count = bind!(count, p);
+        }
+        Ok(AuditPage {
+            rows: rows
+                .bind(query.limit)
+                .bind(query.offset)
+                .fetch_all(&self.pool)
+                .await?,
+            total: count.fetch_one(&self.pool).await?,
+        })
     }
 
     async fn get_setting(&self, key: &str) -> Result<Option<String>> {

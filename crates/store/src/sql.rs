@@ -70,3 +70,35 @@ pub fn list_records(query: &crate::ListQuery, dialect: Dialect, columns: &str) -
         count_params,
     }
 }
+
+pub const INSERT_AUDIT: &str = "INSERT INTO audit (id, type, created, collection_id, record_id, method, ip, user_agent, data) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+
+/// The WHERE clause of an audit list and its parameters (all text), numbered from `$1`.
+pub fn audit_filter(q: &crate::AuditQuery, dialect: Dialect) -> (String, Vec<Param>) {
+    let mut b = SqlBuilder::new(dialect);
+    let mut parts = vec!["1 = 1".to_owned()];
+    for (column, value) in [
+        ("record_id", &q.record_id),
+        ("collection_id", &q.collection_id),
+    ] {
+        if let Some(v) = value {
+            parts.push(format!("{column} = {}", b.bind(Param::Text(v.clone()))));
+        }
+    }
+    if !q.kinds.is_empty() {
+        let kinds: Vec<String> = q
+            .kinds
+            .iter()
+            .map(|k| b.bind(Param::Text(k.clone())))
+            .collect();
+        parts.push(format!("type IN ({})", kinds.join(", ")));
+    }
+    if let Some(since) = &q.since {
+        parts.push(format!("created >= {}", b.bind(Param::Text(since.clone()))));
+    }
+    if let Some(until) = &q.until {
+        parts.push(format!("created <= {}", b.bind(Param::Text(until.clone()))));
+    }
+    (format!(" WHERE {}", parts.join(" AND ")), b.params)
+}

@@ -6,7 +6,8 @@
 use crate::condition::{Dialect, Param, sqlite_path};
 use crate::counters::MemoryCounters;
 use crate::{
-    CollectionRow, ListQuery, Page, RecordRow, Result, Store, StoreError, UniqueIndex, sql,
+    AuditPage, AuditQuery, AuditRow, CollectionRow, ListQuery, Page, RecordRow, Result, Store,
+    StoreError, UniqueIndex, sql,
 };
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params, params_from_iter};
@@ -14,7 +15,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how far a database got.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/sqlite/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/sqlite/0001_init.sql"),
+    include_str!("../migrations/sqlite/0002_audit.sql"),
+];
+
+const AUDIT_COLUMNS: &str =
+    "id, type, created, collection_id, record_id, method, ip, user_agent, data";
 
 const RECORD_COLUMNS: &str = "id, collection_id, email, email_visibility, verified, password_hash, token_key, data, created, updated";
 
@@ -186,6 +193,34 @@ fn sqlite_value(p: Param) -> rusqlite::types::Value {
         Param::Bool(b) => Value::Integer(i64::from(b)),
         Param::Path(path) => Value::Text(sqlite_path(&path)),
     }
+}
+
+fn audit_params(e: &AuditRow) -> [String; 9] {
+    [
+        e.id.clone(),
+        e.kind.clone(),
+        e.created.clone(),
+        e.collection_id.clone(),
+        e.record_id.clone(),
+        e.method.clone(),
+        e.ip.clone(),
+        e.user_agent.clone(),
+        e.data.clone(),
+    ]
+}
+
+fn audit_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRow> {
+    Ok(AuditRow {
+        id: r.get(0)?,
+        kind: r.get(1)?,
+        created: r.get(2)?,
+        collection_id: r.get(3)?,
+        record_id: r.get(4)?,
+        method: r.get(5)?,
+        ip: r.get(6)?,
+        user_agent: r.get(7)?,
+        data: r.get(8)?,
+    })
 }
 
 fn record(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecordRow> {
@@ -401,13 +436,25 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn update_record(&self, row: &RecordRow) -> Result<()> {
+    async fn update_record(&self, row: &RecordRow, events: &[AuditRow]) -> Result<()> {
         // `created` is written back unchanged so that both statements bind the same columns.
         const Q: &str = "UPDATE records SET email = ?3, email_visibility = ?4, verified = ?5, password_hash = ?6, \
                          token_key = ?7, data = ?8, created = ?9, updated = ?10 WHERE id = ?1 AND collection_id = ?2";
         let row = row.clone();
+        let events = events.to_vec();
         let changed = self
-            .write(move |c| c.prepare_cached(Q)?.execute(record_params(&row)))
+            .write(move |c| {
+                let tx = c.transaction()?;
+                let changed = tx.prepare_cached(Q)?.execute(record_params(&row))?;
+                if changed == 1 {
+                    for event in &events {
+                        tx.prepare_cached(&positional(sql::INSERT_AUDIT))?
+                            .execute(audit_params(event))?;
+                    }
+                }
+                tx.commit()?;
+                Ok(changed)
+            })
             .await?;
         if changed == 0 {
             return Err(StoreError::NotFound);
@@ -484,6 +531,36 @@ impl Store for SqliteStore {
     async fn counters_clear(&self, prefix: &str) -> Result<()> {
         self.counters.clear_prefix(prefix);
         Ok(())
+    }
+
+    async fn insert_audit(&self, row: &AuditRow) -> Result<()> {
+        let row = row.clone();
+        self.write(move |c| {
+            c.prepare_cached(&positional(sql::INSERT_AUDIT))?
+                .execute(audit_params(&row))
+                .map(drop)
+        })
+        .await
+    }
+
+    async fn list_audit(&self, query: &AuditQuery) -> Result<AuditPage> {
+        let (filter, params) = sql::audit_filter(query, Dialect::Sqlite);
+        let args: Vec<rusqlite::types::Value> = params.into_iter().map(sqlite_value).collect();
+        let select = format!(
+            "SELECT {AUDIT_COLUMNS} FROM audit{filter} ORDER BY created DESC, rowid DESC LIMIT {} OFFSET {}",
+            query.limit, query.offset
+        );
+        let count = format!("SELECT COUNT(*) FROM audit{filter}");
+        self.read(|c| {
+            let rows = c
+                .prepare_cached(&select)?
+                .query_map(params_from_iter(&args), audit_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let total = c
+                .prepare_cached(&count)?
+                .query_row(params_from_iter(&args), |r| r.get(0))?;
+            Ok(AuditPage { rows, total })
+        })
     }
 
     async fn get_setting(&self, key: &str) -> Result<Option<String>> {

@@ -2,6 +2,7 @@
 //! and turning an `Authorization` header into a [`Caller`].
 
 use super::Gatehouse;
+use super::audit::{Event, kinds};
 use crate::access::{Caller, RequestInfo, Rule, Scope, Subject, is_superuser};
 use crate::collection::Collection;
 use crate::collection::field::is_email;
@@ -109,7 +110,17 @@ impl Gatehouse {
         let matched = record.is_some() && verdict.matched;
         self.after_password_check(&c.id, &login.identity, &request.ip, matched)
             .await?;
+        let known_id = record
+            .as_ref()
+            .map(|r| r.id().to_owned())
+            .unwrap_or_default();
         let Some(record) = record.filter(|_| matched) else {
+            // Neither the identity (it may be a mistyped password) nor whether it exists.
+            self.audit(
+                login_event(kinds::LOGIN_FAILURE, &c.id, &known_id, json!({})),
+                request,
+            )
+            .await?;
             return Err(Error::bad_request(FAILED_TO_AUTHENTICATE));
         };
         if verdict.needs_rehash {
@@ -120,7 +131,14 @@ impl Gatehouse {
             aal: 1,
             auth_time: self.clock.now_secs(),
         };
-        self.auth_response(&c, record, caller, proof, request).await
+        let answer = self.auth_response(&c, record, caller, proof, request).await;
+        let (kind, data) = match &answer {
+            Ok(_) => (kinds::LOGIN_SUCCESS, json!({})),
+            Err(e) => (kinds::LOGIN_FAILURE, json!({"reason": e.message})),
+        };
+        self.audit(login_event(kind, &c.id, &known_id, data), request)
+            .await?;
+        answer
     }
 
     /// Identity fields in PocketBase's order: `email` first (skipped when the identity does not look
@@ -224,6 +242,7 @@ impl Gatehouse {
         id: &str,
         duration: &Value,
         caller: Option<&Caller>,
+        request: &RequestInfo,
     ) -> Result<AuthResponse> {
         let caller = caller.ok_or_else(|| {
             Error::unauthorized("The request requires valid record authorization token.")
@@ -266,7 +285,18 @@ impl Gatehouse {
             auth_time: self.clock.now_secs(),
         };
         let token = self.mint(&c, &record, &proof, false, duration)?;
-        tracing::info!(by = caller.record.id(), target = id, collection = %c.name, duration, "impersonation token issued");
+        let event = Event {
+            kind: kinds::IMPERSONATION,
+            collection_id: &c.id,
+            record_id: id,
+            method: "",
+            data: json!({
+                "by": caller.record.id(),
+                "byCollectionId": caller.collection.id,
+                "duration": duration,
+            }),
+        };
+        self.audit(event, request).await?;
         Ok(AuthResponse {
             token,
             record: render_auth_record(&c, &record),
@@ -380,6 +410,21 @@ impl Gatehouse {
             claims,
             token: raw.to_owned(),
         })
+    }
+}
+
+fn login_event<'a>(
+    kind: &'static str,
+    collection_id: &'a str,
+    record_id: &'a str,
+    data: Value,
+) -> Event<'a> {
+    Event {
+        kind,
+        collection_id,
+        record_id,
+        method: "password",
+        data,
     }
 }
 

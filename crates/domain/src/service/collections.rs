@@ -1,15 +1,16 @@
 //! Superuser management of auth collections (`/api/collections`).
 
+use super::audit::Event;
 use super::records::unique_indexes;
 use super::{Gatehouse, ListOf, require_superuser};
-use crate::access::Caller;
+use crate::access::{Caller, RequestInfo};
 use crate::collection::{
     self, Collection, check_collection, check_raw_fields, merge_json, prepare,
 };
 use crate::error::{Error, FieldErrors, Result, codes};
 use crate::random;
 use gatehouse_store::{CollectionRow, StoreError};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 const BAD_FORMAT: &str = "Failed to load the submitted data due to invalid formatting.";
 
@@ -148,6 +149,7 @@ impl Gatehouse {
         caller: Option<&Caller>,
         id_or_name: &str,
         patch: Value,
+        request: &RequestInfo,
     ) -> Result<Value> {
         require_superuser(caller)?;
         let old = self
@@ -185,7 +187,12 @@ impl Gatehouse {
             Err(e) => return Err(e.into()),
         }
         self.collections.invalidate().await?;
-        tracing::info!(collection = %c.name, "collection updated");
+        let mut event = Event::settings_changed(&c.id, &patch, caller);
+        event.data["collection"] = json!(c.name);
+        self.audit(event, request).await?;
+        if c.name != old.name {
+            self.rename_rate_limit_labels(&old.name, &c.name).await?;
+        }
         Ok(c.to_api_json())
     }
 

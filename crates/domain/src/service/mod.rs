@@ -1,5 +1,6 @@
 //! [`Gatehouse`]: the service object the HTTP layer and the CLI call. One file per area.
 
+pub mod audit;
 pub mod auth;
 pub mod collections;
 pub mod limits;

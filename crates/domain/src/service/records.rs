@@ -1,6 +1,7 @@
 //! Auth records CRUD (`/api/collections/{c}/records[/{id}]`) with PocketBase's rules on who may
 //! see and change what.
 
+use super::audit::{Event, kinds};
 use super::{Gatehouse, ListOf};
 use crate::access::{
     Caller, Compiler, RequestInfo, Rule, Scope, Subject, and, can_manage, is_superuser,
@@ -275,16 +276,26 @@ impl Gatehouse {
             .await?;
         errors.into_result("Failed to update record.")?;
 
+        let mut events = Vec::new();
         if let Some(password) = password {
             record.row.password_hash = self.passwords.hash(&password).await?;
             rotate_token_key = true;
+            let by = caller.map(|x| x.record.id()).unwrap_or_default();
+            let event = Event {
+                kind: kinds::PASSWORD_CHANGED,
+                collection_id: &c.id,
+                record_id: id,
+                method: "",
+                data: json!({"by": by, "self": by == id}),
+            };
+            events.push(self.audit_row(event, request));
         }
         if rotate_token_key {
             // Kills every token of the record, the caller's own included (PocketBase does the same).
             record.row.token_key = random::secret();
         }
         record.row.updated = now;
-        match self.store.update_record(&record.to_row()).await {
+        match self.store.update_record(&record.to_row(), &events).await {
             Ok(()) => {}
             Err(StoreError::Unique { target }) => {
                 return Err(unique_error(&target, "Failed to update record."));

@@ -1,8 +1,9 @@
 //! `GET/PATCH /api/settings`, and the cached copy that every rate-limited request reads.
 
+use super::audit::Event;
 use super::limits::RATE_LIMIT_PREFIX;
 use super::{Gatehouse, require_superuser};
-use crate::access::Caller;
+use crate::access::{Caller, RequestInfo};
 use crate::collection::merge_json;
 use crate::error::{Error, Result};
 use crate::settings::Settings;
@@ -52,8 +53,15 @@ impl Gatehouse {
         serde_json::to_value(self.settings().await?).map_err(Error::internal)
     }
 
-    pub async fn update_settings(&self, caller: Option<&Caller>, patch: Value) -> Result<Value> {
+    pub async fn update_settings(
+        &self,
+        caller: Option<&Caller>,
+        patch: Value,
+        request: &RequestInfo,
+    ) -> Result<Value> {
         require_superuser(caller)?;
+        let event = Event::settings_changed("", &patch, caller);
+        let event = self.audit_row(event, request);
         if !patch.is_object() {
             return Err(Error::bad_request(
                 "An error occurred while loading the submitted data.",
@@ -69,6 +77,7 @@ impl Gatehouse {
             .into_result("An error occurred while saving the new settings.")?;
         let json = serde_json::to_string(&settings).map_err(Error::internal)?;
         self.store.put_setting(SETTINGS_KEY, &json).await?;
+        self.store.insert_audit(&event).await?;
         if let Ok(mut guard) = self.settings_cache.0.write() {
             *guard = None;
         }
@@ -76,5 +85,26 @@ impl Gatehouse {
         self.store.counters_clear(RATE_LIMIT_PREFIX).await?;
         tracing::info!("settings updated");
         serde_json::to_value(settings).map_err(Error::internal)
+    }
+
+    /// A renamed collection keeps its `name:tag` rate-limit rules (as in PocketBase).
+    pub(crate) async fn rename_rate_limit_labels(&self, old: &str, new: &str) -> Result<()> {
+        let mut settings = self.settings().await?;
+        let prefix = format!("{old}:");
+        let mut renamed = false;
+        for rule in &mut settings.rate_limits.rules {
+            if let Some(tag) = rule.label.strip_prefix(&prefix) {
+                rule.label = format!("{new}:{tag}");
+                renamed = true;
+            }
+        }
+        if renamed {
+            let json = serde_json::to_string(&settings).map_err(Error::internal)?;
+            self.store.put_setting(SETTINGS_KEY, &json).await?;
+            if let Ok(mut guard) = self.settings_cache.0.write() {
+                *guard = None;
+            }
+        }
+        Ok(())
     }
 }

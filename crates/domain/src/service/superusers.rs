@@ -2,12 +2,15 @@
 //! superuser and for recovery when nobody can log in.
 
 use super::Gatehouse;
+use super::audit::{Event, kinds};
+use crate::access::RequestInfo;
 use crate::collection::SUPERUSERS_ID;
 use crate::collection::field::is_email;
 use crate::error::{Error, Result};
 use crate::password::Password;
 use crate::random;
 use gatehouse_store::RecordRow;
+use serde_json::json;
 
 impl Gatehouse {
     /// Creates the superuser, or sets a new password (revoking its tokens) if it exists.
@@ -32,7 +35,15 @@ impl Gatehouse {
             row.password_hash = hash;
             row.token_key = random::secret();
             row.updated = now;
-            self.store.update_record(&row).await?;
+            let event = Event {
+                kind: kinds::PASSWORD_CHANGED,
+                collection_id: SUPERUSERS_ID,
+                record_id: &row.id,
+                method: "",
+                data: json!({"by": "cli"}),
+            };
+            let events = [self.audit_row(event, &RequestInfo::default())];
+            self.store.update_record(&row, &events).await?;
             return Ok(false);
         }
         let row = RecordRow {

@@ -78,7 +78,7 @@ both_backends!(
         let store = app.gh.store();
         let mut row = store.find_record(USERS_ID, &id).await.unwrap().unwrap();
         row.password_hash = bcrypt::hash("imported-password", 4).unwrap();
-        store.update_record(&row).await.unwrap();
+        store.update_record(&row, &[]).await.unwrap();
 
         let r = app
             .login("users", "carl@example.com", "imported-password")

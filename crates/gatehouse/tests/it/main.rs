@@ -4,6 +4,7 @@
 
 mod support;
 
+mod audit;
 mod auth;
 mod collections;
 mod filter_sql;

@@ -45,11 +45,12 @@ pub async fn impersonate(
     State(s): State<AppState>,
     Path((collection, id)): Path<(String, String)>,
     auth: Auth,
+    Meta(meta): Meta,
     Body(body): Body<Value>,
 ) -> Answer<AuthResponse> {
     let duration = body.get("duration").cloned().unwrap_or(Value::Null);
     Ok(Json(
-        s.gh.impersonate(&collection, &id, &duration, auth.caller())
+        s.gh.impersonate(&collection, &id, &duration, auth.caller(), &meta)
             .await?,
     ))
 }

@@ -1,6 +1,6 @@
 //! `/api/collections[/{c}]` (superusers only).
 
-use crate::extract::{Auth, Body, Params};
+use crate::extract::{Auth, Body, Meta, Params};
 use crate::{AppState, error::ApiError};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -37,10 +37,11 @@ pub async fn update(
     State(s): State<AppState>,
     Path(collection): Path<String>,
     auth: Auth,
+    Meta(meta): Meta,
     Body(body): Body<Value>,
 ) -> Answer<Value> {
     Ok(Json(
-        s.gh.update_collection(auth.caller(), &collection, body)
+        s.gh.update_collection(auth.caller(), &collection, body, &meta)
             .await?,
     ))
 }

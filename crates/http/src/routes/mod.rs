@@ -1,5 +1,6 @@
 //! Routes, one file per resource.
 
+mod audit;
 mod auth;
 mod collections;
 mod health;
@@ -49,5 +50,10 @@ pub fn all() -> Router<AppState> {
                 .patch(collections::update)
                 .delete(collections::delete),
         )
+        .route(
+            "/api/collections/{collection}/records/{id}/security-events",
+            get(audit::security_events),
+        )
         .route("/api/settings", get(settings::view).patch(settings::update))
+        .route("/api/audit", get(audit::list))
 }

@@ -1,6 +1,6 @@
 //! `/api/settings` (superusers only).
 
-use crate::extract::{Auth, Body};
+use crate::extract::{Auth, Body, Meta};
 use crate::{AppState, error::ApiError};
 use axum::Json;
 use axum::extract::State;
@@ -13,7 +13,10 @@ pub async fn view(State(s): State<AppState>, auth: Auth) -> Result<Json<Value>, 
 pub async fn update(
     State(s): State<AppState>,
     auth: Auth,
+    Meta(meta): Meta,
     Body(body): Body<Value>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(s.gh.update_settings(auth.caller(), body).await?))
+    Ok(Json(
+        s.gh.update_settings(auth.caller(), body, &meta).await?,
+    ))
 }
