@@ -98,8 +98,12 @@ async function waitHealthy(url, child, logFile) {
 }
 
 /**
- * Start a server. Returns {url, pb(), suEmail, suPassword, kind, dataDir, logFile, stop()}.
+ * Start a server. Returns {url, pb(), suEmail, suPassword, kind, dataDir, logFile, dbUrl, stop()}.
  * `kind` overrides SDK_TARGET (the differential script starts both).
+ * `sibling: server` (Gatehouse on PostgreSQL only) starts a second instance on the same `--db` URL
+ * (same schema) as `server`, with its own temp dir and port: it skips `superuser upsert` (the
+ * superuser is already in the database, and an upsert would rotate its token key) and `limits`
+ * (settings live in the shared database). Its stop() leaves the schema alone; `server.stop()` drops it.
  */
 // Gatehouse ships its rate limiter and failed-password lockout switched on; PocketBase ships its
 // limiter off. Most test files log in far more often than a person would, so by default both are
@@ -121,7 +125,10 @@ async function applyLimits(url, suEmail, suPassword, limits) {
   await pb.settings.update(patch);
 }
 
-export async function startServer({ kind = targetKind(), limits = 'off' } = {}) {
+export async function startServer({ kind = targetKind(), limits = 'off', sibling = null } = {}) {
+  if (sibling && (kind !== 'gatehouse' || !sibling.dbUrl)) {
+    throw new Error('sibling: needs a Gatehouse server on PostgreSQL (GATEHOUSE_TEST_PG_URL)');
+  }
   const bin = kind === 'gatehouse' ? gatehouseBin() : pocketbaseBin();
   if (!existsSync(bin)) {
     throw new Error(`${kind} binary not found at ${bin} (set ${kind === 'gatehouse' ? 'GATEHOUSE_BIN' : 'POCKETBASE_BIN'})`);
@@ -133,13 +140,18 @@ export async function startServer({ kind = targetKind(), limits = 'off' } = {}) 
   const suPassword = 'root-password-123';
 
   const extra = [];
+  let dbUrl = null;
   let dropSchema = () => {};
-  if (kind === 'gatehouse' && process.env.GATEHOUSE_TEST_PG_URL) {
+  if (sibling) {
+    dbUrl = sibling.dbUrl;
+    extra.push('--db', dbUrl);
+  } else if (kind === 'gatehouse' && process.env.GATEHOUSE_TEST_PG_URL) {
     // Each server gets its own schema, which Gatehouse creates itself; psql drops it afterwards
     // (where psql is missing the schema stays, and says so).
     const base = process.env.GATEHOUSE_TEST_PG_URL;
     const schema = `gh_sdk_${randomBytes(6).toString('hex')}`;
-    extra.push('--db', `${base}${base.includes('?') ? '&' : '?'}schema=${schema}`);
+    dbUrl = `${base}${base.includes('?') ? '&' : '?'}schema=${schema}`;
+    extra.push('--db', dbUrl);
     dropSchema = () => {
       const r = spawnSync('psql', [base, '-qc', `DROP SCHEMA IF EXISTS "${schema}" CASCADE`], { encoding: 'utf8', timeout: CLI_TIMEOUT_MS });
       if (r.status !== 0) console.error(`could not drop schema ${schema}: ${r.error ?? r.stderr}`);
@@ -150,14 +162,17 @@ export async function startServer({ kind = targetKind(), limits = 'off' } = {}) 
     rmSync(tmp, { recursive: true, force: true });
     dropSchema();
   };
-  const up = spawnSync(bin, ['superuser', 'upsert', suEmail, suPassword, '--dir', dataDir, ...extra], {
-    cwd: tmp,
-    encoding: 'utf8',
-    timeout: CLI_TIMEOUT_MS,
-  });
-  if (up.status !== 0) {
-    cleanup();
-    throw new Error(`superuser upsert failed (${up.status ?? up.error}):\n${up.stdout}\n${up.stderr}`);
+  // A sibling shares the first server's database, superuser included.
+  if (!sibling) {
+    const up = spawnSync(bin, ['superuser', 'upsert', suEmail, suPassword, '--dir', dataDir, ...extra], {
+      cwd: tmp,
+      encoding: 'utf8',
+      timeout: CLI_TIMEOUT_MS,
+    });
+    if (up.status !== 0) {
+      cleanup();
+      throw new Error(`superuser upsert failed (${up.status ?? up.error}):\n${up.stdout}\n${up.stderr}`);
+    }
   }
 
   // The free port is only reserved until we release it, so another process may take it before
@@ -189,7 +204,7 @@ export async function startServer({ kind = targetKind(), limits = 'off' } = {}) 
     cleanup();
     throw lastError;
   }
-  if (kind === 'gatehouse') {
+  if (kind === 'gatehouse' && !sibling) {
     try {
       await applyLimits(url, suEmail, suPassword, limits);
     } catch (err) {
@@ -214,6 +229,7 @@ export async function startServer({ kind = targetKind(), limits = 'off' } = {}) 
     suPassword,
     dataDir,
     logFile,
+    dbUrl,
     pb: () => new PocketBase(url),
     log: () => logTail(logFile),
     stop,

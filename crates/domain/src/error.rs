@@ -21,6 +21,9 @@ pub struct Error {
     pub data: FieldErrors,
     /// The internal cause of an `Internal` error: logged, never sent to the client.
     pub cause: Option<String>,
+    /// An answer that replaces the error envelope: PocketBase's MFA challenge is a 401 whose
+    /// body is `{"mfaId": …}` and nothing else.
+    pub body: Option<Box<serde_json::Value>>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -32,6 +35,15 @@ impl Error {
             message: message.into(),
             data: FieldErrors::default(),
             cause: None,
+            body: None,
+        }
+    }
+
+    /// A 401 with `body` as the whole answer (the MFA challenge).
+    pub fn challenge(body: serde_json::Value) -> Self {
+        Self {
+            body: Some(Box::new(body)),
+            ..Self::new(ErrorKind::Unauthorized, "MFA required")
         }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {

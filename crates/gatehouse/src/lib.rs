@@ -1,6 +1,8 @@
 //! The `gatehouse` binary's building blocks, public so that the integration tests start exactly
 //! the server the binary starts.
 
+mod server_key;
+
 use gatehouse_domain::Gatehouse;
 use gatehouse_domain::clock::SystemClock;
 use std::net::SocketAddr;
@@ -21,7 +23,9 @@ pub async fn open(config: &StoreConfig) -> anyhow::Result<Arc<Gatehouse>> {
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
-    let gh = Gatehouse::start(store, Arc::new(SystemClock), cores).await?;
+    let key = server_key::load(&config.data_dir)?;
+    let mailer = Arc::new(gatehouse_mail::Mailer::new(&config.data_dir));
+    let gh = Gatehouse::start(store, Arc::new(SystemClock), cores, mailer, key).await?;
     Ok(Arc::new(gh))
 }
 

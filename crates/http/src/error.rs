@@ -12,6 +12,8 @@ pub struct ApiError {
     status: StatusCode,
     message: String,
     data: Value,
+    /// Sent instead of the envelope (the MFA challenge).
+    body: Option<Value>,
 }
 
 impl ApiError {
@@ -20,6 +22,7 @@ impl ApiError {
             status,
             message: message.to_owned(),
             data: json!({}),
+            body: None,
         }
     }
     pub fn bad_request(message: &str) -> Self {
@@ -52,12 +55,16 @@ impl From<Error> for ApiError {
             status,
             message: e.message,
             data: Value::Object(e.data.into_map()),
+            body: e.body.map(|b| *b),
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        if let Some(body) = self.body {
+            return (self.status, Json(body)).into_response();
+        }
         let body = json!({"data": self.data, "message": sentenize(&self.message), "status": self.status.as_u16()});
         (self.status, Json(body)).into_response()
     }

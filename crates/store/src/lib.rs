@@ -17,7 +17,7 @@ pub use condition::{Column, CompareOp, Condition, Kind, Scalar};
 pub use error::StoreError;
 pub use model::{
     AuditPage, AuditQuery, AuditRow, CollectionRow, ListQuery, Page, RecordRow, SortKey, SortTerm,
-    UniqueIndex,
+    TicketRow, UniqueIndex,
 };
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -82,6 +82,32 @@ pub trait Store: Send + Sync + 'static {
     async fn counter_reset(&self, key: &str) -> Result<()>;
     /// Drops every counter whose key starts with `prefix`.
     async fn counters_clear(&self, prefix: &str) -> Result<()>;
+
+    // --- tickets: one-time things (OTPs, MFA sessions) ---
+    async fn insert_ticket(&self, row: &TicketRow) -> Result<()>;
+    /// A live (unexpired) ticket of `kind`.
+    async fn find_ticket(&self, id: &str, kind: &str, now_ms: i64) -> Result<Option<TicketRow>>;
+    /// Deletes and returns the live ticket if its secret hash is `secret_hash`, atomically: of
+    /// concurrent calls, at most one gets it.
+    async fn consume_ticket(
+        &self,
+        id: &str,
+        kind: &str,
+        secret_hash: &str,
+        now_ms: i64,
+    ) -> Result<Option<TicketRow>>;
+    /// Counts a failed use and returns the new count (0 when the ticket is gone).
+    async fn fail_ticket(&self, id: &str) -> Result<i64>;
+    async fn delete_ticket(&self, id: &str) -> Result<()>;
+    async fn delete_record_tickets(&self, record_id: &str, kind: &str) -> Result<()>;
+    /// A record's live tickets of `kind`, newest first.
+    async fn live_tickets(
+        &self,
+        record_id: &str,
+        kind: &str,
+        now_ms: i64,
+    ) -> Result<Vec<TicketRow>>;
+    async fn delete_expired_tickets(&self, now_ms: i64) -> Result<()>;
 
     // --- the audit log ---
     async fn insert_audit(&self, row: &AuditRow) -> Result<()>;

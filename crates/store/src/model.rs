@@ -121,3 +121,30 @@ pub struct AuditPage {
     pub rows: Vec<AuditRow>,
     pub total: i64,
 }
+
+/// A one-time thing (an email OTP, an MFA session) until it is used or expires.
+#[derive(Clone, PartialEq, sqlx::FromRow)]
+pub struct TicketRow {
+    pub id: String,
+    pub kind: String,
+    pub collection_id: String,
+    pub record_id: String,
+    /// A keyed hash of the secret (the OTP code); empty when the id is the only secret.
+    pub secret_hash: String,
+    pub data: String,
+    pub created_ms: i64,
+    pub expires_ms: i64,
+    pub failures: i64,
+}
+
+// Hand-written so that a stray `{:?}` never prints a code hash.
+impl std::fmt::Debug for TicketRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TicketRow")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field("record_id", &self.record_id)
+            .field("failures", &self.failures)
+            .finish_non_exhaustive()
+    }
+}

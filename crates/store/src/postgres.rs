@@ -5,7 +5,7 @@
 use crate::condition::{Dialect, Param};
 use crate::{
     AuditPage, AuditQuery, AuditRow, CollectionRow, ListQuery, Page, RecordRow, Result, Store,
-    StoreError, UniqueIndex, sql,
+    StoreError, TicketRow, UniqueIndex, sql,
 };
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -416,6 +416,94 @@ impl Store for PostgresStore {
     async fn counters_clear(&self, prefix: &str) -> Result<()> {
         sqlx::query("DELETE FROM counters WHERE starts_with(key, $1)")
             .bind(prefix)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_ticket(&self, row: &TicketRow) -> Result<()> {
+        sqlx::query(sql::INSERT_TICKET)
+            .bind(&row.id)
+            .bind(&row.kind)
+            .bind(&row.collection_id)
+            .bind(&row.record_id)
+            .bind(&row.secret_hash)
+            .bind(&row.data)
+            .bind(row.created_ms)
+            .bind(row.expires_ms)
+            .bind(row.failures)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn find_ticket(&self, id: &str, kind: &str, now_ms: i64) -> Result<Option<TicketRow>> {
+        Ok(sqlx::query_as(sql::FIND_TICKET)
+            .bind(id)
+            .bind(kind)
+            .bind(now_ms)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    async fn consume_ticket(
+        &self,
+        id: &str,
+        kind: &str,
+        secret_hash: &str,
+        now_ms: i64,
+    ) -> Result<Option<TicketRow>> {
+        Ok(sqlx::query_as(sql::CONSUME_TICKET)
+            .bind(id)
+            .bind(kind)
+            .bind(secret_hash)
+            .bind(now_ms)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    async fn fail_ticket(&self, id: &str) -> Result<i64> {
+        Ok(sqlx::query_scalar(sql::FAIL_TICKET)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .unwrap_or(0))
+    }
+
+    async fn delete_ticket(&self, id: &str) -> Result<()> {
+        sqlx::query(sql::DELETE_TICKET)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_record_tickets(&self, record_id: &str, kind: &str) -> Result<()> {
+        sqlx::query(sql::DELETE_RECORD_TICKETS)
+            .bind(record_id)
+            .bind(kind)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn live_tickets(
+        &self,
+        record_id: &str,
+        kind: &str,
+        now_ms: i64,
+    ) -> Result<Vec<TicketRow>> {
+        Ok(sqlx::query_as(sql::LIVE_TICKETS)
+            .bind(record_id)
+            .bind(kind)
+            .bind(now_ms)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    async fn delete_expired_tickets(&self, now_ms: i64) -> Result<()> {
+        sqlx::query(sql::DELETE_EXPIRED_TICKETS)
+            .bind(now_ms)
             .execute(&self.pool)
             .await?;
         Ok(())

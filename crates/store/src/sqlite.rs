@@ -7,7 +7,7 @@ use crate::condition::{Dialect, Param, sqlite_path};
 use crate::counters::MemoryCounters;
 use crate::{
     AuditPage, AuditQuery, AuditRow, CollectionRow, ListQuery, Page, RecordRow, Result, Store,
-    StoreError, UniqueIndex, sql,
+    StoreError, TicketRow, UniqueIndex, sql,
 };
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params, params_from_iter};
@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0001_init.sql"),
     include_str!("../migrations/sqlite/0002_audit.sql"),
+    include_str!("../migrations/sqlite/0003_tickets.sql"),
 ];
 
 const AUDIT_COLUMNS: &str =
@@ -207,6 +208,20 @@ fn audit_params(e: &AuditRow) -> [String; 9] {
         e.user_agent.clone(),
         e.data.clone(),
     ]
+}
+
+fn ticket(r: &rusqlite::Row<'_>) -> rusqlite::Result<TicketRow> {
+    Ok(TicketRow {
+        id: r.get(0)?,
+        kind: r.get(1)?,
+        collection_id: r.get(2)?,
+        record_id: r.get(3)?,
+        secret_hash: r.get(4)?,
+        data: r.get(5)?,
+        created_ms: r.get(6)?,
+        expires_ms: r.get(7)?,
+        failures: r.get(8)?,
+    })
 }
 
 fn audit_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRow> {
@@ -531,6 +546,103 @@ impl Store for SqliteStore {
     async fn counters_clear(&self, prefix: &str) -> Result<()> {
         self.counters.clear_prefix(prefix);
         Ok(())
+    }
+
+    async fn insert_ticket(&self, row: &TicketRow) -> Result<()> {
+        let row = row.clone();
+        self.write(move |c| {
+            c.prepare_cached(&positional(sql::INSERT_TICKET))?
+                .execute(params![
+                    row.id,
+                    row.kind,
+                    row.collection_id,
+                    row.record_id,
+                    row.secret_hash,
+                    row.data,
+                    row.created_ms,
+                    row.expires_ms,
+                    row.failures
+                ])
+                .map(drop)
+        })
+        .await
+    }
+
+    async fn find_ticket(&self, id: &str, kind: &str, now_ms: i64) -> Result<Option<TicketRow>> {
+        self.read(|c| {
+            c.prepare_cached(&positional(sql::FIND_TICKET))?
+                .query_row(params![id, kind, now_ms], ticket)
+                .optional()
+        })
+    }
+
+    async fn consume_ticket(
+        &self,
+        id: &str,
+        kind: &str,
+        secret_hash: &str,
+        now_ms: i64,
+    ) -> Result<Option<TicketRow>> {
+        let args = (id.to_owned(), kind.to_owned(), secret_hash.to_owned());
+        self.write(move |c| {
+            c.prepare_cached(&positional(sql::CONSUME_TICKET))?
+                .query_row(params![args.0, args.1, args.2, now_ms], ticket)
+                .optional()
+        })
+        .await
+    }
+
+    async fn fail_ticket(&self, id: &str) -> Result<i64> {
+        let id = id.to_owned();
+        self.write(move |c| {
+            c.prepare_cached(&positional(sql::FAIL_TICKET))?
+                .query_row([id], |r| r.get(0))
+                .optional()
+                .map(Option::unwrap_or_default)
+        })
+        .await
+    }
+
+    async fn delete_ticket(&self, id: &str) -> Result<()> {
+        let id = id.to_owned();
+        self.write(move |c| {
+            c.prepare_cached(&positional(sql::DELETE_TICKET))?
+                .execute([id])
+                .map(drop)
+        })
+        .await
+    }
+
+    async fn delete_record_tickets(&self, record_id: &str, kind: &str) -> Result<()> {
+        let args = [record_id.to_owned(), kind.to_owned()];
+        self.write(move |c| {
+            c.prepare_cached(&positional(sql::DELETE_RECORD_TICKETS))?
+                .execute(args)
+                .map(drop)
+        })
+        .await
+    }
+
+    async fn live_tickets(
+        &self,
+        record_id: &str,
+        kind: &str,
+        now_ms: i64,
+    ) -> Result<Vec<TicketRow>> {
+        self.read(|c| {
+            c.prepare_cached(&positional(sql::LIVE_TICKETS))?
+                .query_map(params![record_id, kind, now_ms], ticket)?
+                .collect()
+        })
+    }
+
+    async fn delete_expired_tickets(&self, now_ms: i64) -> Result<()> {
+        self.write(move |c| {
+            c.prepare_cached(&positional(sql::DELETE_EXPIRED_TICKETS))?
+                .execute([now_ms])
+                .map(drop)
+        })
+        .await
     }
 
     async fn insert_audit(&self, row: &AuditRow) -> Result<()> {

@@ -12,8 +12,10 @@ use crate::access::{Caller, is_superuser};
 use crate::clock::{Clock, format_datetime};
 use crate::collection::{self, Collection};
 use crate::error::{Error, Result};
+use crate::mail::MailTransport;
 use crate::password::Passwords;
 use crate::registry::Registry;
+use crate::server_key::ServerKey;
 use gatehouse_store::{Store, StoreError};
 use serde::Serialize;
 use std::sync::Arc;
@@ -24,6 +26,8 @@ pub struct Gatehouse {
     collections: Registry,
     passwords: Passwords,
     settings_cache: settings::SettingsCache,
+    mailer: Arc<dyn MailTransport>,
+    key: ServerKey,
 }
 
 /// PocketBase's list answer.
@@ -44,6 +48,8 @@ impl Gatehouse {
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         hash_parallelism: usize,
+        mailer: Arc<dyn MailTransport>,
+        key: ServerKey,
     ) -> Result<Self> {
         bootstrap(&*store, &*clock).await?;
         let collections = Registry::load(store.clone(), clock.clone()).await?;
@@ -53,6 +59,8 @@ impl Gatehouse {
             collections,
             passwords: Passwords::new(hash_parallelism),
             settings_cache: settings::SettingsCache::default(),
+            mailer,
+            key,
         })
     }
 

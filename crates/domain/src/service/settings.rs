@@ -50,7 +50,7 @@ impl Gatehouse {
 
     pub async fn get_settings(&self, caller: Option<&Caller>) -> Result<Value> {
         require_superuser(caller)?;
-        serde_json::to_value(self.settings().await?).map_err(Error::internal)
+        render(self.settings().await?)
     }
 
     pub async fn update_settings(
@@ -67,8 +67,13 @@ impl Gatehouse {
                 "An error occurred while loading the submitted data.",
             ));
         }
-        let mut merged = serde_json::to_value(self.settings().await?).map_err(Error::internal)?;
+        let current = self.settings().await?;
+        let mut merged = serde_json::to_value(&current).map_err(Error::internal)?;
         merge_json(&mut merged, &patch);
+        // The SMTP password is write-only: an empty one in a PATCH (what a GET showed) keeps it.
+        if merged["smtp"]["password"] == "" {
+            merged["smtp"]["password"] = Value::String(current.smtp.password.clone());
+        }
         let settings: Settings = serde_json::from_value(merged).map_err(|_| {
             Error::bad_request("An error occurred while loading the submitted data.")
         })?;
@@ -84,7 +89,7 @@ impl Gatehouse {
         // As in PocketBase, saving the settings starts every rate-limit window afresh.
         self.store.counters_clear(RATE_LIMIT_PREFIX).await?;
         tracing::info!("settings updated");
-        serde_json::to_value(settings).map_err(Error::internal)
+        render(settings)
     }
 
     /// A renamed collection keeps its `name:tag` rate-limit rules (as in PocketBase).
@@ -107,4 +112,10 @@ impl Gatehouse {
         }
         Ok(())
     }
+}
+
+/// The settings as the API shows them: secrets blanked.
+fn render(mut settings: Settings) -> Result<Value> {
+    settings.smtp = settings.smtp.redacted();
+    serde_json::to_value(settings).map_err(Error::internal)
 }

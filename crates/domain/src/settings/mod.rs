@@ -2,9 +2,11 @@
 
 mod lockout;
 mod rate_limits;
+mod smtp;
 
 pub use lockout::Lockout;
 pub use rate_limits::{Audience, RateLimitRule, RateLimits, TrustedProxy};
+pub use smtp::Smtp;
 
 use crate::collection::field::is_email;
 use crate::error::{FieldErrors, codes};
@@ -13,6 +15,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Settings {
+    #[serde(default)]
+    pub smtp: Smtp,
     pub meta: Meta,
     #[serde(default)]
     pub rate_limits: RateLimits,
@@ -44,6 +48,7 @@ fn default_accent() -> String {
 impl Default for Settings {
     fn default() -> Self {
         Self {
+            smtp: Smtp::default(),
             meta: Meta {
                 app_name: "Gatehouse".to_owned(),
                 app_url: "http://localhost:8090".to_owned(),
@@ -82,6 +87,7 @@ impl Settings {
         }
         let mut errors = FieldErrors::default();
         errors.nest("meta", meta);
+        self.smtp.check(&mut errors);
         self.rate_limits.check(&mut errors);
         self.lockout.check(&mut errors);
         errors
