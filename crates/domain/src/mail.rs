@@ -98,7 +98,7 @@ mod tests {
         let html = "<p>Hello,</p>\n<p>Your code is: <strong>1234</strong></p>\n<p><a href=\"https://x.test/a?b=1&amp;c=2\">Open</a></p>";
         assert_eq!(
             html_to_text(html),
-            "Hello,\nYour code is: 1234\nOpen (https://x.test/a?b=1&c=2)"
+            "Hello,\n\nYour code is: 1234\n\nOpen (https://x.test/a?b=1&c=2)"
         );
     }
 }

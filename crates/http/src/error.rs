@@ -13,7 +13,7 @@ pub struct ApiError {
     message: String,
     data: Value,
     /// Sent instead of the envelope (the MFA challenge).
-    body: Option<Value>,
+    body: Option<Box<Value>>,
 }
 
 impl ApiError {
@@ -55,7 +55,7 @@ impl From<Error> for ApiError {
             status,
             message: e.message,
             data: Value::Object(e.data.into_map()),
-            body: e.body.map(|b| *b),
+            body: e.body,
         }
     }
 }
@@ -63,7 +63,7 @@ impl From<Error> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if let Some(body) = self.body {
-            return (self.status, Json(body)).into_response();
+            return (self.status, Json(*body)).into_response();
         }
         let body = json!({"data": self.data, "message": sentenize(&self.message), "status": self.status.as_u16()});
         (self.status, Json(body)).into_response()

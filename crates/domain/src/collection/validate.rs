@@ -374,13 +374,23 @@ fn check_methods(c: &Collection, errors: &mut FieldErrors) {
 
     let mut mfa = FieldErrors::default();
     if c.mfa.enabled {
-        // Gatehouse will not store an MFA switch it cannot enforce yet: a password-only login
-        // passing where the operator asked for two factors would be worse than a clear refusal.
-        mfa.add(
-            "enabled",
-            "validation_mfa_unavailable",
-            "MFA is not available in this Gatehouse version yet.",
-        );
+        if c.mfa.duration == 0 {
+            mfa.add_code("duration", codes::REQUIRED);
+        } else if !(10..=86_400).contains(&c.mfa.duration) {
+            mfa.min_threshold("duration", 10);
+        }
+        // Two factors need two methods (OAuth2 is refused above until it lands).
+        let methods = [c.password_auth.enabled, c.otp.enabled, c.oauth2.enabled]
+            .iter()
+            .filter(|on| **on)
+            .count();
+        if methods < 2 {
+            mfa.add(
+                "enabled",
+                "validation_mfa_not_enough_auth_methods",
+                "MFA requires at least 2 auth methods to be enabled.",
+            );
+        }
     }
     errors.nest("mfa", mfa);
 

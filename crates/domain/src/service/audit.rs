@@ -16,6 +16,10 @@ pub mod kinds {
     pub const IMPERSONATION: &str = "impersonation";
     pub const PASSWORD_CHANGED: &str = "password.changed";
     pub const SETTINGS_CHANGED: &str = "settings.changed";
+    pub const MFA_REQUIRED: &str = "mfa.required";
+    pub const MFA_SUCCESS: &str = "mfa.success";
+    pub const MFA_FAILURE: &str = "mfa.failure";
+    pub const OTP_REQUESTED: &str = "otp.requested";
 }
 
 const DEFAULT_PER_PAGE: i64 = 30;
@@ -147,6 +151,12 @@ impl Gatehouse {
             n => n.min(MAX_PER_PAGE),
         };
         let some = |s: String| (!s.trim().is_empty()).then(|| s.trim().to_owned());
+        let since = some(params.since)
+            .map(|s| datetime_param("since", &s))
+            .transpose()?;
+        let until = some(params.until)
+            .map(|s| datetime_param("until", &s))
+            .transpose()?;
         let query = AuditQuery {
             record_id: some(params.record_id),
             collection_id: some(params.collection_id),
@@ -157,8 +167,8 @@ impl Gatehouse {
                 .filter(|k| !k.is_empty())
                 .map(str::to_owned)
                 .collect(),
-            since: some(params.since),
-            until: some(params.until),
+            since,
+            until,
             limit: per_page,
             offset: (page - 1).saturating_mul(per_page),
         };
@@ -170,6 +180,29 @@ impl Gatehouse {
             total_items: result.total,
             total_pages: (result.total + per_page - 1) / per_page,
         })
+    }
+}
+
+/// `since`/`until`: a PocketBase datetime or an ISO 8601 one (`T` and an offset), as the
+/// stored format so that text comparison is time comparison. Anything else is a 400.
+fn datetime_param(name: &str, value: &str) -> Result<String> {
+    use time::format_description::well_known::Rfc3339;
+    let iso = value.replacen(' ', "T", 1);
+    let parsed = time::OffsetDateTime::parse(&iso, &Rfc3339)
+        .or_else(|_| time::OffsetDateTime::parse(&format!("{iso}T00:00:00Z"), &Rfc3339));
+    match parsed {
+        Ok(t) => Ok(crate::clock::format_datetime(
+            i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or_default(),
+        )),
+        Err(_) => {
+            let mut errors = crate::error::FieldErrors::default();
+            errors.add(
+                name,
+                "validation_invalid_datetime",
+                "Must be a valid date and time.",
+            );
+            Err(Error::validation("Invalid audit filter.", errors))
+        }
     }
 }
 

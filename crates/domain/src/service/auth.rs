@@ -3,6 +3,7 @@
 
 use super::Gatehouse;
 use super::audit::{Event, kinds};
+use super::mfa::mfa_id_of;
 use crate::access::{Caller, RequestInfo, Rule, Scope, Subject, is_superuser};
 use crate::collection::Collection;
 use crate::collection::field::is_email;
@@ -28,15 +29,18 @@ pub struct PasswordLogin {
     pub identity: String,
     pub password: Password,
     pub identity_field: String,
+    /// The second step of an MFA login (the query string's `mfaId` wins).
+    pub mfa_id: String,
 }
 
 const FAILED_TO_AUTHENTICATE: &str = "Failed to authenticate.";
 
 /// How a login proved who the user is; becomes the token's `amr` and `aal`.
-struct Proof {
-    amr: Vec<String>,
-    aal: u8,
-    auth_time: i64,
+pub(super) struct Proof {
+    /// The methods used, the latest first until MFA completes (then in the order used).
+    pub(super) amr: Vec<String>,
+    pub(super) aal: u8,
+    pub(super) auth_time: i64,
 }
 
 impl Gatehouse {
@@ -114,7 +118,9 @@ impl Gatehouse {
             .as_ref()
             .map(|r| r.id().to_owned())
             .unwrap_or_default();
+        let mfa_id = mfa_id_of(request, &login.mfa_id);
         let Some(record) = record.filter(|_| matched) else {
+            self.second_step_failed(mfa_id, &known_id).await?;
             // Neither the identity (it may be a mistyped password) nor whether it exists.
             self.audit(
                 login_event(kinds::LOGIN_FAILURE, &c.id, &known_id, json!({})),
@@ -131,14 +137,32 @@ impl Gatehouse {
             aal: 1,
             auth_time: self.clock.now_secs(),
         };
-        let answer = self.auth_response(&c, record, caller, proof, request).await;
-        let (kind, data) = match &answer {
-            Ok(_) => (kinds::LOGIN_SUCCESS, json!({})),
-            Err(e) => (kinds::LOGIN_FAILURE, json!({"reason": e.message})),
-        };
-        self.audit(login_event(kind, &c.id, &known_id, data), request)
+        let answer = self
+            .auth_response(&c, record, caller, proof, mfa_id, request)
+            .await;
+        self.audit_login(&c, &known_id, "password", &answer, request)
             .await?;
         answer
+    }
+
+    /// `login.success`, or `login.failure` with the reason; nothing for an MFA challenge (which
+    /// writes `mfa.required`).
+    pub(super) async fn audit_login(
+        &self,
+        c: &Collection,
+        record_id: &str,
+        method: &str,
+        answer: &Result<AuthResponse>,
+        request: &RequestInfo,
+    ) -> Result<()> {
+        let (kind, data) = match answer {
+            Ok(_) => (kinds::LOGIN_SUCCESS, json!({})),
+            Err(e) if e.body.is_some() => return Ok(()),
+            Err(e) => (kinds::LOGIN_FAILURE, json!({"reason": e.message})),
+        };
+        let mut event = login_event(kind, &c.id, record_id, data);
+        event.method = method;
+        self.audit(event, request).await
     }
 
     /// Identity fields in PocketBase's order: `email` first (skipped when the identity does not look
@@ -304,15 +328,19 @@ impl Gatehouse {
     }
 
     /// The shared end of every login (PocketBase's `recordAuthResponse`).
-    async fn auth_response(
+    pub(super) async fn auth_response(
         &self,
         c: &Arc<Collection>,
         record: Record,
         caller: Option<&Caller>,
         proof: Proof,
+        mfa_id: &str,
         request: &RequestInfo,
     ) -> Result<AuthResponse> {
         self.check_auth_rule(c, &record, caller, &proof.amr.join(","), request)?;
+        let proof = self
+            .check_mfa(c, &record, caller, proof, mfa_id, request)
+            .await?;
         let token = self.mint(c, &record, &proof, true, c.auth_token.duration)?;
         Ok(AuthResponse {
             token,

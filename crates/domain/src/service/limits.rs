@@ -87,7 +87,7 @@ impl Gatehouse {
             return Ok(());
         }
         let now = self.clock.now_millis();
-        let (lock_key, slow_key) = lockout_keys(collection_id, identity, ip);
+        let (lock_key, slow_key) = self.lockout_keys(collection_id, identity, ip);
         if self.store.counter_get(&lock_key, now).await? >= lockout.max_failures {
             return Err(Error::too_many_requests(
                 "Too many failed attempts, please try again later.",
@@ -114,7 +114,7 @@ impl Gatehouse {
         if !lockout.enabled {
             return Ok(());
         }
-        let (lock_key, slow_key) = lockout_keys(collection_id, identity, ip);
+        let (lock_key, slow_key) = self.lockout_keys(collection_id, identity, ip);
         if ok {
             return Ok(self.store.counter_reset(&lock_key).await?);
         }
@@ -126,10 +126,14 @@ impl Gatehouse {
     }
 }
 
-fn lockout_keys(collection_id: &str, identity: &str, ip: &str) -> (String, String) {
-    let identity = identity.trim().to_lowercase();
-    (
-        format!("{LOCK_PREFIX}{collection_id}|{identity}|{ip}"),
-        format!("{SLOW_PREFIX}{collection_id}|{identity}"),
-    )
+impl Gatehouse {
+    /// Counter keys for an identity. The identity is hashed: what was typed may be a password
+    /// pasted into the wrong field, and counters may live in a database table.
+    fn lockout_keys(&self, collection_id: &str, identity: &str, ip: &str) -> (String, String) {
+        let identity = self.key.hash("lockout", &identity.trim().to_lowercase());
+        (
+            format!("{LOCK_PREFIX}{collection_id}|{identity}|{ip}"),
+            format!("{SLOW_PREFIX}{collection_id}|{identity}"),
+        )
+    }
 }

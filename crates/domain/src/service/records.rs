@@ -304,6 +304,10 @@ impl Gatehouse {
             Err(e) => return Err(e.into()),
         }
         if rotate_token_key {
+            // As in PocketBase: new credentials end pending codes and MFA sessions too.
+            for kind in ["otp", "mfa"] {
+                self.store.delete_record_tickets(id, kind).await?;
+            }
             tracing::info!(record = id, collection = %c.name, "credentials changed; previous tokens revoked");
         }
         Ok(record.render(&c, self.view_for(&c, caller, &record, request)))

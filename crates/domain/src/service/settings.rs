@@ -60,14 +60,22 @@ impl Gatehouse {
         request: &RequestInfo,
     ) -> Result<Value> {
         require_superuser(caller)?;
-        let event = Event::settings_changed("", &patch, caller);
-        let event = self.audit_row(event, request);
+        let current = self.settings().await?;
+        // Only sections that exist are named (an unknown key is ignored by the save).
+        let known: serde_json::Map<String, Value> = match (&patch, serde_json::to_value(&current)) {
+            (Value::Object(sent), Ok(Value::Object(all))) => sent
+                .iter()
+                .filter(|(k, _)| all.contains_key(*k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            _ => serde_json::Map::new(),
+        };
+        let event = Event::settings_changed("", &Value::Object(known), caller);
         if !patch.is_object() {
             return Err(Error::bad_request(
                 "An error occurred while loading the submitted data.",
             ));
         }
-        let current = self.settings().await?;
         let mut merged = serde_json::to_value(&current).map_err(Error::internal)?;
         merge_json(&mut merged, &patch);
         // The SMTP password is write-only: an empty one in a PATCH (what a GET showed) keeps it.
@@ -82,7 +90,7 @@ impl Gatehouse {
             .into_result("An error occurred while saving the new settings.")?;
         let json = serde_json::to_string(&settings).map_err(Error::internal)?;
         self.store.put_setting(SETTINGS_KEY, &json).await?;
-        self.store.insert_audit(&event).await?;
+        self.audit(event, request).await?;
         if let Ok(mut guard) = self.settings_cache.0.write() {
             *guard = None;
         }

@@ -10,6 +10,7 @@ mod collections;
 mod filter_sql;
 mod limits;
 mod multi_instance;
+mod otp;
 mod records;
 mod rules;
 mod transport;

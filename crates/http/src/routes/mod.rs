@@ -4,6 +4,7 @@ mod audit;
 mod auth;
 mod collections;
 mod health;
+mod otp;
 mod records;
 mod settings;
 
@@ -21,6 +22,14 @@ pub fn all() -> Router<AppState> {
         .route(
             "/api/collections/{collection}/auth-with-password",
             post(auth::auth_with_password),
+        )
+        .route(
+            "/api/collections/{collection}/request-otp",
+            post(otp::request_otp),
+        )
+        .route(
+            "/api/collections/{collection}/auth-with-otp",
+            post(otp::auth_with_otp),
         )
         .route(
             "/api/collections/{collection}/auth-refresh",

@@ -1,0 +1,196 @@
+//! PocketBase's MFA (`mfa.enabled`, `mfa.duration`, `mfa.rule`): a first step that the rule
+//! selects answers 401 `{"mfaId"}`; a second step with a *different* method and that `mfaId`
+//! completes the login. Gatehouse adds `methods` to the challenge (what the record can use next),
+//! kills an MFA session after 5 failed second steps, and locks a record's second steps for a
+//! while after 10 failures across sessions (never its password step).
+
+use super::Gatehouse;
+use super::audit::{Event, kinds};
+use super::auth::Proof;
+use super::mailing::mask_email;
+use crate::access::{Caller, RequestInfo, Rule, Scope, Subject};
+use crate::collection::Collection;
+use crate::error::{Error, Result};
+use crate::random;
+use crate::record::Record;
+use gatehouse_store::TicketRow;
+use serde_json::{Value, json};
+
+pub(crate) const MFA_TICKET: &str = "mfa";
+/// Failed second steps that kill one MFA session.
+const SESSION_FAILURES: i64 = 5;
+/// Failed second steps (across sessions) within the window that lock a record's second steps.
+const RECORD_FAILURES: i64 = 10;
+const RECORD_WINDOW_MS: i64 = 15 * 60 * 1000;
+const RECORD_LOCK_PREFIX: &str = "mfa-lock:";
+
+const INVALID_OR_EXPIRED: &str = "Invalid or expired MFA session.";
+
+impl Gatehouse {
+    /// Step 4 of the auth pipeline, after the authRule: `proof` unchanged when no MFA applies, the
+    /// two-method proof when `mfa_id` completes a session, or the 401 challenge.
+    pub(super) async fn check_mfa(
+        &self,
+        c: &Collection,
+        record: &Record,
+        caller: Option<&Caller>,
+        proof: Proof,
+        mfa_id: &str,
+        request: &RequestInfo,
+    ) -> Result<Proof> {
+        let method = proof.amr.first().cloned().unwrap_or_default();
+        if !c.mfa.enabled || method.is_empty() {
+            return Ok(proof);
+        }
+        let subject = Subject {
+            collection: c,
+            record,
+            scope: Scope {
+                caller,
+                context: &method,
+                request,
+                now_millis: self.clock.now_millis(),
+            },
+        };
+        let wanted = c.mfa.rule.trim().is_empty() || Rule::of(Some(&c.mfa.rule)).allows(&subject);
+        if !wanted {
+            return Ok(proof);
+        }
+        if mfa_id.is_empty() {
+            return Err(self.challenge(c, record, &method, request).await?);
+        }
+        self.check_record_lock(record.id()).await?;
+        let now = self.clock.now_millis();
+        let event = |kind, data| Event {
+            kind,
+            collection_id: &c.id,
+            record_id: record.id(),
+            method: &method,
+            data,
+        };
+        let Some(session) = self.store.find_ticket(mfa_id, MFA_TICKET, now).await? else {
+            self.store.delete_ticket(mfa_id).await?;
+            self.audit(
+                event(kinds::MFA_FAILURE, json!({"reason": "session"})),
+                request,
+            )
+            .await?;
+            return Err(Error::bad_request(INVALID_OR_EXPIRED));
+        };
+        if session.collection_id != c.id || session.record_id != record.id() {
+            return Err(Error::bad_request("Invalid MFA session."));
+        }
+        let first = first_method(&session);
+        if first == method {
+            return Err(Error::bad_request(
+                "A different authentication method is required.",
+            ));
+        }
+        // Deleting the session is the consume: of two concurrent second steps one wins.
+        if self
+            .store
+            .consume_ticket(mfa_id, MFA_TICKET, "", now)
+            .await?
+            .is_none()
+        {
+            return Err(Error::bad_request(INVALID_OR_EXPIRED));
+        }
+        self.audit(event(kinds::MFA_SUCCESS, json!({"first": first})), request)
+            .await?;
+        Ok(Proof {
+            amr: vec![first, method],
+            aal: 2,
+            auth_time: proof.auth_time,
+        })
+    }
+
+    /// A new MFA session and the 401 that names it.
+    async fn challenge(
+        &self,
+        c: &Collection,
+        record: &Record,
+        method: &str,
+        request: &RequestInfo,
+    ) -> Result<Error> {
+        let now = self.clock.now_millis();
+        let id = random::record_id();
+        self.store
+            .insert_ticket(&TicketRow {
+                id: id.clone(),
+                kind: MFA_TICKET.to_owned(),
+                collection_id: c.id.clone(),
+                record_id: record.id().to_owned(),
+                secret_hash: String::new(),
+                data: json!({"method": method}).to_string(),
+                created_ms: now,
+                expires_ms: now + c.mfa.duration.saturating_mul(1000),
+                failures: 0,
+            })
+            .await?;
+        let mut methods = Vec::new();
+        if c.password_auth.enabled && method != "password" {
+            methods.push(json!({"type": "password"}));
+        }
+        if c.otp.enabled && method != "otp" && !record.row.email.is_empty() {
+            methods.push(json!({"type": "otp", "sentTo": mask_email(&record.row.email)}));
+        }
+        let event = Event {
+            kind: kinds::MFA_REQUIRED,
+            collection_id: &c.id,
+            record_id: record.id(),
+            method,
+            data: json!({}),
+        };
+        self.audit(event, request).await?;
+        Ok(Error::challenge(json!({"mfaId": id, "methods": methods})))
+    }
+
+    /// A second step carrying `mfa_id` failed (a wrong code or password): the session dies after
+    /// a few, and the record's second steps lock after more.
+    pub(super) async fn second_step_failed(&self, mfa_id: &str, record_id: &str) -> Result<()> {
+        if mfa_id.is_empty() {
+            return Ok(());
+        }
+        if self.store.fail_ticket(mfa_id).await? >= SESSION_FAILURES {
+            self.store.delete_ticket(mfa_id).await?;
+        }
+        if !record_id.is_empty() {
+            let key = format!("{RECORD_LOCK_PREFIX}{record_id}");
+            self.store
+                .counter_hit(&key, self.clock.now_millis(), RECORD_WINDOW_MS)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// 429 while a record's second steps are locked (nothing is checked or consumed).
+    pub(super) async fn check_record_lock(&self, record_id: &str) -> Result<()> {
+        let key = format!("{RECORD_LOCK_PREFIX}{record_id}");
+        if self
+            .store
+            .counter_get(&key, self.clock.now_millis())
+            .await?
+            >= RECORD_FAILURES
+        {
+            return Err(Error::too_many_requests(
+                "Too many failed attempts, please try again later.",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn first_method(session: &TicketRow) -> String {
+    serde_json::from_str::<Value>(&session.data)
+        .ok()
+        .and_then(|d| d["method"].as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// The `mfaId` of a second step: the query string first (where the SDK puts it), then the body.
+pub(super) fn mfa_id_of<'a>(request: &'a RequestInfo, body: &'a str) -> &'a str {
+    match request.query.get("mfaId").and_then(Value::as_str) {
+        Some(id) if !id.is_empty() => id,
+        _ => body,
+    }
+}

@@ -1,0 +1,263 @@
+//! Email one-time codes: `request-otp` and `auth-with-otp`, with PocketBase's answers and
+//! stricter insides. A code is stored only as a keyed hash, dies after 5 wrong tries, and is
+//! consumed by one conditional delete (of concurrent uses exactly one wins). An unknown email
+//! gets the same answer after the same work: a decoy that no code can ever match.
+
+use super::Gatehouse;
+use super::audit::{Event, kinds};
+use super::auth::{AuthResponse, Proof};
+use super::mailing::mask_email;
+use super::mfa::mfa_id_of;
+use crate::access::{Caller, RequestInfo};
+use crate::collection::Collection;
+use crate::collection::field::is_email;
+use crate::error::{Error, FieldErrors, Result, codes};
+use crate::random;
+use crate::record::Record;
+use gatehouse_store::TicketRow;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+const OTP_TICKET: &str = "otp";
+const HASH_PURPOSE: &str = "otp";
+/// PocketBase: at most 10 live codes per record; past that the newest id is answered again.
+const MAX_LIVE: usize = 10;
+/// Wrong codes one OTP takes before it is dead.
+const MAX_FAILURES: i64 = 5;
+/// PocketBase's guard: attempts per (record, client IP) in its window.
+const GUARD_ATTEMPTS: i64 = 5;
+const GUARD_WINDOW_MS: i64 = 180_000;
+
+const DISABLED: &str = "The collection is not configured to allow OTP authentication.";
+const INVALID: &str = "Invalid or expired OTP.";
+const TOO_MANY: &str = "Too many attempts, please try again later with a new OTP.";
+
+/// The body of `auth-with-otp`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct OtpLogin {
+    pub otp_id: String,
+    pub password: String,
+    pub mfa_id: String,
+}
+
+impl Gatehouse {
+    /// `POST /api/collections/{c}/request-otp` → `{"otpId"}`.
+    pub async fn request_otp(
+        &self,
+        collection: &str,
+        email: &str,
+        request: &RequestInfo,
+    ) -> Result<Value> {
+        let c = self.auth_collection(collection).await?;
+        if !c.otp.enabled {
+            return Err(Error::forbidden(DISABLED));
+        }
+        let email = email.trim();
+        let mut errors = FieldErrors::default();
+        if email.is_empty() {
+            errors.add_code("email", codes::REQUIRED);
+        } else if email.chars().count() > 255 {
+            errors.length_out_of_range("email", 1, 255);
+        } else if !is_email(email) {
+            errors.add_code("email", codes::IS_EMAIL);
+        }
+        errors.into_result("An error occurred while validating the submitted data.")?;
+
+        let now = self.clock.now_millis();
+        let record = self
+            .store
+            .find_record_by_email(&c.id, email)
+            .await?
+            .map(Record::from_row);
+        // The same query for an unknown email (an id no record has), so timing tells nothing.
+        let owner = record
+            .as_ref()
+            .map_or_else(random::record_id, |r| r.id().to_owned());
+        let live = self.store.live_tickets(&owner, OTP_TICKET, now).await?;
+        if live.len() >= MAX_LIVE
+            && let Some(newest) = live.first()
+        {
+            return Ok(json!({"otpId": newest.id}));
+        }
+        let id = random::record_id();
+        let code = random::string_from(b"0123456789", usize::try_from(c.otp.length).unwrap_or(8));
+        // Unknown emails get a decoy row: the same work and the same later answers, no mail.
+        let (record_id, hash) = match &record {
+            Some(r) => (
+                r.id().to_owned(),
+                self.key.hash(HASH_PURPOSE, &format!("{id}:{code}")),
+            ),
+            None => (
+                String::new(),
+                self.key.hash(HASH_PURPOSE, &random::secret()),
+            ),
+        };
+        self.store
+            .insert_ticket(&TicketRow {
+                id: id.clone(),
+                kind: OTP_TICKET.to_owned(),
+                collection_id: c.id.clone(),
+                record_id: record_id.clone(),
+                secret_hash: hash,
+                data: json!({"channel": "email", "sentTo": record.as_ref().map(|r| r.row.email.clone()).unwrap_or_default()}).to_string(),
+                created_ms: now,
+                expires_ms: now + c.otp.duration.saturating_mul(1000),
+                failures: 0,
+            })
+            .await?;
+        let event = Event {
+            kind: kinds::OTP_REQUESTED,
+            collection_id: &c.id,
+            record_id: &record_id,
+            method: "otp",
+            data: json!({"channel": "email", "sentTo": mask_email(email)}),
+        };
+        self.audit(event, request).await?;
+        if let Some(record) = record {
+            let settings = self.current_settings().await?;
+            let mail = self.render_mail(
+                &settings,
+                &c,
+                &record,
+                &record.row.email,
+                &c.otp.email_template,
+                &[("{OTP}", &code), ("{OTP_ID}", &id)],
+            );
+            // A code that could not be delivered must not stay usable.
+            let store = self.store.clone();
+            let ticket = id.clone();
+            self.send_in_background(settings.smtp.clone(), mail, async move {
+                if let Err(e) = store.delete_ticket(&ticket).await {
+                    tracing::error!(error = %e, "withdrawing an undelivered OTP failed");
+                }
+            });
+        }
+        Ok(json!({"otpId": id}))
+    }
+
+    /// `POST /api/collections/{c}/auth-with-otp`.
+    pub async fn auth_with_otp(
+        &self,
+        collection: &str,
+        login: OtpLogin,
+        caller: Option<&Caller>,
+        request: &RequestInfo,
+    ) -> Result<AuthResponse> {
+        let c = self.auth_collection(collection).await?;
+        if !c.otp.enabled {
+            return Err(Error::forbidden(DISABLED));
+        }
+        let mut errors = FieldErrors::default();
+        for (name, value, max) in [
+            ("otpId", &login.otp_id, 255),
+            ("password", &login.password, 71),
+        ] {
+            if value.is_empty() {
+                errors.add_code(name, codes::REQUIRED);
+            } else if value.chars().count() > max {
+                errors.length_out_of_range(name, 1, max);
+            }
+        }
+        errors.into_result("An error occurred while validating the submitted data.")?;
+
+        let now = self.clock.now_millis();
+        let mfa_id = mfa_id_of(request, &login.mfa_id);
+        let ticket = self
+            .store
+            .find_ticket(&login.otp_id, OTP_TICKET, now)
+            .await?
+            .filter(|t| t.collection_id == c.id)
+            .ok_or_else(|| Error::bad_request(INVALID))?;
+        let guard = format!("otp-guard:{}|{}", ticket.record_id, request.ip);
+        if self.store.counter_hit(&guard, now, GUARD_WINDOW_MS).await? > GUARD_ATTEMPTS
+            || ticket.failures >= MAX_FAILURES
+        {
+            return Err(Error::too_many_requests(TOO_MANY));
+        }
+        if !ticket.record_id.is_empty() && !mfa_id.is_empty() {
+            self.check_record_lock(&ticket.record_id).await?;
+        }
+        let hash = self.key.hash(
+            HASH_PURPOSE,
+            &format!("{}:{}", login.otp_id, login.password),
+        );
+        let matched = self.key.verify(
+            HASH_PURPOSE,
+            &format!("{}:{}", login.otp_id, login.password),
+            &ticket.secret_hash,
+        );
+        // The conditional delete is the consume; the check above only spares it for wrong codes.
+        let consumed = match matched {
+            true => {
+                self.store
+                    .consume_ticket(&login.otp_id, OTP_TICKET, &hash, now)
+                    .await?
+            }
+            false => None,
+        };
+        let record = match consumed {
+            Some(_) => self.store.find_record(&c.id, &ticket.record_id).await?,
+            None => None,
+        };
+        let Some(row) = record else {
+            if !matched {
+                self.store.fail_ticket(&login.otp_id).await?;
+                self.second_step_failed(mfa_id, &ticket.record_id).await?;
+            }
+            let event = Event {
+                kind: kinds::LOGIN_FAILURE,
+                collection_id: &c.id,
+                record_id: &ticket.record_id,
+                method: "otp",
+                data: json!({}),
+            };
+            self.audit(event, request).await?;
+            return Err(Error::bad_request(INVALID));
+        };
+        let record = self
+            .verify_by_otp(&c, Record::from_row(row), &ticket)
+            .await?;
+        let proof = Proof {
+            amr: vec!["otp".to_owned()],
+            aal: 1,
+            auth_time: self.clock.now_secs(),
+        };
+        let record_id = record.id().to_owned();
+        let answer = self
+            .auth_response(&c, record, caller, proof, mfa_id, request)
+            .await;
+        self.audit_login(&c, &record_id, "otp", &answer, request)
+            .await?;
+        answer
+    }
+
+    /// A code that reached the record's current address proves the address: an unverified record
+    /// becomes verified, and (as in PocketBase, when MFA is off) gets a random password so that
+    /// whoever pre-registered the address cannot keep a way in.
+    async fn verify_by_otp(
+        &self,
+        c: &Collection,
+        mut record: Record,
+        ticket: &TicketRow,
+    ) -> Result<Record> {
+        let sent_to = serde_json::from_str::<Value>(&ticket.data)
+            .ok()
+            .and_then(|d| d["sentTo"].as_str().map(str::to_owned))
+            .unwrap_or_default();
+        if record.row.verified || sent_to.is_empty() || sent_to != record.row.email {
+            return Ok(record);
+        }
+        record.row.verified = true;
+        if !c.mfa.enabled {
+            record.row.password_hash = self
+                .passwords
+                .hash(&crate::password::Password(random::password()))
+                .await?;
+            record.row.token_key = random::secret();
+        }
+        record.row.updated = self.now();
+        self.store.update_record(&record.to_row(), &[]).await?;
+        Ok(record)
+    }
+}
