@@ -6,7 +6,7 @@
 // Gatehouse promises (mfa-design.md §5: one consume wins) is marked gatehouseOnly.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, test } from 'node:test';
+import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ClientResponseError } from 'pocketbase';
 import { SINK_APP_NAME, extractOtp, sentTo, smtpSettings, startSmtpSink } from '../smtp-sink.mjs';
@@ -24,11 +24,15 @@ const VALIDATION = 'An error occurred while validating the submitted data.';
 
 let sink;
 let su;
-before(async () => {
-  sink = await startSmtpSink();
-  su = await superuserClient(ctx.server);
-  await su.settings.update(smtpSettings(sink));
-});
+let setup;
+// Node 20 runs root-level `before` hooks concurrently (the server may not be up yet), so the sink
+// and the superuser client are set up lazily by the first test that needs them.
+const ready = () =>
+  (setup ??= (async () => {
+    sink = await startSmtpSink();
+    su = await superuserClient(ctx.server);
+    await su.settings.update(smtpSettings(sink));
+  })());
 after(async () => {
   await sink?.close();
 });
@@ -37,6 +41,7 @@ const otpOn = (extra = {}) => ({ otp: { enabled: true, duration: 180, length: 8,
 
 /** A fresh auth collection (name returned) with the given options. */
 async function authCollection(options = {}) {
+  await ready();
   const name = `otp_${randomBytes(4).toString('hex')}`;
   await su.collections.create({ name, type: 'auth', ...options });
   return name;
@@ -188,8 +193,13 @@ test('OTP disabled: 403 on both endpoints (before validation); auth-methods says
   const col = await authCollection(); // otp is off by default
   const { email } = await newMember(col);
   const users = client(ctx.server).collection(col);
-  for (const call of [users.requestOTP(email), users.requestOTP('not-an-email'), users.authWithOTP('abcdefghijklmno', '12345678')]) {
-    const body = await expectSdkError(call, 403, OTP_DISABLED);
+  const calls = [
+    () => users.requestOTP(email),
+    () => users.requestOTP('not-an-email'),
+    () => users.authWithOTP('abcdefghijklmno', '12345678'),
+  ];
+  for (const call of calls) {
+    const body = await expectSdkError(call(), 403, OTP_DISABLED);
     assert.deepEqual(body.data, {});
   }
   assert.deepEqual((await users.listAuthMethods()).otp, { enabled: false, duration: 0 });

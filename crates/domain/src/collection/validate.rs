@@ -387,7 +387,7 @@ fn check_methods(c: &Collection, errors: &mut FieldErrors) {
         if methods < 2 {
             mfa.add(
                 "enabled",
-                "validation_mfa_not_enough_auth_methods",
+                "validation_mfa_not_enough_auths",
                 "MFA requires at least 2 auth methods to be enabled.",
             );
         }
