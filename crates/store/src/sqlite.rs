@@ -10,6 +10,7 @@ use crate::{
     StoreError, TicketRow, UniqueIndex, sql,
 };
 use async_trait::async_trait;
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params, params_from_iter};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -19,12 +20,14 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0001_init.sql"),
     include_str!("../migrations/sqlite/0002_audit.sql"),
     include_str!("../migrations/sqlite/0003_tickets.sql"),
+    include_str!("../migrations/sqlite/0004_jsonb.sql"),
 ];
 
 const AUDIT_COLUMNS: &str =
     "id, type, created, collection_id, record_id, method, ip, user_agent, data";
 
-const RECORD_COLUMNS: &str = "id, collection_id, email, email_visibility, verified, password_hash, token_key, data, created, updated";
+/// `data` is stored as binary JSON (JSONB) and read back as text.
+const RECORD_COLUMNS: &str = "id, collection_id, email, email_visibility, verified, password_hash, token_key, json(data) AS data, created, updated";
 
 pub struct SqliteStore {
     path: PathBuf,
@@ -137,6 +140,10 @@ fn connect(path: &Path, read_only: bool) -> Result<Connection> {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
     }
+    // Without the query-planner stability guarantee SQLite re-prepares a statement whenever a
+    // LIKE pattern parameter is re-bound (to try its LIKE optimisation), which made every list
+    // whose rule or filter has a `~` parse its SQL again on each request.
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }
@@ -401,10 +408,9 @@ impl Store for SqliteStore {
     }
 
     async fn find_record(&self, collection_id: &str, id: &str) -> Result<Option<RecordRow>> {
-        const Q: &str = "SELECT id, collection_id, email, email_visibility, verified, password_hash, token_key, data, created, updated \
-                         FROM records WHERE collection_id = ?1 AND id = ?2";
+        let q = format!("SELECT {RECORD_COLUMNS} FROM records WHERE collection_id = ?1 AND id = ?2");
         self.read(|c| {
-            c.prepare_cached(Q)?
+            c.prepare_cached(&q)?
                 .query_row([collection_id, id], record)
                 .optional()
         })
@@ -415,10 +421,11 @@ impl Store for SqliteStore {
         collection_id: &str,
         email: &str,
     ) -> Result<Option<RecordRow>> {
-        const Q: &str = "SELECT id, collection_id, email, email_visibility, verified, password_hash, token_key, data, created, updated \
-                         FROM records WHERE collection_id = ?1 AND email = ?2 AND email <> ''";
+        let q = format!(
+            "SELECT {RECORD_COLUMNS} FROM records WHERE collection_id = ?1 AND email = ?2 AND email <> ''"
+        );
         self.read(|c| {
-            c.prepare_cached(Q)?
+            c.prepare_cached(&q)?
                 .query_row([collection_id, email], record)
                 .optional()
         })
@@ -445,7 +452,7 @@ impl Store for SqliteStore {
 
     async fn insert_record(&self, row: &RecordRow) -> Result<()> {
         const Q: &str = "INSERT INTO records (id, collection_id, email, email_visibility, verified, password_hash, token_key, data, created, updated) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, jsonb(?8), ?9, ?10)";
         let row = row.clone();
         self.write(move |c| c.prepare_cached(Q)?.execute(record_params(&row)).map(drop))
             .await
@@ -454,7 +461,7 @@ impl Store for SqliteStore {
     async fn update_record(&self, row: &RecordRow, events: &[AuditRow]) -> Result<()> {
         // `created` is written back unchanged so that both statements bind the same columns.
         const Q: &str = "UPDATE records SET email = ?3, email_visibility = ?4, verified = ?5, password_hash = ?6, \
-                         token_key = ?7, data = ?8, created = ?9, updated = ?10 WHERE id = ?1 AND collection_id = ?2";
+                         token_key = ?7, data = jsonb(?8), created = ?9, updated = ?10 WHERE id = ?1 AND collection_id = ?2";
         let row = row.clone();
         let events = events.to_vec();
         let changed = self
