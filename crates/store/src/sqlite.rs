@@ -408,7 +408,8 @@ impl Store for SqliteStore {
     }
 
     async fn find_record(&self, collection_id: &str, id: &str) -> Result<Option<RecordRow>> {
-        let q = format!("SELECT {RECORD_COLUMNS} FROM records WHERE collection_id = ?1 AND id = ?2");
+        let q =
+            format!("SELECT {RECORD_COLUMNS} FROM records WHERE collection_id = ?1 AND id = ?2");
         self.read(|c| {
             c.prepare_cached(&q)?
                 .query_row([collection_id, id], record)

@@ -122,8 +122,11 @@ impl Gatehouse {
     }
 }
 
-/// The settings as the API shows them: secrets blanked.
-fn render(mut settings: Settings) -> Result<Value> {
-    settings.smtp = settings.smtp.redacted();
-    serde_json::to_value(settings).map_err(Error::internal)
+/// The settings as the API shows them: without the SMTP password (as PocketBase, which omits it).
+fn render(settings: Settings) -> Result<Value> {
+    let mut json = serde_json::to_value(settings).map_err(Error::internal)?;
+    if let Some(smtp) = json.get_mut("smtp").and_then(Value::as_object_mut) {
+        smtp.remove("password");
+    }
+    Ok(json)
 }

@@ -15,7 +15,7 @@ pub struct Smtp {
     pub host: String,
     #[serde(default)]
     pub username: String,
-    /// Write-only; see [`Smtp::redacted`].
+    /// Write-only: the API never shows it, and a PATCH without it (or with it empty) keeps it.
     #[serde(default)]
     pub password: String,
     /// `""` (let the server choose), `PLAIN` or `LOGIN`.
@@ -59,14 +59,6 @@ impl Default for Smtp {
 }
 
 impl Smtp {
-    /// What the API shows: everything but the password.
-    pub fn redacted(&self) -> Self {
-        Self {
-            password: String::new(),
-            ..self.clone()
-        }
-    }
-
     pub fn check(&self, errors: &mut FieldErrors) {
         let mut own = FieldErrors::default();
         if self.enabled {
