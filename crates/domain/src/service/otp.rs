@@ -32,8 +32,8 @@ const DISABLED: &str = "The collection is not configured to allow OTP authentica
 const INVALID: &str = "Invalid or expired OTP.";
 const TOO_MANY: &str = "Too many attempts, please try again later with a new OTP.";
 
-/// The body of `auth-with-otp`.
-#[derive(Debug, Default, Deserialize)]
+/// The body of `auth-with-otp`. No `Debug`: it holds the code.
+#[derive(Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct OtpLogin {
     pub otp_id: String,
