@@ -126,6 +126,10 @@ impl FieldErrors {
     pub fn has(&self, field: &str) -> bool {
         self.0.contains_key(field)
     }
+    /// The message of a field's error, if it has one.
+    pub fn message_of(&self, field: &str) -> Option<&str> {
+        self.0.get(field)?.get("message")?.as_str()
+    }
     fn insert(&mut self, field: &str, value: Value) {
         self.0.entry(field.to_owned()).or_insert(value);
     }

@@ -70,6 +70,13 @@ pub fn peek(token: &str, now_secs: i64) -> Option<Unverified> {
     (usable && claims.exp > now_secs).then_some(claims)
 }
 
+/// The `collectionId` a token claims, unchecked: enough to route a mailed link to its
+/// collection, whose own checks then verify everything.
+pub fn claimed_collection(token: &str) -> Option<String> {
+    let claims: serde_json::Value = jsonwebtoken::dangerous::insecure_decode_claims(token).ok()?;
+    claims.get("collectionId")?.as_str().map(str::to_owned)
+}
+
 /// Checks the HS256 signature (and only HS256) and returns the claims. Expiry is checked by
 /// [`peek`] against the injected clock, so it is not re-checked here.
 pub fn verify<T: DeserializeOwned>(token: &str, token_key: &str, secret: &str) -> Option<T> {

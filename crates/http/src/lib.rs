@@ -5,6 +5,7 @@
 mod error;
 mod extract;
 mod limit;
+mod pages;
 mod picker;
 mod routes;
 
@@ -39,6 +40,7 @@ pub fn router(gh: Arc<Gatehouse>) -> Router {
     ];
     let state = AppState { gh };
     let mut app = routes::all()
+        .merge(pages::all())
         // A route layer runs after routing, so the limiter knows the matched route.
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -9,8 +9,10 @@
 //! are compiled to a store condition ([`compile`]) and run in the database.
 
 mod compile;
+mod rules;
 
 pub use compile::{CompileError, Compiler, and};
+pub use rules::RuleCache;
 
 use crate::clock::format_datetime;
 use crate::collection::Collection;

@@ -174,14 +174,14 @@ pub fn auth_scaffold(name: &str, now: &str) -> Collection {
             &mail_body(
                 "<p>Thank you for joining us at {APP_NAME}.</p>\n\
                  <p>Click on the button below to verify your email address.</p>\n\
-                 <p>\n  <a class=\"btn\" href=\"{APP_URL}/_/#/auth/confirm-verification/{TOKEN}\" target=\"_blank\" rel=\"noopener\">Verify</a>\n</p>",
+                 <p>\n  <a class=\"btn\" href=\"{APP_URL}/_/auth/confirm-verification/{TOKEN}\" target=\"_blank\" rel=\"noopener\">Verify</a>\n</p>",
             ),
         ),
         reset_password_template: EmailTemplate::new(
             "Reset your {APP_NAME} password",
             &mail_body(
                 "<p>Click on the button below to reset your password.</p>\n\
-                 <p>\n  <a class=\"btn\" href=\"{APP_URL}/_/#/auth/confirm-password-reset/{TOKEN}\" target=\"_blank\" rel=\"noopener\">Reset password</a>\n</p>\n\
+                 <p>\n  <a class=\"btn\" href=\"{APP_URL}/_/auth/confirm-password-reset/{TOKEN}\" target=\"_blank\" rel=\"noopener\">Reset password</a>\n</p>\n\
                  <p><i>If you didn't ask to reset your password, you can ignore this email.</i></p>",
             ),
         ),
@@ -189,7 +189,7 @@ pub fn auth_scaffold(name: &str, now: &str) -> Collection {
             "Confirm your {APP_NAME} new email address",
             &mail_body(
                 "<p>Click on the button below to confirm your new email address.</p>\n\
-                 <p>\n  <a class=\"btn\" href=\"{APP_URL}/_/#/auth/confirm-email-change/{TOKEN}\" target=\"_blank\" rel=\"noopener\">Confirm new email</a>\n</p>\n\
+                 <p>\n  <a class=\"btn\" href=\"{APP_URL}/_/auth/confirm-email-change/{TOKEN}\" target=\"_blank\" rel=\"noopener\">Confirm new email</a>\n</p>\n\
                  <p><i>If you didn't ask to change your email address, you can ignore this email.</i></p>",
             ),
         ),

@@ -20,6 +20,12 @@ pub mod kinds {
     pub const MFA_SUCCESS: &str = "mfa.success";
     pub const MFA_FAILURE: &str = "mfa.failure";
     pub const OTP_REQUESTED: &str = "otp.requested";
+    pub const VERIFICATION_REQUESTED: &str = "verification.requested";
+    pub const EMAIL_VERIFIED: &str = "email.verified";
+    pub const PASSWORD_RESET_REQUESTED: &str = "password.reset_requested";
+    pub const EMAIL_CHANGE_REQUESTED: &str = "email.change_requested";
+    pub const EMAIL_CHANGED: &str = "email.changed";
+    pub const AUTH_ALERT_SENT: &str = "login.new_location";
 }
 
 const DEFAULT_PER_PAGE: i64 = 30;

@@ -1,10 +1,10 @@
 //! Logging in and holding a session: auth-methods, auth-with-password, auth-refresh, impersonate,
 //! and turning an `Authorization` header into a [`Caller`].
 
-use super::Gatehouse;
 use super::audit::{Event, kinds};
 use super::mfa::mfa_id_of;
-use crate::access::{Caller, RequestInfo, Rule, Scope, Subject, is_superuser};
+use super::{Gatehouse, require_record_of};
+use crate::access::{Caller, RequestInfo, Scope, Subject, is_superuser};
 use crate::collection::Collection;
 use crate::collection::field::is_email;
 use crate::error::{Error, FieldErrors, Result, codes};
@@ -231,15 +231,7 @@ impl Gatehouse {
         request: &RequestInfo,
     ) -> Result<AuthResponse> {
         let c = self.auth_collection(collection).await?;
-        let caller = caller.ok_or_else(|| {
-            Error::unauthorized("The request requires valid record authorization token.")
-        })?;
-        if caller.collection.id != c.id {
-            return Err(Error::forbidden(format!(
-                "The request requires auth record from {} collection.",
-                caller.collection.name
-            )));
-        }
+        let caller = require_record_of(&c, caller)?;
         let record = caller.record.clone();
         self.check_auth_rule(&c, &record, Some(caller), "default", request)?;
         let token = if caller.claims.refreshable {
@@ -341,6 +333,7 @@ impl Gatehouse {
         let proof = self
             .check_mfa(c, &record, caller, proof, mfa_id, request)
             .await?;
+        self.note_login_origin(c, &record, request).await?;
         let token = self.mint(c, &record, &proof, true, c.auth_token.duration)?;
         Ok(AuthResponse {
             token,
@@ -371,7 +364,7 @@ impl Gatehouse {
                 now_millis: self.clock.now_millis(),
             },
         };
-        if Rule::of(c.auth_rule.as_deref()).allows(&subject) {
+        if self.rules.get(c.auth_rule.as_deref()).allows(&subject) {
             Ok(())
         } else {
             Err(Error::forbidden(

@@ -3,7 +3,9 @@
 
 use super::Gatehouse;
 use crate::collection::Collection;
+use crate::collection::field::is_email;
 use crate::collection::options::EmailTemplate;
+use crate::error::{FieldErrors, codes};
 use crate::mail::{OutgoingMail, html_to_text};
 use crate::record::Record;
 use crate::settings::Settings;
@@ -82,12 +84,23 @@ fn layout(body: &str) -> String {
     )
 }
 
-fn escape(text: &str) -> String {
+pub(super) fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
         .replace('\'', "&#39;")
+}
+
+/// PocketBase's checks of an address typed into a request body (`email`, `newEmail`).
+pub(super) fn check_address(errors: &mut FieldErrors, field: &str, address: &str) {
+    if address.is_empty() {
+        errors.add_code(field, codes::REQUIRED);
+    } else if address.chars().count() > 255 {
+        errors.length_out_of_range(field, 1, 255);
+    } else if !is_email(address) {
+        errors.add_code(field, codes::IS_EMAIL);
+    }
 }
 
 /// An address with only the first letter of each part shown: `j***@e******.com`. Challenges

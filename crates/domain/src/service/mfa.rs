@@ -8,7 +8,7 @@ use super::Gatehouse;
 use super::audit::{Event, kinds};
 use super::auth::Proof;
 use super::mailing::mask_email;
-use crate::access::{Caller, RequestInfo, Rule, Scope, Subject};
+use crate::access::{Caller, RequestInfo, Scope, Subject};
 use crate::collection::Collection;
 use crate::error::{Error, Result};
 use crate::random;
@@ -52,7 +52,8 @@ impl Gatehouse {
                 now_millis: self.clock.now_millis(),
             },
         };
-        let wanted = c.mfa.rule.trim().is_empty() || Rule::of(Some(&c.mfa.rule)).allows(&subject);
+        let wanted =
+            c.mfa.rule.trim().is_empty() || self.rules.get(Some(&c.mfa.rule)).allows(&subject);
         if !wanted {
             return Ok(proof);
         }

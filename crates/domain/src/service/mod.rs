@@ -2,16 +2,21 @@
 
 pub mod audit;
 pub mod auth;
+mod auth_alert;
 pub mod collections;
+pub mod email_change;
+mod email_tokens;
 pub mod limits;
 mod mailing;
 mod mfa;
 pub mod otp;
+pub mod password_reset;
 pub mod records;
 mod settings;
 mod superusers;
+mod verification;
 
-use crate::access::{Caller, is_superuser};
+use crate::access::{Caller, RuleCache, is_superuser};
 use crate::clock::{Clock, format_datetime};
 use crate::collection::{self, Collection};
 use crate::error::{Error, Result};
@@ -31,6 +36,7 @@ pub struct Gatehouse {
     settings_cache: settings::SettingsCache,
     mailer: Arc<dyn MailTransport>,
     key: ServerKey,
+    rules: RuleCache,
 }
 
 /// PocketBase's list answer.
@@ -64,6 +70,7 @@ impl Gatehouse {
             settings_cache: settings::SettingsCache::default(),
             mailer,
             key,
+            rules: RuleCache::default(),
         })
     }
 
@@ -115,6 +122,21 @@ pub fn require_superuser(caller: Option<&Caller>) -> Result<()> {
         )),
         Some(_) => Ok(()),
     }
+}
+
+/// The caller, who must be a record of `c` (auth-refresh, request-email-change): 401 for
+/// guests, 403 for a record of another collection (PocketBase names the caller's collection).
+pub fn require_record_of<'a>(c: &Collection, caller: Option<&'a Caller>) -> Result<&'a Caller> {
+    let caller = caller.ok_or_else(|| {
+        Error::unauthorized("The request requires valid record authorization token.")
+    })?;
+    if caller.collection.id != c.id {
+        return Err(Error::forbidden(format!(
+            "The request requires auth record from {} collection.",
+            caller.collection.name
+        )));
+    }
+    Ok(caller)
 }
 
 /// First start: create `_superusers` and `users`. Several instances starting together on one

@@ -6,11 +6,10 @@
 use super::Gatehouse;
 use super::audit::{Event, kinds};
 use super::auth::{AuthResponse, Proof};
-use super::mailing::mask_email;
+use super::mailing::{check_address, mask_email};
 use super::mfa::mfa_id_of;
 use crate::access::{Caller, RequestInfo};
 use crate::collection::Collection;
-use crate::collection::field::is_email;
 use crate::error::{Error, FieldErrors, Result, codes};
 use crate::random;
 use crate::record::Record;
@@ -18,7 +17,7 @@ use gatehouse_store::TicketRow;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-const OTP_TICKET: &str = "otp";
+pub(crate) const OTP_TICKET: &str = "otp";
 const HASH_PURPOSE: &str = "otp";
 /// PocketBase: at most 10 live codes per record; past that the newest id is answered again.
 const MAX_LIVE: usize = 10;
@@ -55,13 +54,7 @@ impl Gatehouse {
         }
         let email = email.trim();
         let mut errors = FieldErrors::default();
-        if email.is_empty() {
-            errors.add_code("email", codes::REQUIRED);
-        } else if email.chars().count() > 255 {
-            errors.length_out_of_range("email", 1, 255);
-        } else if !is_email(email) {
-            errors.add_code("email", codes::IS_EMAIL);
-        }
+        check_address(&mut errors, "email", email);
         errors.into_result("An error occurred while validating the submitted data.")?;
 
         let now = self.clock.now_millis();

@@ -16,6 +16,7 @@ use gatehouse_store::{
     Column, Condition, ListQuery, RecordRow, SortKey, SortTerm, StoreError, UniqueIndex,
 };
 use serde_json::{Map, Value, json};
+use std::sync::Arc;
 
 const ONLY_SUPERUSERS: &str = "Only superusers can perform this action.";
 /// PocketBase's answer to a bad `filter` or `sort`: no details.
@@ -53,7 +54,7 @@ impl Gatehouse {
         let mut condition = if su {
             Condition::Const(true)
         } else {
-            match Rule::of(c.list_rule.as_deref()) {
+            match &*self.rules.get(c.list_rule.as_deref()) {
                 Rule::SuperusersOnly => return Err(Error::forbidden(ONLY_SUPERUSERS)),
                 rule => rule.list_condition(&c, scope),
             }
@@ -103,7 +104,7 @@ impl Gatehouse {
         request: &RequestInfo,
     ) -> Result<Value> {
         let c = self.collection_for_records(collection).await?;
-        let rule = rule_for(c.view_rule.as_deref(), caller)?;
+        let rule = self.rule_for(c.view_rule.as_deref(), caller)?;
         // Reading your own record: the token check loaded it a moment ago.
         let record = match caller.filter(|x| x.record.id() == id && x.collection.id == c.id) {
             Some(own) => own.record.clone(),
@@ -123,7 +124,7 @@ impl Gatehouse {
         let mut body = request.body.clone();
         let c = self.collection_for_records(collection).await?;
         let su = is_superuser(caller);
-        let rule = rule_for(c.create_rule.as_deref(), caller)?;
+        let rule = self.rule_for(c.create_rule.as_deref(), caller)?;
         if !su {
             drop_hidden_fields(&c, &mut body);
         }
@@ -213,7 +214,7 @@ impl Gatehouse {
     ) -> Result<Value> {
         let mut body = request.body.clone();
         let c = self.collection_for_records(collection).await?;
-        let rule = rule_for(c.update_rule.as_deref(), caller)?;
+        let rule = self.rule_for(c.update_rule.as_deref(), caller)?;
         let su = is_superuser(caller);
         if !su {
             drop_hidden_fields(&c, &mut body);
@@ -277,6 +278,7 @@ impl Gatehouse {
         errors.into_result("Failed to update record.")?;
 
         let mut events = Vec::new();
+        let new_password = password.is_some();
         if let Some(password) = password {
             record.row.password_hash = self.passwords.hash(&password).await?;
             rotate_token_key = true;
@@ -304,10 +306,7 @@ impl Gatehouse {
             Err(e) => return Err(e.into()),
         }
         if rotate_token_key {
-            // As in PocketBase: new credentials end pending codes and MFA sessions too.
-            for kind in ["otp", "mfa"] {
-                self.store.delete_record_tickets(id, kind).await?;
-            }
+            self.forget_credentials(id, new_password).await?;
             tracing::info!(record = id, collection = %c.name, "credentials changed; previous tokens revoked");
         }
         Ok(record.render(&c, self.view_for(&c, caller, &record, request)))
@@ -321,7 +320,7 @@ impl Gatehouse {
         request: &RequestInfo,
     ) -> Result<()> {
         let c = self.collection_for_records(collection).await?;
-        let rule = rule_for(c.delete_rule.as_deref(), caller)?;
+        let rule = self.rule_for(c.delete_rule.as_deref(), caller)?;
         let record = self.load(&c, id).await?;
         self.check(&rule, &c, &record, caller, request)?;
         if c.id == SUPERUSERS_ID && self.store.count_records(SUPERUSERS_ID).await? <= 1 {
@@ -387,7 +386,7 @@ impl Gatehouse {
     /// A loaded record that fails the rule is a 404, like a missing one.
     fn check(
         &self,
-        rule: &Option<Rule>,
+        rule: &Option<Arc<Rule>>,
         c: &Collection,
         record: &Record,
         caller: Option<&Caller>,
@@ -475,6 +474,36 @@ impl Gatehouse {
         }
         Ok(())
     }
+
+    /// After new credentials (a new `tokenKey`): pending codes and MFA sessions end, as in
+    /// PocketBase; a new password also forgets the record's known login locations.
+    pub(super) async fn forget_credentials(
+        &self,
+        record_id: &str,
+        new_password: bool,
+    ) -> Result<()> {
+        let mut kinds = vec![super::otp::OTP_TICKET, super::mfa::MFA_TICKET];
+        if new_password {
+            kinds.push(super::auth_alert::ORIGIN_TICKET);
+        }
+        for kind in kinds {
+            self.store.delete_record_tickets(record_id, kind).await?;
+        }
+        Ok(())
+    }
+
+    /// The rule to check for a non-superuser (`None`: a superuser, nothing to check). A `null`
+    /// rule is a 403 before anything is loaded, as in PocketBase.
+    fn rule_for(&self, rule: Option<&str>, caller: Option<&Caller>) -> Result<Option<Arc<Rule>>> {
+        if is_superuser(caller) {
+            return Ok(None);
+        }
+        let rule = self.rules.get(rule);
+        match *rule {
+            Rule::SuperusersOnly => Err(Error::forbidden(ONLY_SUPERUSERS)),
+            _ => Ok(Some(rule)),
+        }
+    }
 }
 
 /// The unique indexes a collection declares on custom fields, as the store applies them.
@@ -491,18 +520,6 @@ pub fn unique_indexes(c: &Collection) -> Vec<UniqueIndex> {
                 })
         })
         .collect()
-}
-
-/// The rule to check for a non-superuser (`None`: a superuser, nothing to check). A `null`
-/// rule is a 403 before anything is loaded, as in PocketBase.
-fn rule_for(rule: Option<&str>, caller: Option<&Caller>) -> Result<Option<Rule>> {
-    if is_superuser(caller) {
-        return Ok(None);
-    }
-    match Rule::of(rule) {
-        Rule::SuperusersOnly => Err(Error::forbidden(ONLY_SUPERUSERS)),
-        r => Ok(Some(r)),
-    }
 }
 
 /// Non-superusers cannot write hidden fields, except the password (so `tokenKey` stays ours).

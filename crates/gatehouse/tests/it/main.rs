@@ -4,6 +4,7 @@
 
 mod support;
 
+mod account;
 mod audit;
 mod auth;
 mod collections;

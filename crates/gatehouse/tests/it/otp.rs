@@ -4,60 +4,15 @@
 use crate::both_backends;
 use crate::support::*;
 use serde_json::{Value, json};
-use std::time::Duration;
 
-/// The code in the `nth` mail to `to` (1-based), waiting (bounded) for the background send.
+/// The code in the `nth` mail to `to` (1-based).
 async fn code_for(app: &TestApp, to: &str, nth: usize) -> String {
-    let dir = app.config.data_dir.join("mail");
-    for _ in 0..50 {
-        if mails_to(app, to) < nth {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            continue;
-        }
-        // Files are named `<millis>-<counter>.txt`: the largest pair is the newest.
-        let mut newest: Option<((u128, u64), String)> = None;
-        if let Ok(entries) = std::fs::read_dir(&dir) {
-            for entry in entries.flatten() {
-                let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
-                let name = entry
-                    .file_name()
-                    .to_string_lossy()
-                    .trim_end_matches(".txt")
-                    .to_owned();
-                let (ms, n) = name.split_once('-').unwrap_or_default();
-                let order = (ms.parse().unwrap_or(0), n.parse().unwrap_or(0));
-                if text.contains(&format!("To: {to}\n"))
-                    && newest.as_ref().is_none_or(|(o, _)| order > *o)
-                {
-                    newest = Some((order, text));
-                }
-            }
-        }
-        if let Some((_, text)) = newest {
-            let after = text
-                .split("one-time password is: ")
-                .nth(1)
-                .unwrap_or_default();
-            return after.chars().take_while(char::is_ascii_digit).collect();
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("no mail to {to}");
-}
-
-fn mails_to(app: &TestApp, to: &str) -> usize {
-    std::fs::read_dir(app.config.data_dir.join("mail"))
-        .map(|entries| {
-            entries
-                .flatten()
-                .filter(|e| {
-                    std::fs::read_to_string(e.path())
-                        .unwrap_or_default()
-                        .contains(&format!("To: {to}\n"))
-                })
-                .count()
-        })
-        .unwrap_or(0)
+    let text = app.mail_to(to, nth).await;
+    let after = text
+        .split("one-time password is: ")
+        .nth(1)
+        .unwrap_or_default();
+    after.chars().take_while(char::is_ascii_digit).collect()
 }
 
 async fn request_otp(app: &TestApp, email: &str) -> String {
@@ -154,7 +109,7 @@ both_backends!(
             body["message"],
             "Too many attempts, please try again later with a new OTP."
         );
-        assert_eq!(mails_to(&app, "nobody@example.com"), 0);
+        assert_eq!(app.mails_to("nobody@example.com").len(), 0);
     }
 );
 

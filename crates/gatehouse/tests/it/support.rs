@@ -137,6 +137,38 @@ impl TestApp {
         app
     }
 
+    /// What the log mailer wrote to `to` (SMTP is off in these tests), oldest first.
+    pub fn mails_to(&self, to: &str) -> Vec<String> {
+        let mut found: Vec<((u128, u64), String)> = Vec::new();
+        let entries = std::fs::read_dir(self.config.data_dir.join("mail"));
+        for entry in entries.into_iter().flatten().flatten() {
+            let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            // Files are named `<millis>-<counter>.txt`.
+            let name = entry
+                .file_name()
+                .to_string_lossy()
+                .trim_end_matches(".txt")
+                .to_owned();
+            let (ms, n) = name.split_once('-').unwrap_or_default();
+            if text.contains(&format!("To: {to}\n")) {
+                found.push(((ms.parse().unwrap_or(0), n.parse().unwrap_or(0)), text));
+            }
+        }
+        found.sort_by_key(|(order, _)| *order);
+        found.into_iter().map(|(_, text)| text).collect()
+    }
+
+    /// The `nth` (1-based) mail to `to`, waiting (bounded) for a background send.
+    pub async fn mail_to(&self, to: &str, nth: usize) -> String {
+        for _ in 0..100 {
+            if let Some(text) = self.mails_to(to).into_iter().nth(nth - 1) {
+                return text;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("no mail number {nth} to {to}");
+    }
+
     pub async fn send(
         &self,
         method: Method,

@@ -1,5 +1,6 @@
 //! Routes, one file per resource.
 
+mod account;
 mod audit;
 mod auth;
 mod collections;
@@ -30,6 +31,30 @@ pub fn all() -> Router<AppState> {
         .route(
             "/api/collections/{collection}/auth-with-otp",
             post(otp::auth_with_otp),
+        )
+        .route(
+            "/api/collections/{collection}/request-verification",
+            post(account::request_verification),
+        )
+        .route(
+            "/api/collections/{collection}/confirm-verification",
+            post(account::confirm_verification),
+        )
+        .route(
+            "/api/collections/{collection}/request-password-reset",
+            post(account::request_password_reset),
+        )
+        .route(
+            "/api/collections/{collection}/confirm-password-reset",
+            post(account::confirm_password_reset),
+        )
+        .route(
+            "/api/collections/{collection}/request-email-change",
+            post(account::request_email_change),
+        )
+        .route(
+            "/api/collections/{collection}/confirm-email-change",
+            post(account::confirm_email_change),
         )
         .route(
             "/api/collections/{collection}/auth-refresh",

@@ -1,0 +1,155 @@
+//! The tokens mailed as links: `verification`, `passwordReset` and `emailChange` (PocketBase's
+//! claims and keys, see [`crate::token`]). They are signed with the record's `tokenKey`, so a
+//! password or email change kills every link still pending, and a reset link works once.
+
+use super::Gatehouse;
+use crate::collection::Collection;
+use crate::collection::options::TokenOptions;
+use crate::error::{Error, FieldErrors, Result};
+use crate::record::Record;
+use crate::token;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Purpose {
+    Verification,
+    PasswordReset,
+    EmailChange,
+}
+
+impl Purpose {
+    pub fn kind(self) -> &'static str {
+        match self {
+            Self::Verification => "verification",
+            Self::PasswordReset => "passwordReset",
+            Self::EmailChange => "emailChange",
+        }
+    }
+
+    fn options(self, c: &Collection) -> &TokenOptions {
+        match self {
+            Self::Verification => &c.verification_token,
+            Self::PasswordReset => &c.password_reset_token,
+            Self::EmailChange => &c.email_change_token,
+        }
+    }
+}
+
+/// Claims in PocketBase's (alphabetical) order. `email` is the address the link was sent for.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct EmailClaims {
+    pub collection_id: String,
+    #[serde(default)]
+    pub email: String,
+    pub exp: i64,
+    pub id: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub new_email: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// Why a submitted token was refused: PocketBase's `data.token` codes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum TokenProblem {
+    /// Not a token of this purpose, forged, expired or from a stale `tokenKey`.
+    Invalid,
+    /// Readable, but lacking the claim the flow needs (`email`, or `newEmail`).
+    MissingClaim,
+    /// A good token of another auth collection.
+    CollectionMismatch,
+}
+
+impl TokenProblem {
+    pub fn report(self, purpose: Purpose, errors: &mut FieldErrors) {
+        let (code, message) = match (self, purpose) {
+            (Self::Invalid, _) => ("validation_invalid_token", "Invalid or expired token."),
+            (Self::MissingClaim, Purpose::EmailChange) => (
+                "validation_invalid_token_payload",
+                "Invalid token payload - newEmail must be set.",
+            ),
+            (Self::MissingClaim, _) => (
+                "validation_invalid_token_claims",
+                "Missing email token claim.",
+            ),
+            (Self::CollectionMismatch, _) => (
+                "validation_token_collection_mismatch",
+                "The provided token is for different auth collection.",
+            ),
+        };
+        errors.add("token", code, message);
+    }
+}
+
+impl Gatehouse {
+    pub(super) fn issue_email_token(
+        &self,
+        c: &Collection,
+        record: &Record,
+        purpose: Purpose,
+        new_email: &str,
+    ) -> Result<String> {
+        let options = purpose.options(c);
+        let claims = EmailClaims {
+            collection_id: c.id.clone(),
+            email: record.row.email.clone(),
+            exp: self.clock.now_secs() + options.duration,
+            id: record.id().to_owned(),
+            new_email: new_email.to_owned(),
+            kind: purpose.kind().to_owned(),
+        };
+        token::sign(&claims, &record.row.token_key, &options.secret)
+            .ok_or_else(|| Error::internal("token signing failed"))
+    }
+
+    /// The record a mailed token is for, checked in PocketBase's order: the claims the flow
+    /// needs, then type, expiry and signature (against the record's current `tokenKey`), then
+    /// the collection.
+    pub(super) async fn redeem_email_token(
+        &self,
+        c: &Collection,
+        raw: &str,
+        purpose: Purpose,
+    ) -> Result<std::result::Result<(Record, EmailClaims), TokenProblem>> {
+        let unverified =
+            jsonwebtoken::dangerous::insecure_decode_claims::<serde_json::Value>(raw).ok();
+        let needed = match purpose {
+            Purpose::EmailChange => "newEmail",
+            _ => "email",
+        };
+        let has_claim = unverified
+            .as_ref()
+            .and_then(|v| v.get(needed))
+            .and_then(serde_json::Value::as_str)
+            .is_some_and(|s| !s.is_empty());
+        // PocketBase reads the claim first for verification and email change; a reset token
+        // without one is simply invalid.
+        if !has_claim && purpose != Purpose::PasswordReset {
+            return Ok(Err(TokenProblem::MissingClaim));
+        }
+        let Some(peek) = token::peek(raw, self.clock.now_secs()) else {
+            return Ok(Err(TokenProblem::Invalid));
+        };
+        if peek.kind != purpose.kind() {
+            return Ok(Err(TokenProblem::Invalid));
+        }
+        let Some(owner) = self.collections.get(&peek.collection_id).await? else {
+            return Ok(Err(TokenProblem::Invalid));
+        };
+        if owner.id != peek.collection_id || owner.kind != "auth" {
+            return Ok(Err(TokenProblem::Invalid));
+        }
+        let Some(row) = self.store.find_record(&owner.id, &peek.id).await? else {
+            return Ok(Err(TokenProblem::Invalid));
+        };
+        let secret = &purpose.options(&owner).secret;
+        let Some(claims) = token::verify::<EmailClaims>(raw, &row.token_key, secret) else {
+            return Ok(Err(TokenProblem::Invalid));
+        };
+        if owner.id != c.id {
+            return Ok(Err(TokenProblem::CollectionMismatch));
+        }
+        Ok(Ok((Record::from_row(row), claims)))
+    }
+}

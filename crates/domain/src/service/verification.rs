@@ -1,0 +1,134 @@
+//! Email verification: `request-verification` mails a link, `confirm-verification` marks the
+//! record verified (PocketBase's answers). An unknown, a verified and an unverified address get
+//! the same 204 after the same work; only the last gets a mail.
+
+use super::Gatehouse;
+use super::audit::{Event, kinds};
+use super::email_tokens::Purpose;
+use super::mailing::{check_address, mask_email};
+use crate::access::RequestInfo;
+use crate::error::{Error, FieldErrors, Result, codes};
+use crate::password::Password;
+use crate::random;
+use crate::record::Record;
+use serde_json::json;
+
+const SUPERUSERS: &str = "All superusers are verified by default.";
+const INVALID_DATA: &str = "An error occurred while validating the submitted data.";
+
+impl Gatehouse {
+    /// `POST /api/collections/{c}/request-verification` → 204.
+    pub async fn request_verification(
+        &self,
+        collection: &str,
+        email: &str,
+        request: &RequestInfo,
+    ) -> Result<()> {
+        let c = self.auth_collection(collection).await?;
+        if c.is_superusers() {
+            return Err(Error::bad_request(SUPERUSERS));
+        }
+        let email = email.trim();
+        let mut errors = FieldErrors::default();
+        check_address(&mut errors, "email", email);
+        errors.into_result(INVALID_DATA)?;
+
+        let record = self
+            .store
+            .find_record_by_email(&c.id, email)
+            .await?
+            .map(Record::from_row);
+        let fresh = self.claim_resend(Purpose::Verification, email).await?;
+        let record = record.filter(|r| !r.row.verified && fresh);
+        let event = Event {
+            kind: kinds::VERIFICATION_REQUESTED,
+            collection_id: &c.id,
+            record_id: record.as_ref().map_or("", Record::id),
+            method: "",
+            data: json!({"sentTo": mask_email(email), "sent": record.is_some()}),
+        };
+        self.audit(event, request).await?;
+        let Some(record) = record else {
+            return Ok(());
+        };
+        let token = self.issue_email_token(&c, &record, Purpose::Verification, "")?;
+        let settings = self.current_settings().await?;
+        let mail = self.render_mail(
+            &settings,
+            &c,
+            &record,
+            &record.row.email,
+            &c.verification_template,
+            &[("{TOKEN}", &token)],
+        );
+        self.send_in_background(settings.smtp.clone(), mail, async {});
+        Ok(())
+    }
+
+    /// `POST /api/collections/{c}/confirm-verification` → 204. The link stays usable until it
+    /// expires (confirming twice is a 204 too), as in PocketBase.
+    pub async fn confirm_verification(
+        &self,
+        collection: &str,
+        token: &str,
+        request: &RequestInfo,
+    ) -> Result<()> {
+        let c = self.auth_collection(collection).await?;
+        if c.is_superusers() {
+            return Err(Error::bad_request(SUPERUSERS));
+        }
+        let mut errors = FieldErrors::default();
+        if token.is_empty() {
+            errors.add_code("token", codes::REQUIRED);
+            return errors.into_result(INVALID_DATA);
+        }
+        let (mut record, claims) = match self
+            .redeem_email_token(&c, token, Purpose::Verification)
+            .await?
+        {
+            Ok(found) => found,
+            Err(problem) => {
+                problem.report(Purpose::Verification, &mut errors);
+                return errors.into_result(INVALID_DATA);
+            }
+        };
+        if claims.email != record.row.email {
+            errors.add(
+                "token",
+                "validation_token_email_mismatch",
+                "The record email doesn't match with the requested token claims.",
+            );
+            return errors.into_result(INVALID_DATA);
+        }
+        if record.row.verified {
+            return Ok(());
+        }
+        record.row.verified = true;
+        if !c.password_auth.enabled {
+            // Whoever signed the address up before its owner must not keep a password to it.
+            record.row.password_hash = self.passwords.hash(&Password(random::password())).await?;
+            record.row.token_key = random::secret();
+        }
+        record.row.updated = self.now();
+        let event = Event {
+            kind: kinds::EMAIL_VERIFIED,
+            collection_id: &c.id,
+            record_id: record.id(),
+            method: "",
+            data: json!({}),
+        };
+        let events = [self.audit_row(event, request)];
+        self.store.update_record(&record.to_row(), &events).await?;
+        Ok(())
+    }
+
+    /// Whether a mail of `purpose` may go to `address` now: one per address every two minutes
+    /// (PocketBase's resend marker, counted before the send and shared by instances).
+    pub(super) async fn claim_resend(&self, purpose: Purpose, address: &str) -> Result<bool> {
+        const WINDOW_MS: i64 = 120_000;
+        let address = address.to_lowercase();
+        let key = format!("resend:{}", self.key.hash(purpose.kind(), &address));
+        let now = self.clock.now_millis();
+        Ok(self.store.counter_hit(&key, now, WINDOW_MS).await? <= 1)
+    }
+}

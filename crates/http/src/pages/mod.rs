@@ -1,0 +1,118 @@
+//! The server-rendered pages the default emails link to: confirm a verification, set a new
+//! password, confirm an email change. Plain HTML forms that work without JavaScript; the token
+//! rides in the path of the mailed link and in a hidden field of the form.
+//!
+//! Opening a link only shows a form: mail scanners fetch links, so nothing happens before the
+//! owner presses the button (the form's POST). PocketBase's templates link to
+//! `/_/#/auth/confirm-…/{TOKEN}`, whose token a server never sees; `/_/` answers such links with
+//! a one-line script that moves the token into the path (Gatehouse's own templates need none).
+
+mod confirm;
+
+use crate::AppState;
+use axum::Router;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, REFERRER_POLICY};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+pub fn all() -> Router<AppState> {
+    Router::new()
+        .route("/_/", get(forwarder))
+        .route("/_/forward.js", get(forward_script))
+        .route(
+            "/_/auth/confirm-verification/{token}",
+            get(confirm::verification_form),
+        )
+        .route(
+            "/_/auth/confirm-verification",
+            axum::routing::post(confirm::verification_submit),
+        )
+        .route(
+            "/_/auth/confirm-password-reset/{token}",
+            get(confirm::password_reset_form),
+        )
+        .route(
+            "/_/auth/confirm-password-reset",
+            axum::routing::post(confirm::password_reset_submit),
+        )
+        .route(
+            "/_/auth/confirm-email-change/{token}",
+            get(confirm::email_change_form),
+        )
+        .route(
+            "/_/auth/confirm-email-change",
+            axum::routing::post(confirm::email_change_submit),
+        )
+}
+
+/// A whole page: `title` and `body` (already HTML; escape what goes into it with [`escape`]).
+pub(crate) fn page(status: StatusCode, title: &str, body: &str) -> Response {
+    let html = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\n\
+         <title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n<h1>{title}</h1>\n{body}\n</main>\n</body>\n</html>\n",
+        title = escape(title),
+    );
+    with_headers(status, "text/html; charset=utf-8", html)
+}
+
+/// The headers every page gets. Tokens are in these URLs, so no referrer leaves them and no
+/// cache keeps them; nothing but our own style, script and form targets may run.
+fn with_headers(status: StatusCode, content_type: &'static str, body: String) -> Response {
+    let headers = [
+        (CONTENT_TYPE, HeaderValue::from_static(content_type)),
+        (CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        (REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
+        (
+            HeaderName::from_static("content-security-policy"),
+            HeaderValue::from_static(
+                "default-src 'none'; style-src 'unsafe-inline'; script-src 'self'; \
+                 form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            ),
+        ),
+        (
+            HeaderName::from_static("x-robots-tag"),
+            HeaderValue::from_static("noindex"),
+        ),
+    ];
+    (status, headers, body).into_response()
+}
+
+pub(crate) fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+async fn forwarder() -> Response {
+    page(
+        StatusCode::OK,
+        "Gatehouse",
+        "<p>Opening your link…</p>\n<script src=\"/_/forward.js\"></script>\n\
+         <noscript><p>This link was made for a page that needs JavaScript. Ask the site's \
+         administrator for a new link, or turn JavaScript on.</p></noscript>",
+    )
+}
+
+/// Moves `#/auth/confirm-…/{TOKEN}` (PocketBase's link form) into the path of our pages.
+async fn forward_script() -> Response {
+    const SCRIPT: &str = "(function () {\n\
+  var m = /^#\\/auth\\/(confirm-(?:verification|password-reset|email-change))\\/([\\w.-]+)$/.exec(location.hash);\n\
+  if (m) { location.replace('/_/auth/' + m[1] + '/' + m[2]); }\n\
+})();\n";
+    with_headers(
+        StatusCode::OK,
+        "text/javascript; charset=utf-8",
+        SCRIPT.to_owned(),
+    )
+}
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;background:#f4f5f7;color:#16161a;margin:0}\
+main{max-width:26rem;margin:4rem auto;background:#fff;padding:2rem;border-radius:8px;box-shadow:0 1px 4px #0002}\
+h1{font-size:1.3rem;margin-top:0}label{display:block;margin:1rem 0 .3rem}\
+input[type=password]{width:100%;box-sizing:border-box;padding:.5rem;font-size:1rem}\
+button{margin-top:1.2rem;padding:.6rem 1.2rem;font-size:1rem;background:#16161a;color:#fff;border:0;border-radius:4px;cursor:pointer}\
+.error{color:#b00020}.ok{color:#0a7a3e}";
