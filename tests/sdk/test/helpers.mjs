@@ -5,6 +5,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { after, afterEach, before } from 'node:test';
 import { ClientResponseError } from 'pocketbase';
 import { startServer, targetKind } from '../harness.mjs';
+import { smtpSettings, startSmtpSink } from '../smtp-sink.mjs';
 
 export const KIND = targetKind();
 export const SUPERUSERS_ID = 'pbc_3142635823';
@@ -36,6 +37,28 @@ export function useServer(options = {}) {
     await ctx.server.stop();
   });
   return ctx;
+}
+
+/**
+ * An SMTP sink (../smtp-sink.mjs) the file's server sends its mail to. `await mail.ready()` before
+ * use: it starts the sink and points the server's settings at it on first call, because Node 20
+ * runs root-level `before` hooks concurrently (the server may not be up yet). Then `mail.sink` and
+ * `mail.su` (a superuser client) are set.
+ */
+export function useMailSink(ctx) {
+  const mail = { sink: null, su: null };
+  let setup;
+  mail.ready = () =>
+    (setup ??= (async () => {
+      mail.sink = await startSmtpSink();
+      mail.su = await superuserClient(ctx.server);
+      await mail.su.settings.update(smtpSettings(mail.sink));
+      return mail;
+    })());
+  after(async () => {
+    await mail.sink?.close();
+  });
+  return mail;
 }
 
 /** A fresh SDK client. Auto-cancellation is off so that identical calls never cancel each other. */

@@ -6,12 +6,12 @@
 // claims) — those Gatehouse additions are marked gatehouseOnly.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ClientResponseError } from 'pocketbase';
-import { extractOtp, sentTo, smtpSettings, startSmtpSink } from '../smtp-sink.mjs';
+import { extractOtp, sentTo } from '../smtp-sink.mjs';
 import {
-  PASSWORD, api, client, decodeJwt, expectSdkError, gatehouseOnly, superuserClient, uniqueEmail, useServer,
+  PASSWORD, api, client, decodeJwt, expectSdkError, gatehouseOnly, uniqueEmail, useMailSink, useServer,
 } from './helpers.mjs';
 
 const ctx = useServer();
@@ -23,18 +23,10 @@ const SAME_METHOD = 'A different authentication method is required.';
 
 let sink;
 let su;
-let setup;
-// Node 20 runs root-level `before` hooks concurrently (the server may not be up yet), so the sink
-// and the superuser client are set up lazily by the first test that needs them.
-const ready = () =>
-  (setup ??= (async () => {
-    sink = await startSmtpSink();
-    su = await superuserClient(ctx.server);
-    await su.settings.update(smtpSettings(sink));
-  })());
-after(async () => {
-  await sink?.close();
-});
+const mailbox = useMailSink(ctx);
+const ready = async () => {
+  ({ sink, su } = await mailbox.ready());
+};
 
 const MFA_ON = { enabled: true, duration: 600, rule: '' };
 

@@ -6,12 +6,12 @@
 // Gatehouse promises (mfa-design.md §5: one consume wins) is marked gatehouseOnly.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ClientResponseError } from 'pocketbase';
-import { SINK_APP_NAME, extractOtp, sentTo, smtpSettings, startSmtpSink } from '../smtp-sink.mjs';
+import { SINK_APP_NAME, extractOtp, sentTo } from '../smtp-sink.mjs';
 import {
-  PASSWORD, client, decodeJwt, expectSdkError, gatehouseOnly, superuserClient, uniqueEmail, useServer, waitUntil,
+  PASSWORD, client, decodeJwt, expectSdkError, gatehouseOnly, uniqueEmail, useMailSink, useServer, waitUntil,
 } from './helpers.mjs';
 
 const ctx = useServer();
@@ -24,18 +24,10 @@ const VALIDATION = 'An error occurred while validating the submitted data.';
 
 let sink;
 let su;
-let setup;
-// Node 20 runs root-level `before` hooks concurrently (the server may not be up yet), so the sink
-// and the superuser client are set up lazily by the first test that needs them.
-const ready = () =>
-  (setup ??= (async () => {
-    sink = await startSmtpSink();
-    su = await superuserClient(ctx.server);
-    await su.settings.update(smtpSettings(sink));
-  })());
-after(async () => {
-  await sink?.close();
-});
+const mailbox = useMailSink(ctx);
+const ready = async () => {
+  ({ sink, su } = await mailbox.ready());
+};
 
 const otpOn = (extra = {}) => ({ otp: { enabled: true, duration: 180, length: 8, ...extra } });
 
