@@ -78,6 +78,10 @@ impl Default for RateLimits {
                 rule("*:requestPasswordReset", 5, 60),
                 rule("*:requestVerification", 5, 60),
                 rule("*:requestEmailChange", 5, 60),
+                // Mailed tokens cannot be guessed, but confirm-email-change checks a password.
+                rule("*:confirmVerification", 10, 60),
+                rule("*:confirmPasswordReset", 10, 60),
+                rule("*:confirmEmailChange", 10, 60),
                 rule("*:create", 20, 60),
             ],
             excluded_ips: Vec::new(),
