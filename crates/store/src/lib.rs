@@ -84,7 +84,8 @@ pub trait Store: Send + Sync + 'static {
     async fn counters_clear(&self, prefix: &str) -> Result<()>;
 
     // --- tickets: one-time things (OTPs, MFA sessions) ---
-    async fn insert_ticket(&self, row: &TicketRow) -> Result<()>;
+    /// Inserts a ticket, and `events` in the same transaction.
+    async fn insert_ticket(&self, row: &TicketRow, events: &[AuditRow]) -> Result<()>;
     /// A live (unexpired) ticket of `kind`.
     async fn find_ticket(&self, id: &str, kind: &str, now_ms: i64) -> Result<Option<TicketRow>>;
     /// Deletes and returns the live ticket if its secret hash is `secret_hash`, atomically: of

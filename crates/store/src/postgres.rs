@@ -421,7 +421,8 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    async fn insert_ticket(&self, row: &TicketRow) -> Result<()> {
+    async fn insert_ticket(&self, row: &TicketRow, events: &[AuditRow]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query(sql::INSERT_TICKET)
             .bind(&row.id)
             .bind(&row.kind)
@@ -432,8 +433,14 @@ impl Store for PostgresStore {
             .bind(row.created_ms)
             .bind(row.expires_ms)
             .bind(row.failures)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        for event in events {
+            bind_audit(sqlx::query(sql::INSERT_AUDIT), event)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

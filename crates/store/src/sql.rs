@@ -23,6 +23,10 @@ pub const PUT_SETTING: &str = "INSERT INTO settings (key, value) VALUES ($1, $2)
 pub struct ListSql {
     pub select: String,
     pub count: Option<String>,
+    /// SQLite, when a total is wanted under a real condition: the page with the total in an extra
+    /// last column, so the condition runs over the collection once instead of twice (page and
+    /// count). Only the page's rows are fully read. An empty page carries no total: use `count`.
+    pub select_with_total: Option<String>,
     pub params: Vec<Param>,
     pub count_params: usize,
 }
@@ -60,11 +64,22 @@ pub fn list_records(query: &crate::ListQuery, dialect: Dialect, columns: &str) -
     );
     let limit = b.bind(Param::Int(query.limit));
     let offset = b.bind(Param::Int(query.offset));
+    let order = terms.join(", ");
+    let select_with_total = (dialect == Dialect::Sqlite
+        && !query.skip_total
+        && query.condition != crate::Condition::Const(true))
+    .then(|| {
+        format!(
+            "SELECT {columns}, page.total FROM (SELECT rowid AS rid, COUNT(*) OVER () AS total, \
+             ROW_NUMBER() OVER (ORDER BY {order}) AS n FROM records{filter} ORDER BY n LIMIT {limit} OFFSET {offset}) AS page \
+             JOIN records ON records.rowid = page.rid ORDER BY page.n"
+        )
+    });
     ListSql {
         select: format!(
-            "SELECT {columns} FROM records{filter} ORDER BY {} LIMIT {limit} OFFSET {offset}",
-            terms.join(", ")
+            "SELECT {columns} FROM records{filter} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
         ),
+        select_with_total,
         count: (!query.skip_total).then(|| format!("SELECT COUNT(*) FROM records{filter}")),
         params: b.params,
         count_params,

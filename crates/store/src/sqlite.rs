@@ -523,6 +523,21 @@ impl Store for SqliteStore {
         let list = sql::list_records(query, Dialect::Sqlite, RECORD_COLUMNS);
         let args: Vec<rusqlite::types::Value> = list.params.into_iter().map(sqlite_value).collect();
         self.read(|c| {
+            if let Some(select) = &list.select_with_total {
+                let counted = c
+                    .prepare_cached(select)?
+                    .query_map(params_from_iter(&args), |r| {
+                        Ok((record(r)?, r.get::<_, i64>(10)?))
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                if let Some(&(_, total)) = counted.first() {
+                    let rows = counted.into_iter().map(|(row, _)| row).collect();
+                    return Ok(Page {
+                        rows,
+                        total: Some(total),
+                    });
+                }
+            }
             let rows = c
                 .prepare_cached(&list.select)?
                 .query_map(params_from_iter(&args), record)?
@@ -556,10 +571,12 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn insert_ticket(&self, row: &TicketRow) -> Result<()> {
+    async fn insert_ticket(&self, row: &TicketRow, events: &[AuditRow]) -> Result<()> {
         let row = row.clone();
+        let events = events.to_vec();
         self.write(move |c| {
-            c.prepare_cached(&positional(sql::INSERT_TICKET))?
+            let tx = c.transaction()?;
+            tx.prepare_cached(&positional(sql::INSERT_TICKET))?
                 .execute(params![
                     row.id,
                     row.kind,
@@ -570,8 +587,12 @@ impl Store for SqliteStore {
                     row.created_ms,
                     row.expires_ms,
                     row.failures
-                ])
-                .map(drop)
+                ])?;
+            for event in &events {
+                tx.prepare_cached(&positional(sql::INSERT_AUDIT))?
+                    .execute(audit_params(event))?;
+            }
+            tx.commit()
         })
         .await
     }

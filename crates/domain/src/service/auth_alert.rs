@@ -51,17 +51,20 @@ impl Gatehouse {
             return Ok(());
         }
         self.store
-            .insert_ticket(&TicketRow {
-                id: random::record_id(),
-                kind: ORIGIN_TICKET.to_owned(),
-                collection_id: c.id.clone(),
-                record_id: record.id().to_owned(),
-                secret_hash: fingerprint,
-                data: "{}".to_owned(),
-                created_ms: now,
-                expires_ms: i64::MAX,
-                failures: 0,
-            })
+            .insert_ticket(
+                &TicketRow {
+                    id: random::record_id(),
+                    kind: ORIGIN_TICKET.to_owned(),
+                    collection_id: c.id.clone(),
+                    record_id: record.id().to_owned(),
+                    secret_hash: fingerprint,
+                    data: "{}".to_owned(),
+                    created_ms: now,
+                    expires_ms: i64::MAX,
+                    failures: 0,
+                },
+                &[],
+            )
             .await?;
         // `origins` is newest first; the new row makes one more.
         let stale = match known {

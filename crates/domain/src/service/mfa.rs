@@ -115,26 +115,6 @@ impl Gatehouse {
     ) -> Result<Error> {
         let now = self.clock.now_millis();
         let id = random::record_id();
-        self.store
-            .insert_ticket(&TicketRow {
-                id: id.clone(),
-                kind: MFA_TICKET.to_owned(),
-                collection_id: c.id.clone(),
-                record_id: record.id().to_owned(),
-                secret_hash: String::new(),
-                data: json!({"method": method}).to_string(),
-                created_ms: now,
-                expires_ms: now + c.mfa.duration.saturating_mul(1000),
-                failures: 0,
-            })
-            .await?;
-        let mut methods = Vec::new();
-        if c.password_auth.enabled && method != "password" {
-            methods.push(json!({"type": "password"}));
-        }
-        if c.otp.enabled && method != "otp" && !record.row.email.is_empty() {
-            methods.push(json!({"type": "otp", "sentTo": mask_email(&record.row.email)}));
-        }
         let event = Event {
             kind: kinds::MFA_REQUIRED,
             collection_id: &c.id,
@@ -142,7 +122,26 @@ impl Gatehouse {
             method,
             data: json!({}),
         };
-        self.audit(event, request).await?;
+        let events = [self.audit_row(event, request)];
+        let session = TicketRow {
+            id: id.clone(),
+            kind: MFA_TICKET.to_owned(),
+            collection_id: c.id.clone(),
+            record_id: record.id().to_owned(),
+            secret_hash: String::new(),
+            data: json!({"method": method}).to_string(),
+            created_ms: now,
+            expires_ms: now + c.mfa.duration.saturating_mul(1000),
+            failures: 0,
+        };
+        self.store.insert_ticket(&session, &events).await?;
+        let mut methods = Vec::new();
+        if c.password_auth.enabled && method != "password" {
+            methods.push(json!({"type": "password"}));
+        }
+        if c.otp.enabled && method != "otp" && !record.row.email.is_empty() {
+            methods.push(json!({"type": "otp", "sentTo": mask_email(&record.row.email)}));
+        }
         Ok(Error::challenge(json!({"mfaId": id, "methods": methods})))
     }
 

@@ -86,19 +86,6 @@ impl Gatehouse {
                 self.key.hash(HASH_PURPOSE, &random::secret()),
             ),
         };
-        self.store
-            .insert_ticket(&TicketRow {
-                id: id.clone(),
-                kind: OTP_TICKET.to_owned(),
-                collection_id: c.id.clone(),
-                record_id: record_id.clone(),
-                secret_hash: hash,
-                data: json!({"channel": "email", "sentTo": record.as_ref().map(|r| r.row.email.clone()).unwrap_or_default()}).to_string(),
-                created_ms: now,
-                expires_ms: now + c.otp.duration.saturating_mul(1000),
-                failures: 0,
-            })
-            .await?;
         let event = Event {
             kind: kinds::OTP_REQUESTED,
             collection_id: &c.id,
@@ -106,7 +93,19 @@ impl Gatehouse {
             method: "otp",
             data: json!({"channel": "email", "sentTo": mask_email(email)}),
         };
-        self.audit(event, request).await?;
+        let events = [self.audit_row(event, request)];
+        let ticket = TicketRow {
+            id: id.clone(),
+            kind: OTP_TICKET.to_owned(),
+            collection_id: c.id.clone(),
+            record_id: record_id.clone(),
+            secret_hash: hash,
+            data: json!({"channel": "email", "sentTo": record.as_ref().map(|r| r.row.email.clone()).unwrap_or_default()}).to_string(),
+            created_ms: now,
+            expires_ms: now + c.otp.duration.saturating_mul(1000),
+            failures: 0,
+        };
+        self.store.insert_ticket(&ticket, &events).await?;
         if let Some(record) = record {
             let settings = self.current_settings().await?;
             let mail = self.render_mail(

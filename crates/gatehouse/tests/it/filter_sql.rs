@@ -126,16 +126,16 @@ both_backends!(
             .find(|c| c.name == "people")
             .unwrap();
         let collection: Collection = serde_json::from_str(&row.definition).unwrap();
-        let list = |condition| ListQuery {
+        let list = |condition, limit, offset| ListQuery {
             collection_id: collection.id.clone(),
             condition,
             sort: vec![],
-            limit: 100,
-            offset: 0,
-            skip_total: true,
+            limit,
+            offset,
+            skip_total: false,
         };
         let rows: Vec<RecordRow> = store
-            .list_records(&list(Condition::Const(true)))
+            .list_records(&list(Condition::Const(true), 100, 0))
             .await
             .unwrap()
             .rows;
@@ -181,16 +181,40 @@ both_backends!(
             }
             .compile(&expr)
             .unwrap_or_else(|e| panic!("{src}: {e:?}"));
-            let got: BTreeSet<String> = store
-                .list_records(&list(condition))
+            let page = store
+                .list_records(&list(condition.clone(), 100, 0))
                 .await
-                .unwrap_or_else(|e| panic!("{src}: {e}"))
-                .rows
-                .into_iter()
-                .map(|row| row.id)
+                .unwrap_or_else(|e| panic!("{src}: {e}"));
+            let got: BTreeSet<String> = page.rows.into_iter().map(|row| row.id).collect();
+            if got != expected || page.total != Some(expected.len() as i64) {
+                mismatches.push(format!(
+                    "{src}: sql {got:?} (total {:?}) vs evaluator {expected:?}",
+                    page.total
+                ));
+            }
+            // A later page: the total still counts every match, the rows keep their order.
+            let in_order: Vec<&String> = rows
+                .iter()
+                .map(|row| &row.id)
+                .filter(|id| expected.contains(*id))
                 .collect();
-            if got != expected {
-                mismatches.push(format!("{src}: sql {got:?} vs evaluator {expected:?}"));
+            let second = store
+                .list_records(&list(condition, 2, 1))
+                .await
+                .unwrap_or_else(|e| panic!("{src}: {e}"));
+            let second_ids: Vec<String> = second.rows.into_iter().map(|row| row.id).collect();
+            let wanted: Vec<String> = in_order
+                .iter()
+                .skip(1)
+                .take(2)
+                .map(|id| (*id).clone())
+                .collect();
+            if second_ids != wanted || second.total != Some(expected.len() as i64) {
+                mismatches.push(format!(
+                    "{src}: page 2 {second_ids:?} (total {:?}) vs {wanted:?} of {}",
+                    second.total,
+                    expected.len()
+                ));
             }
         }
         assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));

@@ -1,0 +1,246 @@
+//! Delivery over SMTP with lettre's client, keeping a few connections open between messages: a
+//! burst of codes (a sign-up wave, a login storm) then costs one SMTP transaction per message
+//! instead of a TCP handshake, a greeting, EHLO, maybe STARTTLS and AUTH each time.
+//!
+//! Plain and STARTTLS connections are our own (lettre's `AsyncSmtpConnection` on a socket we
+//! open) so that `TCP_NODELAY` is set: lettre writes the end-of-data marker as a second small
+//! write, which Nagle otherwise holds until the server's delayed ACK, about 40 ms per message.
+//! Implicit TLS (port 465) goes through lettre's transport, which pools on its own.
+
+use gatehouse_domain::mail::OutgoingMail;
+use gatehouse_domain::settings::Smtp;
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS, Mechanism};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, Tls, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// An SMTP exchange that takes longer than this fails (and the code it carried is withdrawn).
+const TIMEOUT: Duration = Duration::from_secs(15);
+/// Open connections kept between messages, over all servers.
+const MAX_IDLE: usize = 4;
+/// An idle connection older than this is closed rather than reused: well inside the idle
+/// timeouts servers use (RFC 5321 asks them to wait at least 5 minutes).
+const MAX_IDLE_AGE: Duration = Duration::from_secs(30);
+
+#[derive(Default)]
+pub struct SmtpClient {
+    idle: Mutex<Vec<Idle>>,
+    /// Built once per host: each holds a parsed copy of the web PKI roots, which costs more CPU
+    /// than the rest of a send.
+    tls: Mutex<HashMap<String, TlsParameters>>,
+    implicit_tls: Mutex<HashMap<String, AsyncSmtpTransport<Tokio1Executor>>>,
+}
+
+struct Idle {
+    server: String,
+    conn: AsyncSmtpConnection,
+    since: Instant,
+}
+
+impl SmtpClient {
+    pub async fn send(&self, smtp: &Smtp, mail: &OutgoingMail) -> Result<(), String> {
+        let message = build_message(mail)?;
+        let port = u16::try_from(smtp.port).map_err(|_| "invalid SMTP port".to_owned())?;
+        let exchange = async {
+            if smtp.tls {
+                self.send_implicit_tls(smtp, port, message).await
+            } else {
+                self.send_plain_or_starttls(smtp, port, &message).await
+            }
+        };
+        tokio::time::timeout(TIMEOUT, exchange)
+            .await
+            .map_err(|_| "SMTP: timed out".to_owned())?
+    }
+
+    async fn send_plain_or_starttls(
+        &self,
+        smtp: &Smtp,
+        port: u16,
+        message: &Message,
+    ) -> Result<(), String> {
+        let server = server_key(smtp);
+        let raw = message.formatted();
+        if let Some(mut conn) = self.take_idle(&server) {
+            if conn.send(message.envelope(), &raw).await.is_ok() {
+                self.put_idle(server, conn);
+                return Ok(());
+            }
+            // The server closed it meanwhile (nothing was accepted): start over on a new one.
+            conn.abort().await;
+        }
+        let mut conn = self.connect(smtp, port).await?;
+        conn.send(message.envelope(), &raw)
+            .await
+            .map_err(|e| format!("SMTP: {e}"))?;
+        self.put_idle(server, conn);
+        Ok(())
+    }
+
+    /// A new connection: greeting, EHLO, STARTTLS whenever offered, AUTH when configured.
+    async fn connect(&self, smtp: &Smtp, port: u16) -> Result<AsyncSmtpConnection, String> {
+        let tcp = tokio::net::TcpStream::connect((smtp.host.as_str(), port))
+            .await
+            .map_err(|e| format!("SMTP connect: {e}"))?;
+        tcp.set_nodelay(true)
+            .map_err(|e| format!("SMTP socket: {e}"))?;
+        let hello = hello_name(smtp);
+        let mut conn = AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &hello)
+            .await
+            .map_err(|e| format!("SMTP: {e}"))?;
+        if conn.can_starttls() {
+            conn.starttls(self.tls_parameters(&smtp.host)?, &hello)
+                .await
+                .map_err(|e| format!("SMTP STARTTLS: {e}"))?;
+        }
+        if let Some(credentials) = credentials(smtp) {
+            conn.auth(&mechanisms(smtp), &credentials)
+                .await
+                .map_err(|e| format!("SMTP auth: {e}"))?;
+        }
+        Ok(conn)
+    }
+
+    fn take_idle(&self, server: &str) -> Option<AsyncSmtpConnection> {
+        let mut idle = lock(&self.idle);
+        // Too old to trust: dropped (closing the socket) rather than reused.
+        idle.retain(|i| i.since.elapsed() < MAX_IDLE_AGE);
+        let at = idle.iter().rposition(|i| i.server == server)?;
+        Some(idle.swap_remove(at).conn)
+    }
+
+    fn put_idle(&self, server: String, conn: AsyncSmtpConnection) {
+        if conn.has_broken() {
+            return;
+        }
+        let mut idle = lock(&self.idle);
+        if idle.len() >= MAX_IDLE {
+            idle.remove(0);
+        }
+        idle.push(Idle {
+            server,
+            conn,
+            since: Instant::now(),
+        });
+    }
+
+    async fn send_implicit_tls(
+        &self,
+        smtp: &Smtp,
+        port: u16,
+        message: Message,
+    ) -> Result<(), String> {
+        let server = server_key(smtp);
+        let cached = lock(&self.implicit_tls).get(&server).cloned();
+        let transport = match cached {
+            Some(t) => t,
+            None => {
+                let mut builder =
+                    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
+                        .port(port)
+                        .tls(Tls::Wrapper(self.tls_parameters(&smtp.host)?))
+                        .hello_name(hello_name(smtp))
+                        .timeout(Some(TIMEOUT));
+                if let Some(credentials) = credentials(smtp) {
+                    builder = builder
+                        .credentials(credentials)
+                        .authentication(mechanisms(smtp));
+                }
+                let transport = builder.build();
+                let mut map = lock(&self.implicit_tls);
+                if map.len() >= MAX_IDLE {
+                    map.clear();
+                }
+                map.insert(server, transport.clone());
+                transport
+            }
+        };
+        transport
+            .send(message)
+            .await
+            .map(drop)
+            .map_err(|e| format!("SMTP: {e}"))
+    }
+
+    fn tls_parameters(&self, host: &str) -> Result<TlsParameters, String> {
+        let mut cache = lock(&self.tls);
+        if let Some(params) = cache.get(host) {
+            return Ok(params.clone());
+        }
+        let params =
+            TlsParameters::new(host.to_owned()).map_err(|e| format!("TLS parameters: {e}"))?;
+        if cache.len() >= MAX_IDLE {
+            cache.clear();
+        }
+        cache.insert(host.to_owned(), params.clone());
+        Ok(params)
+    }
+}
+
+/// What makes two settings the same server and login: a connection is reused only under the
+/// settings it was opened with (a settings change starts new ones).
+fn server_key(smtp: &Smtp) -> String {
+    format!(
+        "{}\n{}\n{}\n{}\n{}\n{}\n{}",
+        smtp.host,
+        smtp.port,
+        smtp.tls,
+        smtp.username,
+        smtp.password,
+        smtp.auth_method,
+        smtp.local_name
+    )
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    match mutex.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+fn build_message(mail: &OutgoingMail) -> Result<Message, String> {
+    let from: Mailbox = format!("{} <{}>", mail.from_name, mail.from_address)
+        .parse()
+        .or_else(|_| mail.from_address.parse())
+        .map_err(|e| format!("sender address: {e}"))?;
+    let to: Mailbox = mail
+        .to
+        .parse()
+        .map_err(|e| format!("recipient address: {e}"))?;
+    Message::builder()
+        .from(from)
+        .to(to)
+        .subject(mail.subject.clone())
+        .multipart(MultiPart::alternative_plain_html(
+            mail.text.clone(),
+            mail.html.clone(),
+        ))
+        .map_err(|e| format!("building the message: {e}"))
+}
+
+fn hello_name(smtp: &Smtp) -> ClientId {
+    if smtp.local_name.is_empty() {
+        ClientId::default()
+    } else {
+        ClientId::Domain(smtp.local_name.clone())
+    }
+}
+
+fn credentials(smtp: &Smtp) -> Option<Credentials> {
+    (!smtp.username.is_empty())
+        .then(|| Credentials::new(smtp.username.clone(), smtp.password.clone()))
+}
+
+/// `settings.smtp.authMethod`: PLAIN or LOGIN, or either (lettre's default order) when empty.
+fn mechanisms(smtp: &Smtp) -> Vec<Mechanism> {
+    match smtp.auth_method.as_str() {
+        "PLAIN" => vec![Mechanism::Plain],
+        "LOGIN" => vec![Mechanism::Login],
+        _ => DEFAULT_MECHANISMS.to_vec(),
+    }
+}
