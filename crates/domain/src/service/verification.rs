@@ -4,13 +4,14 @@
 
 use super::Gatehouse;
 use super::audit::{Event, kinds};
-use super::email_tokens::Purpose;
+use super::email_tokens::{Purpose, TokenProblem};
 use super::mailing::{check_address, mask_email};
 use crate::access::RequestInfo;
 use crate::error::{Error, FieldErrors, Result, codes};
 use crate::password::Password;
 use crate::random;
 use crate::record::Record;
+use gatehouse_store::StoreError;
 use serde_json::json;
 
 const SUPERUSERS: &str = "All superusers are verified by default.";
@@ -118,7 +119,16 @@ impl Gatehouse {
             data: json!({}),
         };
         let events = [self.audit_row(event, request)];
-        self.store.update_record(&record.to_row(), &events).await?;
+        match self.store.update_record(&record.to_row(), &events).await {
+            Ok(()) => {}
+            // Deleted since the token was checked: the token is now for nobody.
+            Err(StoreError::NotFound) => {
+                let mut errors = FieldErrors::default();
+                TokenProblem::Invalid.report(Purpose::Verification, &mut errors);
+                return errors.into_result(INVALID_DATA);
+            }
+            Err(e) => return Err(e.into()),
+        }
         Ok(())
     }
 
