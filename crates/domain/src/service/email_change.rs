@@ -74,7 +74,7 @@ impl Gatehouse {
             &c,
             record,
             new_email,
-            &c.confirm_email_change_template,
+            Purpose::EmailChange.template(&c),
             &[("{TOKEN}", &token)],
         );
         if let Err(e) = self.mailer.send(&settings.smtp, &mail).await {

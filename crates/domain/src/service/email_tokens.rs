@@ -1,14 +1,23 @@
 //! The tokens mailed as links: `verification`, `passwordReset` and `emailChange` (PocketBase's
 //! claims and keys, see [`crate::token`]). They are signed with the record's `tokenKey`, so a
 //! password or email change kills every link still pending, and a reset link works once.
+//! Also the shared half of the two guest requests for a link (verification, password reset).
 
 use super::Gatehouse;
+use super::audit::{Event, kinds};
+use super::mailing::{check_address, mask_email};
+use crate::access::RequestInfo;
 use crate::collection::Collection;
-use crate::collection::options::TokenOptions;
+use crate::collection::options::{EmailTemplate, TokenOptions};
 use crate::error::{Error, FieldErrors, Result};
 use crate::record::Record;
 use crate::token;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+const INVALID_DATA: &str = "An error occurred while validating the submitted data.";
+/// One mail of a kind per address in this window (PocketBase's resend marker).
+const RESEND_WINDOW_MS: i64 = 120_000;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) enum Purpose {
@@ -31,6 +40,14 @@ impl Purpose {
             Self::Verification => &c.verification_token,
             Self::PasswordReset => &c.password_reset_token,
             Self::EmailChange => &c.email_change_token,
+        }
+    }
+
+    pub fn template(self, c: &Collection) -> &EmailTemplate {
+        match self {
+            Self::Verification => &c.verification_template,
+            Self::PasswordReset => &c.reset_password_template,
+            Self::EmailChange => &c.confirm_email_change_template,
         }
     }
 }
@@ -83,6 +100,69 @@ impl TokenProblem {
 }
 
 impl Gatehouse {
+    /// `request-verification` and `request-password-reset` after their own checks: a link to
+    /// the record with `address` when `wanted` holds for it and no such mail went to the
+    /// address in the last two minutes. Every address gets the same work and an audit row, so
+    /// neither the answer nor its timing tells whether an account exists.
+    pub(super) async fn mail_link(
+        &self,
+        c: &Collection,
+        address: &str,
+        purpose: Purpose,
+        wanted: impl Fn(&Record) -> bool,
+        request: &RequestInfo,
+    ) -> Result<()> {
+        let address = address.trim();
+        let mut errors = FieldErrors::default();
+        check_address(&mut errors, "email", address);
+        errors.into_result(INVALID_DATA)?;
+
+        let record = self
+            .store
+            .find_record_by_email(&c.id, address)
+            .await?
+            .map(Record::from_row);
+        let fresh = self.claim_resend(purpose, address).await?;
+        let record = record.filter(|r| fresh && wanted(r));
+        let event = Event {
+            kind: match purpose {
+                Purpose::PasswordReset => kinds::PASSWORD_RESET_REQUESTED,
+                _ => kinds::VERIFICATION_REQUESTED,
+            },
+            collection_id: &c.id,
+            record_id: record.as_ref().map_or("", Record::id),
+            method: "",
+            data: json!({"sentTo": mask_email(address), "sent": record.is_some()}),
+        };
+        self.audit(event, request).await?;
+        let Some(record) = record else {
+            return Ok(());
+        };
+        let token = self.issue_email_token(c, &record, purpose, "")?;
+        let settings = self.current_settings().await?;
+        let mail = self.render_mail(
+            &settings,
+            c,
+            &record,
+            &record.row.email,
+            purpose.template(c),
+            &[("{TOKEN}", &token)],
+        );
+        self.send_in_background(settings.smtp.clone(), mail, async {});
+        Ok(())
+    }
+
+    /// Whether a mail of `purpose` may go to `address` now (counted before the send, and
+    /// shared by instances).
+    async fn claim_resend(&self, purpose: Purpose, address: &str) -> Result<bool> {
+        let key = format!(
+            "resend:{}",
+            self.key.hash(purpose.kind(), &address.to_lowercase())
+        );
+        let now = self.clock.now_millis();
+        Ok(self.store.counter_hit(&key, now, RESEND_WINDOW_MS).await? <= 1)
+    }
+
     pub(super) fn issue_email_token(
         &self,
         c: &Collection,

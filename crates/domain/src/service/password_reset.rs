@@ -4,12 +4,10 @@
 use super::Gatehouse;
 use super::audit::{Event, kinds};
 use super::email_tokens::{Purpose, TokenProblem};
-use super::mailing::{check_address, mask_email};
 use crate::access::RequestInfo;
 use crate::error::{Error, FieldErrors, Result, codes};
 use crate::password::Password;
 use crate::random;
-use crate::record::Record;
 use gatehouse_store::StoreError;
 use serde::Deserialize;
 use serde_json::json;
@@ -42,41 +40,14 @@ impl Gatehouse {
         if !c.password_auth.enabled {
             return Err(Error::bad_request(DISABLED));
         }
-        let email = email.trim();
-        let mut errors = FieldErrors::default();
-        check_address(&mut errors, "email", email);
-        errors.into_result(INVALID_DATA)?;
-
-        let record = self
-            .store
-            .find_record_by_email(&c.id, email)
-            .await?
-            .map(Record::from_row);
-        let fresh = self.claim_resend(Purpose::PasswordReset, email).await?;
-        let record = record.filter(|r| fresh && r.row.email != INSTALLER_ADDRESS);
-        let event = Event {
-            kind: kinds::PASSWORD_RESET_REQUESTED,
-            collection_id: &c.id,
-            record_id: record.as_ref().map_or("", Record::id),
-            method: "",
-            data: json!({"sentTo": mask_email(email), "sent": record.is_some()}),
-        };
-        self.audit(event, request).await?;
-        let Some(record) = record else {
-            return Ok(());
-        };
-        let token = self.issue_email_token(&c, &record, Purpose::PasswordReset, "")?;
-        let settings = self.current_settings().await?;
-        let mail = self.render_mail(
-            &settings,
+        self.mail_link(
             &c,
-            &record,
-            &record.row.email,
-            &c.reset_password_template,
-            &[("{TOKEN}", &token)],
-        );
-        self.send_in_background(settings.smtp.clone(), mail, async {});
-        Ok(())
+            email,
+            Purpose::PasswordReset,
+            |r| r.row.email != INSTALLER_ADDRESS,
+            request,
+        )
+        .await
     }
 
     /// `POST /api/collections/{c}/confirm-password-reset` → 204. Password auth need not be

@@ -5,12 +5,10 @@
 use super::Gatehouse;
 use super::audit::{Event, kinds};
 use super::email_tokens::{Purpose, TokenProblem};
-use super::mailing::{check_address, mask_email};
 use crate::access::RequestInfo;
 use crate::error::{Error, FieldErrors, Result, codes};
 use crate::password::Password;
 use crate::random;
-use crate::record::Record;
 use gatehouse_store::StoreError;
 use serde_json::json;
 
@@ -29,41 +27,14 @@ impl Gatehouse {
         if c.is_superusers() {
             return Err(Error::bad_request(SUPERUSERS));
         }
-        let email = email.trim();
-        let mut errors = FieldErrors::default();
-        check_address(&mut errors, "email", email);
-        errors.into_result(INVALID_DATA)?;
-
-        let record = self
-            .store
-            .find_record_by_email(&c.id, email)
-            .await?
-            .map(Record::from_row);
-        let fresh = self.claim_resend(Purpose::Verification, email).await?;
-        let record = record.filter(|r| !r.row.verified && fresh);
-        let event = Event {
-            kind: kinds::VERIFICATION_REQUESTED,
-            collection_id: &c.id,
-            record_id: record.as_ref().map_or("", Record::id),
-            method: "",
-            data: json!({"sentTo": mask_email(email), "sent": record.is_some()}),
-        };
-        self.audit(event, request).await?;
-        let Some(record) = record else {
-            return Ok(());
-        };
-        let token = self.issue_email_token(&c, &record, Purpose::Verification, "")?;
-        let settings = self.current_settings().await?;
-        let mail = self.render_mail(
-            &settings,
+        self.mail_link(
             &c,
-            &record,
-            &record.row.email,
-            &c.verification_template,
-            &[("{TOKEN}", &token)],
-        );
-        self.send_in_background(settings.smtp.clone(), mail, async {});
-        Ok(())
+            email,
+            Purpose::Verification,
+            |r| !r.row.verified,
+            request,
+        )
+        .await
     }
 
     /// `POST /api/collections/{c}/confirm-verification` → 204. The link stays usable until it
@@ -130,15 +101,5 @@ impl Gatehouse {
             Err(e) => return Err(e.into()),
         }
         Ok(())
-    }
-
-    /// Whether a mail of `purpose` may go to `address` now: one per address every two minutes
-    /// (PocketBase's resend marker, counted before the send and shared by instances).
-    pub(super) async fn claim_resend(&self, purpose: Purpose, address: &str) -> Result<bool> {
-        const WINDOW_MS: i64 = 120_000;
-        let address = address.to_lowercase();
-        let key = format!("resend:{}", self.key.hash(purpose.kind(), &address));
-        let now = self.clock.now_millis();
-        Ok(self.store.counter_hit(&key, now, WINDOW_MS).await? <= 1)
     }
 }

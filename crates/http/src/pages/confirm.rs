@@ -26,6 +26,14 @@ pub struct Fields {
 
 type Posted = Result<Body<Fields>, ApiError>;
 
+/// The posted fields and the collection their token claims to be for (the domain checks the
+/// claim); `None` for a body or token that cannot be read.
+fn read_post(posted: Posted) -> Option<(Fields, String)> {
+    let Body(fields) = posted.ok()?;
+    let collection = token::claimed_collection(&fields.token)?;
+    Some((fields, collection))
+}
+
 pub async fn verification_form(Path(token): Path<String>) -> Response {
     form_page(Flow::Verification, &token, None)
 }
@@ -35,10 +43,7 @@ pub async fn verification_submit(
     Meta(meta): Meta,
     posted: Posted,
 ) -> Response {
-    let Ok(Body(fields)) = posted else {
-        return bad_link();
-    };
-    let Some(collection) = token::claimed_collection(&fields.token) else {
+    let Some((fields, collection)) = read_post(posted) else {
         return bad_link();
     };
     match s
@@ -63,10 +68,7 @@ pub async fn password_reset_submit(
     Meta(meta): Meta,
     posted: Posted,
 ) -> Response {
-    let Ok(Body(fields)) = posted else {
-        return bad_link();
-    };
-    let Some(collection) = token::claimed_collection(&fields.token) else {
+    let Some((fields, collection)) = read_post(posted) else {
         return bad_link();
     };
     let form = PasswordResetConfirm {
@@ -92,10 +94,7 @@ pub async fn email_change_submit(
     Meta(meta): Meta,
     posted: Posted,
 ) -> Response {
-    let Ok(Body(fields)) = posted else {
-        return bad_link();
-    };
-    let Some(collection) = token::claimed_collection(&fields.token) else {
+    let Some((fields, collection)) = read_post(posted) else {
         return bad_link();
     };
     let form = EmailChangeConfirm {
