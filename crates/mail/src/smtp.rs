@@ -1,6 +1,7 @@
-//! Delivery over SMTP with lettre's client, keeping a few connections open between messages: a
-//! burst of codes (a sign-up wave, a login storm) then costs one SMTP transaction per message
-//! instead of a TCP handshake, a greeting, EHLO, maybe STARTTLS and AUTH each time.
+//! Delivery over SMTP with lettre's client, at most 8 sessions at once, keeping connections open
+//! between messages: a burst of codes (a sign-up wave, a login storm) then costs one SMTP
+//! transaction per message instead of a TCP handshake, a greeting, EHLO, maybe STARTTLS and AUTH
+//! each time.
 //!
 //! Plain and STARTTLS connections are our own (lettre's `AsyncSmtpConnection` on a socket we
 //! open) so that `TCP_NODELAY` is set: lettre writes the end-of-data marker as a second small
@@ -20,19 +21,34 @@ use std::time::{Duration, Instant};
 
 /// An SMTP exchange that takes longer than this fails (and the code it carried is withdrawn).
 const TIMEOUT: Duration = Duration::from_secs(15);
+/// SMTP sessions open at once. Past this, messages wait for a session: a burst (a login storm)
+/// then neither opens hundreds of connections, which mail servers refuse, nor holds hundreds of
+/// messages half-sent in memory.
+const MAX_SESSIONS: usize = 8;
 /// Open connections kept between messages, over all servers.
-const MAX_IDLE: usize = 4;
+const MAX_IDLE: usize = MAX_SESSIONS;
 /// An idle connection older than this is closed rather than reused: well inside the idle
 /// timeouts servers use (RFC 5321 asks them to wait at least 5 minutes).
 const MAX_IDLE_AGE: Duration = Duration::from_secs(30);
 
-#[derive(Default)]
 pub struct SmtpClient {
+    sessions: tokio::sync::Semaphore,
     idle: Mutex<Vec<Idle>>,
     /// Built once per host: each holds a parsed copy of the web PKI roots, which costs more CPU
     /// than the rest of a send.
     tls: Mutex<HashMap<String, TlsParameters>>,
     implicit_tls: Mutex<HashMap<String, AsyncSmtpTransport<Tokio1Executor>>>,
+}
+
+impl Default for SmtpClient {
+    fn default() -> Self {
+        Self {
+            sessions: tokio::sync::Semaphore::new(MAX_SESSIONS),
+            idle: Mutex::default(),
+            tls: Mutex::default(),
+            implicit_tls: Mutex::default(),
+        }
+    }
 }
 
 struct Idle {
@@ -45,6 +61,12 @@ impl SmtpClient {
     pub async fn send(&self, smtp: &Smtp, mail: &OutgoingMail) -> Result<(), String> {
         let message = build_message(mail)?;
         let port = u16::try_from(smtp.port).map_err(|_| "invalid SMTP port".to_owned())?;
+        // The wait for a session is not part of the exchange's timeout.
+        let _session = self
+            .sessions
+            .acquire()
+            .await
+            .map_err(|_| "SMTP client closed".to_owned())?;
         let exchange = async {
             if smtp.tls {
                 self.send_implicit_tls(smtp, port, message).await
