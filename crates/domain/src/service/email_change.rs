@@ -3,14 +3,13 @@
 //! address is verified by the click; `tokenKey` rotates, so old sessions end.
 
 use super::audit::{Event, kinds};
-use super::email_tokens::Purpose;
+use super::email_tokens::{Purpose, TokenProblem};
 use super::mailing::{check_address, mask_email};
 use super::{Gatehouse, require_record_of};
 use crate::access::{Caller, RequestInfo};
 use crate::error::{Error, FieldErrors, Result, codes};
 use crate::password::Password;
 use crate::random;
-use gatehouse_store::StoreError;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -128,11 +127,7 @@ impl Gatehouse {
             None => false,
         };
         if taken {
-            errors.add(
-                "token",
-                "validation_invalid_token_email",
-                "The new email address is invalid.",
-            );
+            TokenProblem::EmailTaken.report(Purpose::EmailChange, &mut errors);
         }
         let usable = redeemed.filter(|_| !taken);
         if form.password.is_empty() {
@@ -174,20 +169,8 @@ impl Gatehouse {
             data: json!({"from": mask_email(&old), "to": mask_email(&claims.new_email)}),
         };
         let events = [self.audit_row(event, request)];
-        match self.store.update_record(&record.to_row(), &events).await {
-            Ok(()) => {}
-            // Taken between the check and the write.
-            Err(StoreError::Unique { .. }) => {
-                let mut errors = FieldErrors::default();
-                errors.add(
-                    "token",
-                    "validation_invalid_token_email",
-                    "The new email address is invalid.",
-                );
-                return Err(Error::validation(INVALID_DATA, errors));
-            }
-            Err(e) => return Err(e.into()),
-        }
+        self.save_redeemed(&record, &events, Purpose::EmailChange)
+            .await?;
         self.forget_credentials(record.id(), false).await?;
         tracing::info!(record = record.id(), collection = %c.name, "email changed; previous tokens revoked");
         Ok(())

@@ -12,6 +12,7 @@ use crate::collection::options::{EmailTemplate, TokenOptions};
 use crate::error::{Error, FieldErrors, Result};
 use crate::record::Record;
 use crate::token;
+use gatehouse_store::{AuditRow, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -76,6 +77,8 @@ pub(super) enum TokenProblem {
     MissingClaim,
     /// A good token of another auth collection.
     CollectionMismatch,
+    /// An email change whose new address another record has taken since.
+    EmailTaken,
 }
 
 impl TokenProblem {
@@ -93,6 +96,10 @@ impl TokenProblem {
             (Self::CollectionMismatch, _) => (
                 "validation_token_collection_mismatch",
                 "The provided token is for different auth collection.",
+            ),
+            (Self::EmailTaken, _) => (
+                "validation_invalid_token_email",
+                "The new email address is invalid.",
             ),
         };
         errors.add("token", code, message);
@@ -161,6 +168,27 @@ impl Gatehouse {
         );
         let now = self.clock.now_millis();
         Ok(self.store.counter_hit(&key, now, RESEND_WINDOW_MS).await? <= 1)
+    }
+
+    /// Writes the record a redeemed token changed, with its audit rows. A record deleted since
+    /// the token was checked makes the token invalid; for an email change, an address taken in
+    /// the meantime makes it `validation_invalid_token_email` (PocketBase's answers).
+    pub(super) async fn save_redeemed(
+        &self,
+        record: &Record,
+        events: &[AuditRow],
+        purpose: Purpose,
+    ) -> Result<()> {
+        let mut errors = FieldErrors::default();
+        match self.store.update_record(&record.to_row(), events).await {
+            Ok(()) => return Ok(()),
+            Err(StoreError::NotFound) => TokenProblem::Invalid.report(purpose, &mut errors),
+            Err(StoreError::Unique { .. }) if purpose == Purpose::EmailChange => {
+                TokenProblem::EmailTaken.report(purpose, &mut errors);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        errors.into_result(INVALID_DATA)
     }
 
     pub(super) fn issue_email_token(

@@ -3,12 +3,11 @@
 
 use super::Gatehouse;
 use super::audit::{Event, kinds};
-use super::email_tokens::{Purpose, TokenProblem};
+use super::email_tokens::Purpose;
 use crate::access::RequestInfo;
 use crate::error::{Error, FieldErrors, Result, codes};
 use crate::password::Password;
 use crate::random;
-use gatehouse_store::StoreError;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -112,16 +111,8 @@ impl Gatehouse {
             data: json!({"by": record.id(), "self": true}),
         };
         let events = [self.audit_row(event, request)];
-        match self.store.update_record(&record.to_row(), &events).await {
-            Ok(()) => {}
-            // Deleted since the token was checked: the token is now for nobody.
-            Err(StoreError::NotFound) => {
-                let mut errors = FieldErrors::default();
-                TokenProblem::Invalid.report(Purpose::PasswordReset, &mut errors);
-                return errors.into_result(INVALID_DATA);
-            }
-            Err(e) => return Err(e.into()),
-        }
+        self.save_redeemed(&record, &events, Purpose::PasswordReset)
+            .await?;
         self.forget_credentials(record.id(), true).await?;
         tracing::info!(record = record.id(), collection = %c.name, "password reset; previous tokens revoked");
         Ok(())
