@@ -44,7 +44,7 @@ both_backends!(
             .unwrap();
         assert!(
             row.password_hash
-                .starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+                .starts_with("$argon2id$v=19$m=19456,t=2,p=2$"),
             "{}",
             row.password_hash
         );
