@@ -4,8 +4,11 @@
 //! text plus a list of bound parameters. Nothing the caller wrote ever becomes SQL text: column
 //! names come from a fixed list, JSON paths and values are always parameters.
 //!
-//! Every expression rendered here is non-NULL (fields are `COALESCE`d to their type's zero value),
-//! so `NOT` and `!=` behave as two-valued logic, as the in-memory rule evaluator does.
+//! A missing field reads as its type's zero value (`COALESCE`), so that `NOT` and `!=` behave as
+//! two-valued logic, as the in-memory rule evaluator does. Where NULL and false select the same
+//! rows (see [`Logic`]) a comparison that the zero value cannot satisfy skips the `COALESCE`.
+
+use std::fmt::Write as _;
 
 /// A condition on one record.
 #[derive(Debug, Clone, PartialEq)]
@@ -138,6 +141,16 @@ pub struct SqlBuilder {
     pub params: Vec<Param>,
 }
 
+/// Whether a rendered condition may be NULL where it is not true. At the top of a WHERE clause,
+/// and below `AND`/`OR` only, NULL and false select the same rows (a row is kept only when the
+/// whole condition is true, and an `AND`/`OR` tree is true exactly when true leaves make it so).
+/// Below a `NOT` they differ, so every leaf there must be exactly true or false.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Logic {
+    NullIsFalse,
+    TwoValued,
+}
+
 impl SqlBuilder {
     pub fn new(dialect: Dialect) -> Self {
         Self {
@@ -148,59 +161,135 @@ impl SqlBuilder {
 
     /// Adds a parameter and returns its placeholder.
     pub fn bind(&mut self, param: Param) -> String {
+        let mut out = String::new();
+        self.bind_into(&mut out, param);
+        out
+    }
+
+    /// The condition as SQL for a WHERE clause.
+    pub fn condition(&mut self, c: &Condition) -> String {
+        let mut out = String::with_capacity(256);
+        self.write_condition(&mut out, c, Logic::NullIsFalse);
+        out
+    }
+
+    fn bind_into(&mut self, out: &mut String, param: Param) {
         let param = match (self.dialect, param) {
             (Dialect::Sqlite, Param::Bool(b)) => Param::Int(i64::from(b)),
             (_, p) => p,
         };
         self.params.push(param);
-        let n = self.params.len();
-        match self.dialect {
-            Dialect::Sqlite => format!("?{n}"),
-            Dialect::Postgres => format!("${n}"),
-        }
+        let sigil = match self.dialect {
+            Dialect::Sqlite => '?',
+            Dialect::Postgres => '$',
+        };
+        let _ = write!(out, "{sigil}{}", self.params.len());
     }
 
-    pub fn condition(&mut self, c: &Condition) -> String {
+    fn write_condition(&mut self, out: &mut String, c: &Condition, logic: Logic) {
         match c {
-            Condition::Const(true) => "1 = 1".to_owned(),
-            Condition::Const(false) => "1 = 0".to_owned(),
-            Condition::And(parts) => self.join(parts, " AND ", true),
-            Condition::Or(parts) => self.join(parts, " OR ", false),
-            Condition::Not(inner) => format!("NOT ({})", self.condition(inner)),
+            Condition::Const(true) => out.push_str("1 = 1"),
+            Condition::Const(false) => out.push_str("1 = 0"),
+            Condition::And(parts) => self.write_join(out, parts, " AND ", true, logic),
+            Condition::Or(parts) => self.write_join(out, parts, " OR ", false, logic),
+            Condition::Not(inner) => {
+                out.push_str("NOT (");
+                self.write_condition(out, inner, Logic::TwoValued);
+                out.push(')');
+            }
             Condition::Compare { left, op, right } => {
-                let l = self.scalar(left);
-                let r = self.scalar(right);
-                let escape = if op.is_like() { " ESCAPE '\\'" } else { "" };
-                format!("{l} {} {r}{escape}", op.sql(self.dialect))
+                self.write_compare(out, left, *op, right, logic)
             }
             Condition::Elements {
                 path,
                 every,
                 op,
                 rights,
-            } => self.elements(path, *every, *op, rights),
+            } => self.write_elements(out, path, *every, *op, rights),
         }
     }
 
-    fn join(&mut self, parts: &[Condition], sep: &str, empty: bool) -> String {
-        if parts.is_empty() {
-            return self.condition(&Condition::Const(empty));
-        }
-        let rendered: Vec<String> = parts
-            .iter()
-            .map(|p| format!("({})", self.condition(p)))
-            .collect();
-        rendered.join(sep)
-    }
-
-    fn elements(
+    fn write_join(
         &mut self,
+        out: &mut String,
+        parts: &[Condition],
+        sep: &str,
+        empty: bool,
+        logic: Logic,
+    ) {
+        if parts.is_empty() {
+            return self.write_condition(out, &Condition::Const(empty), logic);
+        }
+        for (i, part) in parts.iter().enumerate() {
+            if i > 0 {
+                out.push_str(sep);
+            }
+            out.push('(');
+            self.write_condition(out, part, logic);
+            out.push(')');
+        }
+    }
+
+    fn write_compare(
+        &mut self,
+        out: &mut String,
+        left: &Scalar,
+        op: CompareOp,
+        right: &Scalar,
+        logic: Logic,
+    ) {
+        match (left, right) {
+            // A bool field read as two values in one step: `IS` is never NULL.
+            (
+                Scalar::Field {
+                    path,
+                    kind: Kind::Bool,
+                },
+                Scalar::Bool(b),
+            ) if self.dialect == Dialect::Sqlite
+                && matches!(op, CompareOp::Eq | CompareOp::Neq) =>
+            {
+                out.push_str("json_type(data, ");
+                self.bind_into(out, Param::Path(path.clone()));
+                let is_true = *b == (op == CompareOp::Eq);
+                out.push_str(if is_true {
+                    ") IS 'true'"
+                } else {
+                    ") IS NOT 'true'"
+                });
+                return;
+            }
+            // A missing text field reads as ''. When '' cannot match the value anyway, the
+            // missing field may read as NULL instead, where NULL counts as false.
+            (
+                Scalar::Field {
+                    path,
+                    kind: Kind::Text,
+                },
+                Scalar::Text(value),
+            ) if logic == Logic::NullIsFalse && !empty_text_matches(op, value) => {
+                self.write_text_field(out, path, false);
+            }
+            _ => self.write_scalar(out, left),
+        }
+        let escape = if op.is_like() { " ESCAPE '\\'" } else { "" };
+        out.push(' ');
+        out.push_str(op.sql(self.dialect));
+        out.push(' ');
+        self.write_scalar(out, right);
+        out.push_str(escape);
+    }
+
+    fn write_elements(
+        &mut self,
+        out: &mut String,
         path: &[String],
         every: bool,
         op: CompareOp,
         rights: &[String],
-    ) -> String {
-        let p = self.bind(Param::Path(path.to_vec()));
+    ) {
+        let mut p = String::new();
+        self.bind_into(&mut p, Param::Path(path.to_vec()));
         let (source, value) = match self.dialect {
             Dialect::Sqlite => (
                 format!("json_each(records.data, {p}) AS e"),
@@ -216,66 +305,106 @@ impl SqlBuilder {
         };
         let escape = if op.is_like() { " ESCAPE '\\'" } else { "" };
         let sql_op = op.sql(self.dialect);
-        let matches: Vec<String> = rights
-            .iter()
-            .map(|r| {
-                let r = self.bind(Param::Text(r.clone()));
-                format!("{value} {sql_op} {r}{escape}")
-            })
-            .collect();
-        let matches = if matches.is_empty() {
-            "1 = 0".to_owned()
-        } else {
-            matches.join(" OR ")
-        };
-        if every {
-            format!("NOT EXISTS (SELECT 1 FROM {source} WHERE NOT ({matches}))")
-        } else {
-            format!("EXISTS (SELECT 1 FROM {source} WHERE {matches})")
+        let _ = write!(
+            out,
+            "{}EXISTS (SELECT 1 FROM {source} WHERE {}",
+            if every { "NOT " } else { "" },
+            if every { "NOT (" } else { "" }
+        );
+        if rights.is_empty() {
+            out.push_str("1 = 0");
         }
+        for (i, r) in rights.iter().enumerate() {
+            if i > 0 {
+                out.push_str(" OR ");
+            }
+            let _ = write!(out, "{value} {sql_op} ");
+            self.bind_into(out, Param::Text(r.clone()));
+            out.push_str(escape);
+        }
+        out.push_str(if every { "))" } else { ")" });
     }
 
-    fn scalar(&mut self, s: &Scalar) -> String {
+    /// A text field's value: NULL for a missing one, or `''` with `coalesce`.
+    fn write_text_field(&mut self, out: &mut String, path: &[String], coalesce: bool) {
+        let (open, close) = match (self.dialect, coalesce) {
+            // Objects and arrays come back as their JSON text, strings unquoted.
+            (Dialect::Sqlite, true) => ("COALESCE(CAST(json_extract(data, ", ") AS TEXT), '')"),
+            (Dialect::Sqlite, false) => ("CAST(json_extract(data, ", ") AS TEXT)"),
+            (Dialect::Postgres, true) => ("COALESCE(data #>> ", ", '')"),
+            (Dialect::Postgres, false) => ("(data #>> ", ")"),
+        };
+        out.push_str(open);
+        self.bind_into(out, Param::Path(path.to_vec()));
+        out.push_str(close);
+    }
+
+    fn write_scalar(&mut self, out: &mut String, s: &Scalar) {
         match s {
-            Scalar::Column(c) => c.name().to_owned(),
-            Scalar::Text(t) => self.bind(Param::Text(t.clone())),
-            Scalar::Number(n) => self.bind(Param::Real(*n)),
-            Scalar::Bool(b) => self.bind(Param::Bool(*b)),
-            Scalar::Lower(inner) => format!("LOWER({})", self.scalar(inner)),
+            Scalar::Column(c) => out.push_str(c.name()),
+            Scalar::Text(t) => self.bind_into(out, Param::Text(t.clone())),
+            Scalar::Number(n) => self.bind_into(out, Param::Real(*n)),
+            Scalar::Bool(b) => self.bind_into(out, Param::Bool(*b)),
+            Scalar::Lower(inner) => {
+                out.push_str("LOWER(");
+                self.write_scalar(out, inner);
+                out.push(')');
+            }
             Scalar::Length(path) => {
-                let p = self.bind(Param::Path(path.clone()));
-                match self.dialect {
-                    Dialect::Sqlite => format!(
+                let mut p = String::new();
+                self.bind_into(&mut p, Param::Path(path.clone()));
+                let _ = match self.dialect {
+                    Dialect::Sqlite => write!(
+                        out,
                         "COALESCE(CASE WHEN json_type(data, {p}) = 'array' THEN json_array_length(data, {p}) END, 0)"
                     ),
-                    Dialect::Postgres => format!(
+                    Dialect::Postgres => write!(
+                        out,
                         "(CASE WHEN jsonb_typeof(data #> {p}) = 'array' THEN jsonb_array_length(data #> {p}) ELSE 0 END)"
                     ),
-                }
+                };
             }
+            Scalar::Field {
+                path,
+                kind: Kind::Text,
+            } => self.write_text_field(out, path, true),
             Scalar::Field { path, kind } => {
-                let p = self.bind(Param::Path(path.clone()));
-                match (self.dialect, kind) {
-                    // Objects and arrays come back as their JSON text, strings unquoted.
-                    (Dialect::Sqlite, Kind::Text) => {
-                        format!("COALESCE(CAST(json_extract(data, {p}) AS TEXT), '')")
-                    }
-                    (Dialect::Sqlite, Kind::Number) => format!(
+                let mut p = String::new();
+                self.bind_into(&mut p, Param::Path(path.clone()));
+                let _ = match (self.dialect, kind) {
+                    (Dialect::Sqlite, Kind::Number) => write!(
+                        out,
                         "(CASE WHEN json_type(data, {p}) IN ('integer', 'real') THEN json_extract(data, {p}) ELSE 0 END)"
                     ),
-                    (Dialect::Sqlite, Kind::Bool) => {
-                        format!("(CASE WHEN json_type(data, {p}) = 'true' THEN 1 ELSE 0 END)")
+                    (Dialect::Sqlite, _) => {
+                        write!(
+                            out,
+                            "(CASE WHEN json_type(data, {p}) = 'true' THEN 1 ELSE 0 END)"
+                        )
                     }
-                    (Dialect::Postgres, Kind::Text) => format!("COALESCE(data #>> {p}, '')"),
-                    (Dialect::Postgres, Kind::Number) => format!(
+                    (Dialect::Postgres, Kind::Number) => write!(
+                        out,
                         "(CASE WHEN jsonb_typeof(data #> {p}) = 'number' THEN (data #>> {p})::float8 ELSE 0 END)"
                     ),
-                    (Dialect::Postgres, Kind::Bool) => {
-                        format!("COALESCE(data #> {p} = 'true'::jsonb, FALSE)")
+                    (Dialect::Postgres, _) => {
+                        write!(out, "COALESCE(data #> {p} = 'true'::jsonb, FALSE)")
                     }
-                }
+                };
             }
         }
+    }
+}
+
+/// Whether `'' op value` holds: the empty text is below every other text in any collation, and
+/// matches a LIKE pattern only when the pattern is all `%`.
+fn empty_text_matches(op: CompareOp, value: &str) -> bool {
+    match op {
+        CompareOp::Eq | CompareOp::Gte => value.is_empty(),
+        CompareOp::Neq | CompareOp::Lt => !value.is_empty(),
+        CompareOp::Gt => false,
+        CompareOp::Lte => true,
+        CompareOp::Like => value.chars().all(|c| c == '%'),
+        CompareOp::NotLike => !value.chars().all(|c| c == '%'),
     }
 }
 
@@ -313,7 +442,7 @@ mod tests {
         ]);
         let mut b = SqlBuilder::new(Dialect::Postgres);
         let sql = b.condition(&c);
-        assert_eq!(sql, "(COALESCE(data #>> $1, '') = $2) AND (verified = $3)");
+        assert_eq!(sql, "((data #>> $1) = $2) AND (verified = $3)");
         assert_eq!(b.params.len(), 3);
         let mut b = SqlBuilder::new(Dialect::Sqlite);
         let sql = b.condition(&c);
@@ -322,6 +451,80 @@ mod tests {
         assert_eq!(
             sqlite_path(&["meta".into(), "plan".into()]),
             "$.\"meta\".\"plan\""
+        );
+    }
+
+    fn text(name: &str, op: CompareOp, value: &str) -> Condition {
+        Condition::Compare {
+            left: Scalar::Field {
+                path: vec![name.into()],
+                kind: Kind::Text,
+            },
+            op,
+            right: Scalar::Text(value.into()),
+        }
+    }
+
+    fn sqlite(c: &Condition) -> String {
+        SqlBuilder::new(Dialect::Sqlite).condition(c)
+    }
+
+    #[test]
+    fn a_missing_field_reads_as_empty_wherever_that_could_change_the_answer() {
+        let plain = "CAST(json_extract(data, ?1) AS TEXT)";
+        let coalesced = "COALESCE(CAST(json_extract(data, ?1) AS TEXT), '')";
+        // Whether '' satisfies the comparison decides: when it cannot, NULL for a missing field
+        // selects the same rows; when it can, the missing field must read as ''.
+        for (op, value, empty_matches) in [
+            (CompareOp::Eq, "a", false),
+            (CompareOp::Gt, "", false),
+            (CompareOp::Gte, "a", false),
+            (CompareOp::Like, "%a%", false),
+            (CompareOp::Like, "\\%", false),
+            (CompareOp::NotLike, "%", false),
+            (CompareOp::Eq, "", true),
+            (CompareOp::Neq, "a", true),
+            (CompareOp::Lt, "a", true),
+            (CompareOp::Lte, "", true),
+            (CompareOp::Like, "%%", true),
+            (CompareOp::NotLike, "%a%", true),
+        ] {
+            let expected = if empty_matches { coalesced } else { plain };
+            assert!(
+                sqlite(&text("f", op, value)).starts_with(expected),
+                "{op:?} {value:?}"
+            );
+        }
+        // Below NOT, false and NULL differ: always the two-valued form.
+        let negated = Condition::Not(Box::new(Condition::Or(vec![text("f", CompareOp::Eq, "a")])));
+        assert!(sqlite(&negated).starts_with(&format!("NOT (({coalesced}")));
+    }
+
+    #[test]
+    fn a_bool_field_is_compared_in_one_never_null_step() {
+        let active = |op, b| Condition::Compare {
+            left: Scalar::Field {
+                path: vec!["active".into()],
+                kind: Kind::Bool,
+            },
+            op,
+            right: Scalar::Bool(b),
+        };
+        assert_eq!(
+            sqlite(&active(CompareOp::Eq, true)),
+            "json_type(data, ?1) IS 'true'"
+        );
+        assert_eq!(
+            sqlite(&active(CompareOp::Neq, false)),
+            "json_type(data, ?1) IS 'true'"
+        );
+        assert_eq!(
+            sqlite(&active(CompareOp::Eq, false)),
+            "json_type(data, ?1) IS NOT 'true'"
+        );
+        assert_eq!(
+            sqlite(&Condition::Not(Box::new(active(CompareOp::Neq, true)))),
+            "NOT (json_type(data, ?1) IS NOT 'true')"
         );
     }
 }

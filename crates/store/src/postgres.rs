@@ -353,21 +353,20 @@ impl Store for PostgresStore {
     }
 
     async fn list_records(&self, query: &ListQuery) -> Result<Page> {
-        let list = sql::list_records(query, Dialect::Postgres, RECORD_COLUMNS);
-        let mut rows = sqlx::query_as::<_, RecordRow>(AssertSqlSafe(list.select));
+        let list = sql::list_records(query, Dialect::Postgres);
+        let mut rows = sqlx::query_as::<_, RecordRow>(AssertSqlSafe(list.page(RECORD_COLUMNS)));
         for p in &list.params {
             rows = bind!(rows, p);
         }
         let rows = rows.fetch_all(&self.pool).await?;
-        let total = match list.count {
-            None => None,
-            Some(count) => {
-                let mut count = sqlx::query_scalar::<_, i64>(AssertSqlSafe(count));
-                for p in &list.params[..list.count_params] {
-                    count = bind!(count, p);
-                }
-                Some(count.fetch_one(&self.pool).await?)
+        let total = if query.skip_total {
+            None
+        } else {
+            let mut count = sqlx::query_scalar::<_, i64>(AssertSqlSafe(list.count()));
+            for p in &list.params[..list.count_params] {
+                count = bind!(count, p);
             }
+            Some(count.fetch_one(&self.pool).await?)
         };
         Ok(Page { rows, total })
     }

@@ -18,21 +18,53 @@ pub const REPLACE_PASSWORD_HASH: &str =
 pub const GET_SETTING: &str = "SELECT value FROM settings WHERE key = $1";
 pub const PUT_SETTING: &str = "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value";
 
-/// The statements of one records list: the page and (unless skipped) the total, sharing the
-/// condition's parameters, which come first so that the count can bind a prefix of them.
+/// The parts of one records list's statements, sharing their parameters: the condition's come
+/// first, then the sort's, then the limit and the offset, so that each statement binds a prefix.
 pub struct ListSql {
-    pub select: String,
-    pub count: Option<String>,
-    /// SQLite, when a total is wanted under a real condition: the page with the total in an extra
-    /// last column, so the condition runs over the collection once instead of twice (page and
-    /// count). Only the page's rows are fully read. An empty page carries no total: use `count`.
-    pub select_with_total: Option<String>,
+    /// ` WHERE …`: the collection and the condition.
+    filter: String,
+    /// The `ORDER BY` terms, ending with insertion order as the tie-break.
+    order: String,
+    limit: String,
+    offset: String,
     pub params: Vec<Param>,
+    /// What [`ListSql::count`] binds: `params[..count_params]`.
     pub count_params: usize,
+    /// What [`ListSql::rowids`] without the page binds: `params[..order_params]`.
+    pub order_params: usize,
 }
 
-/// `columns` is the backend's record column list.
-pub fn list_records(query: &crate::ListQuery, dialect: Dialect, columns: &str) -> ListSql {
+impl ListSql {
+    /// `columns` of the page's records, in list order.
+    pub fn page(&self, columns: &str) -> String {
+        let (filter, order, limit, offset) = (&self.filter, &self.order, &self.limit, &self.offset);
+        format!(
+            "SELECT {columns} FROM records{filter} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
+        )
+    }
+
+    /// The number of matching records.
+    pub fn count(&self) -> String {
+        format!("SELECT COUNT(*) FROM records{}", self.filter)
+    }
+
+    /// SQLite: the rowids of the matching records in list order; of the page only, or of all of
+    /// them. Sorting rowids is much cheaper than sorting whole rows, and walking all of them
+    /// counts the total with the condition evaluated once.
+    pub fn rowids(&self, page_only: bool) -> String {
+        let (filter, order) = (&self.filter, &self.order);
+        if page_only {
+            let (limit, offset) = (&self.limit, &self.offset);
+            format!(
+                "SELECT rowid FROM records{filter} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
+            )
+        } else {
+            format!("SELECT rowid FROM records{filter} ORDER BY {order}")
+        }
+    }
+}
+
+pub fn list_records(query: &crate::ListQuery, dialect: Dialect) -> ListSql {
     use crate::SortKey;
     let mut b = SqlBuilder::new(dialect);
     let collection = b.bind(Param::Text(query.collection_id.clone()));
@@ -62,27 +94,17 @@ pub fn list_records(query: &crate::ListQuery, dialect: Dialect, columns: &str) -
         }
         .to_owned(),
     );
+    let order_params = b.params.len();
     let limit = b.bind(Param::Int(query.limit));
     let offset = b.bind(Param::Int(query.offset));
-    let order = terms.join(", ");
-    let select_with_total = (dialect == Dialect::Sqlite
-        && !query.skip_total
-        && query.condition != crate::Condition::Const(true))
-    .then(|| {
-        format!(
-            "SELECT {columns}, page.total FROM (SELECT rowid AS rid, COUNT(*) OVER () AS total, \
-             ROW_NUMBER() OVER (ORDER BY {order}) AS n FROM records{filter} ORDER BY n LIMIT {limit} OFFSET {offset}) AS page \
-             JOIN records ON records.rowid = page.rid ORDER BY page.n"
-        )
-    });
     ListSql {
-        select: format!(
-            "SELECT {columns} FROM records{filter} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
-        ),
-        select_with_total,
-        count: (!query.skip_total).then(|| format!("SELECT COUNT(*) FROM records{filter}")),
+        filter,
+        order: terms.join(", "),
+        limit,
+        offset,
         params: b.params,
         count_params,
+        order_params,
     }
 }
 

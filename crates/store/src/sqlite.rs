@@ -21,13 +21,26 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0002_audit.sql"),
     include_str!("../migrations/sqlite/0003_tickets.sql"),
     include_str!("../migrations/sqlite/0004_jsonb.sql"),
+    include_str!("../migrations/sqlite/0005_records_collection.sql"),
 ];
 
 const AUDIT_COLUMNS: &str =
     "id, type, created, collection_id, record_id, method, ip, user_agent, data";
 
 /// `data` is stored as binary JSON (JSONB) and read back as text.
-const RECORD_COLUMNS: &str = "id, collection_id, email, email_visibility, verified, password_hash, token_key, json(data) AS data, created, updated";
+/// A record's columns in [`record`]'s order (a macro, so that statements can `concat!` it).
+macro_rules! record_columns {
+    () => {
+        "id, collection_id, email, email_visibility, verified, password_hash, token_key, json(data) AS data, created, updated"
+    };
+}
+const RECORD_COLUMNS: &str = record_columns!();
+/// `rarray(?1)` is rusqlite's table-valued function over a bound list of values.
+const RECORDS_BY_ROWID: &str = concat!(
+    "SELECT ",
+    record_columns!(),
+    ", rowid FROM records WHERE rowid IN rarray(?1)"
+);
 
 pub struct SqliteStore {
     path: PathBuf,
@@ -145,6 +158,7 @@ fn connect(path: &Path, read_only: bool) -> Result<Connection> {
     // whose rule or filter has a `~` parse its SQL again on each request.
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     conn.set_prepared_statement_cache_capacity(64);
+    rusqlite::vtab::array::load_module(&conn)?;
     Ok(conn)
 }
 
@@ -243,6 +257,31 @@ fn audit_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRow> {
         user_agent: r.get(7)?,
         data: r.get(8)?,
     })
+}
+
+/// A list's page is fetched by rowid after the rowids were sorted: this bounds the allocation a
+/// large `perPage` asks for before any row is found.
+const MAX_PAGE_HINT: usize = 100;
+
+/// The records with these rowids, in this order.
+fn records_by_rowid(c: &Connection, rowids: Vec<i64>) -> rusqlite::Result<Vec<RecordRow>> {
+    if rowids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let position: std::collections::HashMap<i64, usize> =
+        rowids.iter().enumerate().map(|(i, &id)| (id, i)).collect();
+    let values: Vec<rusqlite::types::Value> = rowids
+        .into_iter()
+        .map(rusqlite::types::Value::Integer)
+        .collect();
+    let mut rows = c
+        .prepare_cached(RECORDS_BY_ROWID)?
+        .query_map([std::rc::Rc::new(values)], |r| {
+            Ok((r.get::<_, i64>(10)?, record(r)?))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.sort_by_key(|(rowid, _)| position.get(rowid).copied().unwrap_or(usize::MAX));
+    Ok(rows.into_iter().map(|(_, row)| row).collect())
 }
 
 fn record(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecordRow> {
@@ -520,35 +559,38 @@ impl Store for SqliteStore {
     }
 
     async fn list_records(&self, query: &ListQuery) -> Result<Page> {
-        let list = sql::list_records(query, Dialect::Sqlite, RECORD_COLUMNS);
-        let args: Vec<rusqlite::types::Value> = list.params.into_iter().map(sqlite_value).collect();
+        let mut list = sql::list_records(query, Dialect::Sqlite);
+        let args: Vec<rusqlite::types::Value> = std::mem::take(&mut list.params)
+            .into_iter()
+            .map(sqlite_value)
+            .collect();
+        let offset = usize::try_from(query.offset).unwrap_or(0);
+        let limit = usize::try_from(query.limit).unwrap_or(0);
         self.read(|c| {
-            if let Some(select) = &list.select_with_total {
-                let counted = c
-                    .prepare_cached(select)?
-                    .query_map(params_from_iter(&args), |r| {
-                        Ok((record(r)?, r.get::<_, i64>(10)?))
-                    })?
+            // The rowids and the rows they name come from one snapshot.
+            let tx = c.unchecked_transaction()?;
+            let (page, total) = if query.skip_total {
+                let page = tx
+                    .prepare_cached(&list.rowids(true))?
+                    .query_map(params_from_iter(&args), |r| r.get::<_, i64>(0))?
                     .collect::<rusqlite::Result<Vec<_>>>()?;
-                if let Some(&(_, total)) = counted.first() {
-                    let rows = counted.into_iter().map(|(row, _)| row).collect();
-                    return Ok(Page {
-                        rows,
-                        total: Some(total),
-                    });
+                (page, None)
+            } else {
+                // The total needs every match anyway: walk them once, keeping the page's.
+                let mut select = tx.prepare_cached(&list.rowids(false))?;
+                let mut matches = select.query(params_from_iter(&args[..list.order_params]))?;
+                let mut page = Vec::with_capacity(limit.min(MAX_PAGE_HINT));
+                let mut total = 0usize;
+                while let Some(row) = matches.next()? {
+                    if total >= offset && page.len() < limit {
+                        page.push(row.get::<_, i64>(0)?);
+                    }
+                    total += 1;
                 }
-            }
-            let rows = c
-                .prepare_cached(&list.select)?
-                .query_map(params_from_iter(&args), record)?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            let total = match &list.count {
-                None => None,
-                Some(count) => Some(
-                    c.prepare_cached(count)?
-                        .query_row(params_from_iter(&args[..list.count_params]), |r| r.get(0))?,
-                ),
+                (page, Some(i64::try_from(total).unwrap_or(i64::MAX)))
             };
+            let rows = records_by_rowid(&tx, page)?;
+            tx.finish()?;
             Ok(Page { rows, total })
         })
     }
