@@ -408,13 +408,22 @@ fn empty_text_matches(op: CompareOp, value: &str) -> bool {
     }
 }
 
-/// A JSON path for SQLite's json functions, every key quoted.
+/// A JSON path for SQLite's json functions. Field names (letters, digits, `_`) go in as they are;
+/// any other key is quoted. SQLite finds a plain key a little faster than a quoted one, which it
+/// must unescape and compare as it walks the object.
 pub fn sqlite_path(path: &[String]) -> String {
     let mut out = String::from("$");
     for key in path {
-        out.push_str(".\"");
-        out.push_str(&key.replace('"', ""));
-        out.push('"');
+        let plain = key.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if plain {
+            out.push('.');
+            out.push_str(key);
+        } else {
+            out.push_str(".\"");
+            out.push_str(&key.replace('"', ""));
+            out.push('"');
+        }
     }
     out
 }
@@ -449,8 +458,8 @@ mod tests {
         assert!(!sql.contains("OR 1=1"));
         assert_eq!(b.params[2], Param::Int(1));
         assert_eq!(
-            sqlite_path(&["meta".into(), "plan".into()]),
-            "$.\"meta\".\"plan\""
+            sqlite_path(&["meta".into(), "plan".into(), "a b".into(), "2x".into()]),
+            "$.meta.plan.\"a b\".\"2x\""
         );
     }
 
