@@ -8,6 +8,7 @@
 //! two-valued logic, as the in-memory rule evaluator does. Where NULL and false select the same
 //! rows (see [`Logic`]) a comparison that the zero value cannot satisfy skips the `COALESCE`.
 
+use crate::sqlite::matcher::{self, Test};
 use std::fmt::Write as _;
 
 /// A condition on one record.
@@ -139,6 +140,8 @@ pub enum Dialect {
 pub struct SqlBuilder {
     pub dialect: Dialect,
     pub params: Vec<Param>,
+    /// SQLite: answer groups of custom-field tests in one `gatehouse_match` call per row.
+    matcher: bool,
 }
 
 /// Whether a rendered condition may be NULL where it is not true. At the top of a WHERE clause,
@@ -156,6 +159,16 @@ impl SqlBuilder {
         Self {
             dialect,
             params: Vec::new(),
+            matcher: dialect == Dialect::Sqlite,
+        }
+    }
+
+    /// SQLite without the matcher: the SQL it stands in for, which tests compare it with.
+    #[cfg(test)]
+    pub fn without_matcher(dialect: Dialect) -> Self {
+        Self {
+            matcher: false,
+            ..Self::new(dialect)
         }
     }
 
@@ -187,6 +200,9 @@ impl SqlBuilder {
     }
 
     fn write_condition(&mut self, out: &mut String, c: &Condition, logic: Logic) {
+        if self.matcher && logic == Logic::NullIsFalse && self.write_matched(out, c) {
+            return;
+        }
         match c {
             Condition::Const(true) => out.push_str("1 = 1"),
             Condition::Const(false) => out.push_str("1 = 0"),
@@ -207,6 +223,60 @@ impl SqlBuilder {
                 rights,
             } => self.write_elements(out, path, *every, *op, rights),
         }
+    }
+
+    /// Writes `c`, or the custom-field tests among its `AND`/`OR` parts, as
+    /// `COALESCE(gatehouse_match(data, ?), (<the same as SQL>))` (see `sqlite/matcher.rs`), when
+    /// that saves at least one field read per row. Only where NULL counts as false: the matcher
+    /// answers "true" or "not true". Returns whether it wrote anything.
+    fn write_matched(&mut self, out: &mut String, c: &Condition) -> bool {
+        let (parts, sep): (&[Condition], _) = match c {
+            Condition::And(parts) => (parts, " AND "),
+            Condition::Or(parts) => (parts, " OR "),
+            _ => (std::slice::from_ref(c), ""),
+        };
+        let (known, rest): (Vec<&Condition>, Vec<&Condition>) =
+            parts.iter().partition(|p| Test::knows(p));
+        if known.iter().map(|p| Test::reads(p)).sum::<usize>() < 2 {
+            return false;
+        }
+        let Some(mut tests) = known
+            .iter()
+            .map(|p| Test::of(p))
+            .collect::<Option<Vec<_>>>()
+        else {
+            return false;
+        };
+        let test = match c {
+            _ if tests.len() == 1 => tests.pop(),
+            Condition::Or(_) => Some(Test::Any(tests)),
+            _ => Some(Test::All(tests)),
+        };
+        let Some(Ok(test)) = test.map(|t| serde_json::to_string(&t)) else {
+            return false;
+        };
+        // The other parts first: a column comparison may decide the row without the call.
+        for part in rest {
+            out.push('(');
+            self.write_condition(out, part, Logic::NullIsFalse);
+            out.push(')');
+            out.push_str(sep);
+        }
+        let _ = write!(out, "COALESCE({}(data, ", matcher::FUNCTION);
+        self.bind_into(out, Param::Text(test));
+        out.push_str("), (");
+        self.matcher = false;
+        for (i, part) in known.iter().enumerate() {
+            if i > 0 {
+                out.push_str(sep);
+            }
+            out.push('(');
+            self.write_condition(out, part, Logic::NullIsFalse);
+            out.push(')');
+        }
+        self.matcher = true;
+        out.push_str("))");
+        true
     }
 
     fn write_join(

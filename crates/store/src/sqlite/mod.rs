@@ -16,13 +16,16 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+mod jsonb;
+pub(crate) mod matcher;
+
 /// Schema versions, applied in order; `PRAGMA user_version` records how far a database got.
 const MIGRATIONS: &[&str] = &[
-    include_str!("../migrations/sqlite/0001_init.sql"),
-    include_str!("../migrations/sqlite/0002_audit.sql"),
-    include_str!("../migrations/sqlite/0003_tickets.sql"),
-    include_str!("../migrations/sqlite/0004_jsonb.sql"),
-    include_str!("../migrations/sqlite/0005_records_collection.sql"),
+    include_str!("../../migrations/sqlite/0001_init.sql"),
+    include_str!("../../migrations/sqlite/0002_audit.sql"),
+    include_str!("../../migrations/sqlite/0003_tickets.sql"),
+    include_str!("../../migrations/sqlite/0004_jsonb.sql"),
+    include_str!("../../migrations/sqlite/0005_records_collection.sql"),
 ];
 
 const AUDIT_COLUMNS: &str =
@@ -151,6 +154,7 @@ fn connect(path: &Path, read_only: bool) -> Result<Connection> {
     let conn = Connection::open_with_flags(path, flags)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    matcher::register(&conn)?;
     if !read_only {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
@@ -207,7 +211,7 @@ fn map_err(err: rusqlite::Error) -> StoreError {
     StoreError::Sqlite(err)
 }
 
-fn sqlite_value(p: Param) -> rusqlite::types::Value {
+pub(crate) fn sqlite_value(p: Param) -> rusqlite::types::Value {
     use rusqlite::types::Value;
     match p {
         Param::Text(s) => Value::Text(s),
