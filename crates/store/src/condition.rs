@@ -252,7 +252,7 @@ impl SqlBuilder {
             Condition::Or(_) => Some(Test::Any(tests)),
             _ => Some(Test::All(tests)),
         };
-        let Some(Ok(test)) = test.map(|t| serde_json::to_string(&t)) else {
+        let Some(Ok(test)) = test.filter(Test::fits).map(|t| serde_json::to_string(&t)) else {
             return false;
         };
         // The other parts first: a column comparison may decide the row without the call.

@@ -130,6 +130,27 @@ impl Test {
         }
     }
 
+    /// Whether the test reads at most [`MAX_FIELDS`] top-level fields, so [`Prepared`] takes it.
+    /// (One it refused would be parsed again on every row, to answer "ask SQLite".)
+    pub fn fits(&self) -> bool {
+        fn first_keys<'a>(t: &'a Test, keys: &mut Vec<&'a str>) {
+            match t {
+                Test::All(parts) | Test::Any(parts) => {
+                    parts.iter().for_each(|p| first_keys(p, keys))
+                }
+                Test::Field { path, .. } => {
+                    let first = path.first().map_or("", String::as_str);
+                    if !keys.contains(&first) {
+                        keys.push(first);
+                    }
+                }
+            }
+        }
+        let mut keys = Vec::new();
+        first_keys(self, &mut keys);
+        keys.len() <= MAX_FIELDS
+    }
+
     /// How many field reads `c` makes: one alone is no better than SQLite's own function.
     pub fn reads(c: &Condition) -> usize {
         match c {

@@ -290,3 +290,28 @@ fn knows_agrees_with_of() {
         assert_eq!(Test::knows(&c), Test::of(&c).is_some(), "{c:?}");
     }
 }
+
+#[test]
+fn a_test_of_more_fields_than_a_row_walk_gathers_is_left_to_sqlite() {
+    let leaf = |i: usize| Condition::Compare {
+        left: Scalar::Field {
+            path: vec![format!("f{i}")],
+            kind: Kind::Bool,
+        },
+        op: CompareOp::Eq,
+        right: Scalar::Bool(true),
+    };
+    let fits = Condition::And((0..16).map(leaf).collect());
+    let too_many = Condition::And((0..17).map(leaf).collect());
+    assert!(
+        SqlBuilder::new(Dialect::Sqlite)
+            .condition(&fits)
+            .contains("gatehouse_match")
+    );
+    assert!(
+        !SqlBuilder::new(Dialect::Sqlite)
+            .condition(&too_many)
+            .contains("gatehouse_match")
+    );
+    assert!(Test::of(&too_many).is_some_and(|t| !t.fits() && Prepared::new(t).is_none()));
+}
