@@ -163,6 +163,14 @@ impl SqlBuilder {
         }
     }
 
+    /// Binds after `params`, which an earlier builder wrote placeholders for.
+    pub fn continuing(dialect: Dialect, params: Vec<Param>) -> Self {
+        Self {
+            params,
+            ..Self::new(dialect)
+        }
+    }
+
     /// SQLite without the matcher: the SQL it stands in for, which tests compare it with.
     #[cfg(test)]
     pub fn without_matcher(dialect: Dialect) -> Self {

@@ -8,6 +8,7 @@
 mod condition;
 mod counters;
 mod error;
+mod list_condition;
 mod model;
 mod postgres;
 mod sql;
@@ -15,6 +16,7 @@ mod sqlite;
 
 pub use condition::{Column, CompareOp, Condition, Kind, Scalar};
 pub use error::StoreError;
+pub use list_condition::ListCondition;
 pub use model::{
     AuditPage, AuditQuery, AuditRow, CollectionRow, ListQuery, Page, RecordRow, SortKey, SortTerm,
     TicketRow, UniqueIndex,

@@ -56,7 +56,7 @@ pub struct SortTerm {
 pub struct ListQuery {
     pub collection_id: String,
     /// Which records to return (the list rule and the `filter` parameter, compiled).
-    pub condition: crate::Condition,
+    pub condition: crate::ListCondition,
     pub sort: Vec<SortTerm>,
     pub limit: i64,
     pub offset: i64,

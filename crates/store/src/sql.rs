@@ -20,9 +20,9 @@ pub const PUT_SETTING: &str = "INSERT INTO settings (key, value) VALUES ($1, $2)
 
 /// The parts of one records list's statements, sharing their parameters: the condition's come
 /// first, then the sort's, then the limit and the offset, so that each statement binds a prefix.
-pub struct ListSql {
+pub struct ListSql<'q> {
     /// ` WHERE …`: the collection and the condition.
-    filter: String,
+    filter: &'q str,
     /// The `ORDER BY` terms, ending with insertion order as the tie-break.
     order: String,
     limit: String,
@@ -34,7 +34,7 @@ pub struct ListSql {
     pub order_params: usize,
 }
 
-impl ListSql {
+impl ListSql<'_> {
     /// `columns` of the page's records, in list order.
     pub fn page(&self, columns: &str) -> String {
         let (filter, order, limit, offset) = (&self.filter, &self.order, &self.limit, &self.offset);
@@ -64,12 +64,14 @@ impl ListSql {
     }
 }
 
-pub fn list_records(query: &crate::ListQuery, dialect: Dialect) -> ListSql {
+pub fn list_records(query: &crate::ListQuery, dialect: Dialect) -> ListSql<'_> {
     use crate::SortKey;
-    let mut b = SqlBuilder::new(dialect);
-    let collection = b.bind(Param::Text(query.collection_id.clone()));
-    let condition = b.condition(&query.condition);
-    let filter = format!(" WHERE collection_id = {collection} AND ({condition})");
+    let written = query.condition.written(dialect);
+    let mut params = Vec::with_capacity(written.params.len() + query.sort.len() + 3);
+    params.push(Param::Text(query.collection_id.clone()));
+    params.extend_from_slice(&written.params);
+    let mut b = SqlBuilder::continuing(dialect, params);
+    let filter = written.filter.as_str();
     let count_params = b.params.len();
     let mut terms = Vec::new();
     for term in &query.sort {

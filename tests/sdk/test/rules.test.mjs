@@ -92,6 +92,18 @@ test('list rule on the caller: plan = @request.auth.plan, id = @request.auth.id'
   const other = await newUser(ctx.server);
   expectPeople(await other.pb.collection(fx.name).getList(1, 50), fx, [], 'users record');
   expectPeople(await client(ctx.server).collection(fx.name).getList(1, 50), fx, [], 'guest');
+  // The same lists again, interleaved (the server keeps each caller's compiled rule), and again
+  // after the caller's own plan changed: the rule reads the caller as they are now.
+  expectPeople(await ann.collection(fx.name).getList(1, 50), fx, ['ann', 'cat'], 'ann again');
+  expectPeople(await ben.collection(fx.name).getList(1, 50), fx, ['ben', 'dan'], 'ben again');
+  await fx.su.collection(fx.name).update(fx.ids.ann, { plan: 'free' });
+  expectPeople(await ann.collection(fx.name).getList(1, 50), fx, ['ann', 'ben', 'dan'], 'ann (now free)');
+  expectPeople(await ben.collection(fx.name).getList(1, 50), fx, ['ann', 'ben', 'dan'], 'ben, ann now free');
+  // A superuser's filter may read the request: each value gives its own rows.
+  const byQuery = (plan) => fx.su.collection(fx.name).getList(1, 50, { filter: 'plan = @request.query.plan', plan });
+  expectPeople(await byQuery('pro'), fx, ['cat'], 'filter, ?plan=pro');
+  expectPeople(await byQuery('free'), fx, ['ann', 'ben', 'dan'], 'filter, ?plan=free');
+  expectPeople(await byQuery('pro'), fx, ['cat'], 'filter, ?plan=pro again');
 
   await fx.su.collections.update(fx.name, { listRule: 'id = @request.auth.id' });
   expectPeople(await ann.collection(fx.name).getList(1, 50), fx, ['ann'], 'own record only');

@@ -9,9 +9,11 @@
 //! are compiled to a store condition ([`compile`]) and run in the database.
 
 mod compile;
+mod list_conditions;
 mod rules;
 
 pub use compile::{CompileError, Compiler, and};
+pub use list_conditions::ListConditionCache;
 pub use rules::RuleCache;
 
 use crate::clock::format_datetime;
@@ -95,6 +97,14 @@ impl Rule {
                 }
                 _ => Self::SuperusersOnly,
             },
+        }
+    }
+
+    /// The expression, for a rule that is one.
+    pub fn expr(&self) -> Option<&Expr> {
+        match self {
+            Self::Expr(expr) => Some(expr),
+            _ => None,
         }
     }
 

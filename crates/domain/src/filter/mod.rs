@@ -67,21 +67,32 @@ impl Expr {
     /// Every identifier the expression mentions, with its modifier (for checking a rule when it
     /// is saved).
     pub fn identifiers(&self) -> Vec<(&str, Option<&str>)> {
+        self.ident_operands()
+            .into_iter()
+            .filter_map(|operand| match operand {
+                Operand::Ident { path, modifier } => Some((path.as_str(), modifier.as_deref())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The operands that are identifiers, left to right.
+    pub fn ident_operands(&self) -> Vec<&Operand> {
         let mut out = Vec::new();
-        self.collect_identifiers(&mut out);
+        self.collect_idents(&mut out);
         out
     }
 
-    fn collect_identifiers<'a>(&'a self, out: &mut Vec<(&'a str, Option<&'a str>)>) {
+    fn collect_idents<'a>(&'a self, out: &mut Vec<&'a Operand>) {
         match self {
             Expr::And(a, b) | Expr::Or(a, b) => {
-                a.collect_identifiers(out);
-                b.collect_identifiers(out);
+                a.collect_idents(out);
+                b.collect_idents(out);
             }
             Expr::Compare { left, right, .. } => {
                 for operand in [left, right] {
-                    if let Operand::Ident { path, modifier } = operand {
-                        out.push((path, modifier.as_deref()));
+                    if matches!(operand, Operand::Ident { .. }) {
+                        out.push(operand);
                     }
                 }
             }

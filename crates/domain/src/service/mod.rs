@@ -16,7 +16,7 @@ mod settings;
 mod superusers;
 mod verification;
 
-use crate::access::{Caller, RuleCache, is_superuser};
+use crate::access::{Caller, ListConditionCache, RuleCache, is_superuser};
 use crate::clock::{Clock, format_datetime};
 use crate::collection::{self, Collection};
 use crate::error::{Error, Result};
@@ -37,6 +37,7 @@ pub struct Gatehouse {
     mailer: Arc<dyn MailTransport>,
     key: ServerKey,
     rules: RuleCache,
+    list_conditions: ListConditionCache,
 }
 
 /// PocketBase's list answer.
@@ -71,6 +72,7 @@ impl Gatehouse {
             mailer,
             key,
             rules: RuleCache::default(),
+            list_conditions: ListConditionCache::default(),
         })
     }
 

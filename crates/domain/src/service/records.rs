@@ -13,7 +13,8 @@ use crate::password::Password;
 use crate::random;
 use crate::record::{Record, View};
 use gatehouse_store::{
-    Column, Condition, ListQuery, RecordRow, SortKey, SortTerm, StoreError, UniqueIndex,
+    Column, Condition, ListCondition, ListQuery, RecordRow, SortKey, SortTerm, StoreError,
+    UniqueIndex,
 };
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
@@ -51,18 +52,8 @@ impl Gatehouse {
         };
         let sort = parse_sort(&c, &params.sort, su)?;
         let scope = self.scope(caller, request);
-        let mut condition = if su {
-            Condition::Const(true)
-        } else {
-            match &*self.rules.get(c.list_rule.as_deref()) {
-                Rule::SuperusersOnly => return Err(Error::forbidden(ONLY_SUPERUSERS)),
-                rule => rule.list_condition(&c, scope),
-            }
-        };
-        if !params.filter.trim().is_empty() {
-            condition = and(condition, compile_filter(&c, scope, &params.filter, !su)?);
-        }
-        if condition == Condition::Const(false) {
+        let condition = self.list_condition(&c, su, &params.filter, scope)?;
+        if condition.is_never() {
             return Ok(empty_page(page, per_page, params.skip_total));
         }
         let query = ListQuery {
@@ -94,6 +85,50 @@ impl Gatehouse {
             total_items,
             total_pages,
         })
+    }
+
+    /// Which records of `c` a list shows: the list rule (unless a superuser asks) and the
+    /// `filter` parameter. Compiled once per caller and filter (see [`ListConditionCache`]).
+    fn list_condition(
+        &self,
+        c: &Arc<Collection>,
+        su: bool,
+        filter_src: &str,
+        scope: Scope<'_>,
+    ) -> Result<ListCondition> {
+        let rule = match su {
+            true => None,
+            false => match self.rules.get(c.list_rule.as_deref()) {
+                rule if matches!(*rule, Rule::SuperusersOnly) => {
+                    return Err(Error::forbidden(ONLY_SUPERUSERS));
+                }
+                rule => Some(rule),
+            },
+        };
+        let filter = match filter_src.trim().is_empty() {
+            true => None,
+            false => Some(parse_filter(filter_src, !su)?),
+        };
+        let exprs: Vec<&filter::Expr> = [rule.as_deref().and_then(Rule::expr), filter.as_ref()]
+            .into_iter()
+            .flatten()
+            .collect();
+        let compile = || -> Result<Condition> {
+            let from_rule = match &rule {
+                Some(rule) => rule.list_condition(c, scope),
+                None => Condition::Const(true),
+            };
+            Ok(match &filter {
+                Some(expr) => and(from_rule, compile_filter(c, scope, filter_src, expr, !su)?),
+                None => from_rule,
+            })
+        };
+        if exprs.is_empty() {
+            return compile().map(ListCondition::new);
+        }
+        let variant = format!("{su}:{filter_src}");
+        self.list_conditions
+            .get_or_compile(c, &variant, &exprs, scope, compile)
     }
 
     pub async fn view_record(
@@ -608,15 +643,17 @@ fn empty_page(page: i64, per_page: i64, skip_total: bool) -> ListOf<Value> {
 }
 
 /// `sort=-created,name`: system columns or visible custom fields, `-` for descending.
-/// The `filter` parameter as a store condition. Like PocketBase, a bad filter is a generic 400
-/// with no details (the reason goes to the debug log), and only superusers may use `@request`
-/// and `@collection`.
-fn compile_filter(c: &Collection, scope: Scope<'_>, src: &str, public: bool) -> Result<Condition> {
-    let invalid = |detail: &str| {
-        tracing::debug!(filter = src, detail, "invalid filter");
-        Error::bad_request(GENERIC_400)
-    };
-    let expr = filter::parse(src).map_err(|e| invalid(&e.to_string()))?;
+/// Like PocketBase, a bad `filter` is a generic 400 with no details (the reason goes to the
+/// debug log).
+fn invalid_filter(src: &str, detail: &str) -> Error {
+    tracing::debug!(filter = src, detail, "invalid filter");
+    Error::bad_request(GENERIC_400)
+}
+
+/// The `filter` parameter, parsed. Only superusers may use `@request` and `@collection` in it
+/// (`public`: a non-superuser's).
+fn parse_filter(src: &str, public: bool) -> Result<filter::Expr> {
+    let expr = filter::parse(src).map_err(|e| invalid_filter(src, &e.to_string()))?;
     if public {
         for (path, _) in expr.identifiers() {
             for prefix in ["@request.", "@collection."] {
@@ -628,13 +665,24 @@ fn compile_filter(c: &Collection, scope: Scope<'_>, src: &str, public: bool) -> 
             }
         }
     }
+    Ok(expr)
+}
+
+/// The parsed `filter` parameter as a store condition.
+fn compile_filter(
+    c: &Collection,
+    scope: Scope<'_>,
+    src: &str,
+    expr: &filter::Expr,
+    public: bool,
+) -> Result<Condition> {
     Compiler {
         collection: c,
         scope,
         public,
     }
-    .compile(&expr)
-    .map_err(|e| invalid(&e.0))
+    .compile(expr)
+    .map_err(|e| invalid_filter(src, &e.0))
 }
 
 fn parse_sort(c: &Collection, sort: &str, su: bool) -> Result<Vec<SortTerm>> {

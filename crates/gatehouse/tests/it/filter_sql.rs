@@ -8,7 +8,7 @@ use gatehouse_domain::access::{Compiler, RequestInfo, Scope, Subject};
 use gatehouse_domain::collection::Collection;
 use gatehouse_domain::filter;
 use gatehouse_domain::record::Record;
-use gatehouse_store::{Condition, ListQuery, RecordRow};
+use gatehouse_store::{Condition, ListCondition, ListQuery, RecordRow};
 use serde_json::json;
 use std::collections::BTreeSet;
 
@@ -135,7 +135,7 @@ both_backends!(
         let collection: Collection = serde_json::from_str(&row.definition).unwrap();
         let list = |condition, limit, offset| ListQuery {
             collection_id: collection.id.clone(),
-            condition,
+            condition: ListCondition::new(condition),
             sort: vec![],
             limit,
             offset,

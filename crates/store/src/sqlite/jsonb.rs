@@ -80,7 +80,7 @@ pub fn lookup<'a>(data: &'a [u8], keys: &[String]) -> Result<Option<Element<'a>>
 
 /// The values of the first members named `keys` of the object `data` (one whole JSONB value),
 /// in one walk over its members: `found[i]` for `keys[i]`, `None` when there is none or `data`
-/// is not an object. `found` must be as long as `keys`.
+/// is not an object. `keys` must be distinct and `found` as long as `keys`.
 pub fn members<'a>(
     data: &'a [u8],
     keys: &[String],
@@ -99,15 +99,23 @@ pub fn members<'a>(
     while missing > 0 && !rest.is_empty() {
         let (label, after) = element(rest)?;
         let (value, after) = element(after)?;
+        rest = after;
         for (key, slot) in keys.iter().zip(found.iter_mut()) {
-            // A plain label of another length cannot match: skip the comparison.
-            let maybe = label.kind != TEXT || label.payload.len() == key.len();
-            if maybe && slot.is_none() && label_is(label, key.as_bytes())? {
+            if slot.is_some() {
+                continue;
+            }
+            let named = match label.kind {
+                // The common case, without a call.
+                TEXT | TEXTRAW => label.payload == key.as_bytes(),
+                _ => label_is(label, key.as_bytes())?,
+            };
+            if named {
                 *slot = Some(value);
                 missing -= 1;
+                // The keys are distinct: no other one is this label.
+                break;
             }
         }
-        rest = after;
     }
     Ok(())
 }

@@ -380,24 +380,30 @@ fn text(found: Option<Element<'_>>) -> Result<Option<Cow<'_, [u8]>>, Unreadable>
 /// C string: up to its first NUL.
 fn like(text: &[u8], pattern: &[u8]) -> bool {
     let text = &text[..text.iter().position(|&b| b == 0).unwrap_or(text.len())];
-    let mut pieces = pattern.split(|&b| b == b'%');
-    let first = pieces.next().unwrap_or_default();
-    let Some(rest) = text.get(first.len()..).filter(|_| starts_with(text, first)) else {
+    // `first%middle…%last`: `first` starts the text, `last` ends it, and the middle pieces
+    // come in order between them (each at its leftmost place, which leaves the most room).
+    let (Some(start), Some(end)) = (
+        pattern.iter().position(|&b| b == b'%'),
+        pattern.iter().rposition(|&b| b == b'%'),
+    ) else {
+        return text.eq_ignore_ascii_case(pattern);
+    };
+    let (first, last) = (&pattern[..start], &pattern[end + 1..]);
+    if text.len() < first.len() + last.len() || !starts_with(text, first) || !ends_with(text, last)
+    {
         return false;
-    };
-    let pieces: Vec<&[u8]> = pieces.collect();
-    let Some((last, middle)) = pieces.split_last() else {
-        // No `%`: the whole text.
-        return rest.is_empty();
-    };
-    let mut rest = rest;
-    for piece in middle {
+    }
+    let mut rest = &text[first.len()..text.len() - last.len()];
+    if start == end {
+        return true;
+    }
+    for piece in pattern[start + 1..end].split(|&b| b == b'%') {
         match find(rest, piece) {
             Some(at) => rest = &rest[at + piece.len()..],
             None => return false,
         }
     }
-    rest.len() >= last.len() && ends_with(rest, last)
+    true
 }
 
 fn starts_with(text: &[u8], prefix: &[u8]) -> bool {
