@@ -4,7 +4,7 @@
 mod server_key;
 
 use gatehouse_domain::Gatehouse;
-use gatehouse_domain::clock::SystemClock;
+use gatehouse_domain::clock::{Clock, SystemClock};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,15 +17,23 @@ pub struct StoreConfig {
     pub db_url: Option<String>,
 }
 
-/// Opens the store (running migrations) and the domain service on it.
+/// Opens the store (running migrations) and the domain service on it, on the wall clock.
 pub async fn open(config: &StoreConfig) -> anyhow::Result<Arc<Gatehouse>> {
+    open_with_clock(config, Arc::new(SystemClock)).await
+}
+
+/// [`open`] with another clock (the tests move time forward instead of sleeping).
+pub async fn open_with_clock(
+    config: &StoreConfig,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Arc<Gatehouse>> {
     let store = gatehouse_store::open(config.db_url.as_deref(), &config.data_dir).await?;
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
     let key = server_key::load(&config.data_dir)?;
     let mailer = Arc::new(gatehouse_mail::Mailer::new(&config.data_dir));
-    let gh = Gatehouse::start(store, Arc::new(SystemClock), cores, mailer, key).await?;
+    let gh = Gatehouse::start(store, clock, cores, mailer, key).await?;
     Ok(Arc::new(gh))
 }
 

@@ -11,6 +11,9 @@ use crate::record::Record;
 use crate::settings::Settings;
 use serde_json::Value;
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tokio::sync::Notify;
 
 impl Gatehouse {
     /// `template` filled in for `record`: `{APP_NAME}`, `{APP_URL}`, `{RECORD:field}` (every
@@ -68,12 +71,55 @@ impl Gatehouse {
         F: Future<Output = ()> + Send + 'static,
     {
         let mailer = self.mailer.clone();
+        let sending = self.outbox.start();
         tokio::spawn(async move {
             if let Err(e) = mailer.send(&smtp, &mail).await {
-                tracing::warn!(error = %e, subject = %mail.subject, "sending a mail failed");
+                tracing::warn!(error = %e, "sending a mail failed");
                 on_failure.await;
             }
+            drop(sending);
         });
+    }
+
+    /// Returns once no mail is being sent in the background (and every failure handler has run):
+    /// what tests wait for before they say "no mail was sent".
+    pub async fn mail_idle(&self) {
+        self.outbox.idle().await;
+    }
+}
+
+/// Counts the mails being sent in the background.
+#[derive(Default)]
+pub(crate) struct Outbox {
+    sending: AtomicUsize,
+    idle: Notify,
+}
+
+/// One mail in flight; dropping it (after the send and its failure handling) counts it out.
+pub(crate) struct Sending(Arc<Outbox>);
+
+impl Outbox {
+    fn start(self: &Arc<Self>) -> Sending {
+        self.sending.fetch_add(1, Ordering::SeqCst);
+        Sending(self.clone())
+    }
+
+    async fn idle(&self) {
+        loop {
+            let notified = self.idle.notified();
+            if self.sending.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+impl Drop for Sending {
+    fn drop(&mut self) {
+        if self.0.sending.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.idle.notify_waiters();
+        }
     }
 }
 

@@ -49,7 +49,7 @@ both_backends!(verification_flow, |app: TestApp| async move {
     assert_eq!(payload["id"], id.as_str());
     // The resend marker: a second request within two minutes sends nothing.
     assert_eq!(request("vera@example.com").await.status, 204);
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    app.mail_idle().await;
     assert_eq!(app.mails_to("vera@example.com").len(), 1);
     assert!(app.mails_to("nobody@example.com").is_empty());
 
@@ -344,7 +344,7 @@ both_backends!(new_location_alert, |app: TestApp| async move {
     };
     // `user()` logged in once already (the first login: no alert). Same place again: none.
     assert_eq!(login_from("").await.status, 200);
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    app.mail_idle().await;
     assert!(app.mails_to("al@example.com").is_empty());
     // A new user agent is a new place.
     assert_eq!(login_from("Firefox/200 <b>").await.status, 200);
@@ -356,7 +356,7 @@ both_backends!(new_location_alert, |app: TestApp| async move {
     assert!(alert.contains("127.0.0.1 Firefox/200 &lt;b&gt;"), "{alert}");
     // Known now.
     assert_eq!(login_from("Firefox/200 <b>").await.status, 200);
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    app.mail_idle().await;
     assert_eq!(app.mails_to("al@example.com").len(), 1);
     // At most five places are remembered: after five more, the first is new again.
     for agent in ["a1", "a2", "a3", "a4", "a5"] {

@@ -5,7 +5,7 @@ use serde_json::json;
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_instances_share_records_tokens_and_collection_changes() {
+async fn postgres_two_instances_share_records_tokens_and_collection_changes() {
     with_app(Backend::Postgres, |a: TestApp| async move {
         let b = a.sibling().await;
         let (_, token) = a.user("pia@example.com", "pia-password").await;

@@ -109,6 +109,7 @@ both_backends!(
             body["message"],
             "Too many attempts, please try again later with a new OTP."
         );
+        app.mail_idle().await;
         assert_eq!(app.mails_to("nobody@example.com").len(), 0);
     }
 );
