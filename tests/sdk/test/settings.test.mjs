@@ -12,6 +12,17 @@ test('superuser reads and updates settings; the change persists', async () => {
   assert.ok(settings.meta.appName.length > 0);
   assert.ok(!settings.smtp?.password, 'the SMTP password is write-only');
 
+  // Write-only with a password actually stored: neither the update's answer nor a read shows it.
+  const secret = 'smtp-secret-4711';
+  const withSecret = await su.settings.update({
+    smtp: { enabled: false, host: 'smtp.example.com', port: 587, username: 'mailer', password: secret },
+  });
+  assert.equal(withSecret.smtp.username, 'mailer');
+  assert.ok(!JSON.stringify(withSecret).includes(secret), 'the update answer shows the SMTP password');
+  const read = await su.settings.getAll();
+  assert.equal(read.smtp.host, 'smtp.example.com');
+  assert.ok(!JSON.stringify(read).includes(secret), 'a read shows the SMTP password');
+
   const updated = await su.settings.update({ meta: { appName: 'Gatehouse SDK Test' } });
   assert.equal(updated.meta.appName, 'Gatehouse SDK Test');
   // Deep merge: the other meta keys are kept.

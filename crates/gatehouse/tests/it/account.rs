@@ -321,9 +321,7 @@ both_backends!(
                 .unwrap()
                 .contains("invalid or has expired")
         );
-        let nonsense = post("token=%3Cscript%3E".into()).await;
-        assert_eq!(nonsense.status(), 400);
-        assert!(!nonsense.text().await.unwrap().contains("<script>"));
+        // Escaping of what the pages echo: `routes::pages_escape_what_they_echo`.
     }
 );
 

@@ -13,5 +13,6 @@ mod limits;
 mod multi_instance;
 mod otp;
 mod records;
+mod routes;
 mod rules;
 mod transport;
