@@ -51,28 +51,14 @@ both_backends!(
         let record_id = record.body["id"].as_str().unwrap().to_owned();
 
         // Guests and ordinary users may not delete collections.
-        let guest = app
-            .send(Method::DELETE, "/api/collections/members", None, None)
-            .await;
+        let guest = app.delete("/api/collections/members", None).await;
         assert_error_shape(&guest, 401);
         let (_, user) = app.user("u@example.com", "u-password-1").await;
-        let forbidden = app
-            .send(
-                Method::DELETE,
-                "/api/collections/members",
-                Some(&user),
-                None,
-            )
-            .await;
+        let forbidden = app.delete("/api/collections/members", Some(&user)).await;
         assert_error_shape(&forbidden, 403);
 
         let deleted = app
-            .send(
-                Method::DELETE,
-                &format!("/api/collections/{id}"),
-                Some(&su),
-                None,
-            )
+            .delete(&format!("/api/collections/{id}"), Some(&su))
             .await;
         assert_eq!(deleted.status, 204, "{}", deleted.text);
         assert!(deleted.text.is_empty());
@@ -95,23 +81,11 @@ both_backends!(
         );
         // Deleting it again: 404.
         let again = app
-            .send(
-                Method::DELETE,
-                &format!("/api/collections/{id}"),
-                Some(&su),
-                None,
-            )
+            .delete(&format!("/api/collections/{id}"), Some(&su))
             .await;
         assert_error_shape(&again, 404);
         // The superusers collection cannot be deleted.
-        let system = app
-            .send(
-                Method::DELETE,
-                "/api/collections/_superusers",
-                Some(&su),
-                None,
-            )
-            .await;
+        let system = app.delete("/api/collections/_superusers", Some(&su)).await;
         assert_error_shape(&system, 400);
         assert_eq!(
             app.get("/api/collections/_superusers", Some(&su))
@@ -149,12 +123,7 @@ both_backends!(
         assert_error_shape(&wrong_method, 405);
         assert_eq!(wrong_method.body["message"], "Method not allowed.");
         let wrong_method = app
-            .send(
-                Method::DELETE,
-                "/api/collections/users/auth-with-password",
-                None,
-                None,
-            )
+            .delete("/api/collections/users/auth-with-password", None)
             .await;
         assert_error_shape(&wrong_method, 405);
 

@@ -258,6 +258,10 @@ impl TestApp {
         self.send(Method::PATCH, path, token, Some(body)).await
     }
 
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Reply {
+        self.send(Method::DELETE, path, token, None).await
+    }
+
     pub async fn login(&self, collection: &str, identity: &str, password: &str) -> Reply {
         let path = format!("/api/collections/{collection}/auth-with-password");
         self.post(
