@@ -9,6 +9,7 @@ mod audit;
 mod auth;
 mod collections;
 mod filter_sql;
+mod hostile;
 mod limits;
 mod multi_instance;
 mod otp;
