@@ -2,21 +2,23 @@
 // Differential check: runs one scripted scenario against the real PocketBase and against
 // Gatehouse, then compares per request the status code, the set of JSON key paths
 // (recursively; array items merged under "[]"; JWT payloads under "token{jwt}") and, for
-// errors, the message and validation codes. Known, intended differences are listed in
-// KNOWN_DIFFERENCES with a reason. Exits 1 on any unexplained difference.
+// errors, the message and validation codes. Known differences are listed in KNOWN_DIFFERENCES
+// with a reason: Gatehouse's own additions, or *gaps* (PocketBase features Gatehouse lacks), which
+// are reported as gaps, never as "same". Exits 1 on any unexplained difference.
 //
 //   node differential.mjs          (GATEHOUSE_BIN / POCKETBASE_BIN / GATEHOUSE_TEST_PG_URL as in harness.mjs)
 import { existsSync } from 'node:fs';
 import { gatehouseBin, pocketbaseBin, startServer } from './harness.mjs';
 
-// A key path present on only one side is fine when it matches one of these.
+// A key path present on only one side is explained when it matches one of these. `gap: true`
+// marks a PocketBase feature that Gatehouse does not have.
 const KNOWN_DIFFERENCES = [
-  { side: 'pocketbase', pattern: /(^|\.)avatar$/, reason: 'users.avatar is a file field; file fields are out of scope for Gatehouse' },
+  { side: 'pocketbase', gap: true, pattern: /(^|\.)avatar$/, reason: 'users.avatar is a file field; file fields are out of scope for Gatehouse' },
   { side: 'gatehouse', pattern: /^token\{jwt\}\.(authTime|amr|aal)$/, reason: 'Gatehouse token claims (mfa-design.md §6)' },
   { side: 'gatehouse', pattern: /^mfa\.(userOptIn|reauthWindow|trustedDeviceDuration)$/, reason: 'Gatehouse MFA collection options (mfa-design.md §4)' },
-  { side: 'pocketbase', pattern: /^superuserIPs(\.|\[|$)/, reason: 'superuser IP allow-list: not built yet' },
+  { side: 'pocketbase', gap: true, pattern: /^superuserIPs(\.|\[|$)/, reason: 'superuser IP allow-list: not built yet' },
   { side: 'gatehouse', pattern: /^lockout(\.|$)/, reason: 'Gatehouse failed-password lockout settings (README: Security notes)' },
-  { side: 'pocketbase', pattern: /^(backups|s3|batch|logs)(\.|\[|$)/, reason: 'PocketBase features Gatehouse does not have (file backups, S3 storage, batch API, request logs)' },
+  { side: 'pocketbase', gap: true, pattern: /^(backups|s3|batch|logs)(\.|\[|$)/, reason: 'PocketBase features Gatehouse does not have (file backups, S3 storage, batch API, request logs)' },
   { side: 'gatehouse', pattern: /^(totp|sms|backupCodes)(\.|$)/, reason: 'Gatehouse second-factor collection options / SMS settings (mfa-design.md §4, §9)' },
 ];
 
@@ -148,6 +150,7 @@ function explain(path, side) {
 function compare(pb, gh) {
   const problems = [];
   const explained = [];
+  const gaps = [];
   if (pb.status !== gh.status) problems.push(`status ${pb.status} vs ${gh.status}`);
   const pk = keyPaths(pb.json);
   const gk = keyPaths(gh.json);
@@ -155,7 +158,8 @@ function compare(pb, gh) {
     for (const path of mine) {
       if (theirs.has(path)) continue;
       const known = explain(path, side);
-      if (known) explained.push(`${path} (${side} only: ${known.reason})`);
+      if (known?.gap) gaps.push({ path, reason: `PocketBase only: ${known.reason}` });
+      else if (known) explained.push({ path, reason: `${side} only: ${known.reason}` });
       else problems.push(`key ${path} only in ${side}`);
     }
   }
@@ -163,7 +167,18 @@ function compare(pb, gh) {
   const gf = errorFacts(gh);
   for (const f of pf) if (!gf.includes(f)) problems.push(`pocketbase ${f} / gatehouse ${gf.join(', ') || 'none'}`);
   for (const f of gf) if (!pf.includes(f)) problems.push(`gatehouse has ${f}`);
-  return { problems: [...new Set(problems)], explained };
+  return { problems: [...new Set(problems)], explained, gaps };
+}
+
+/** One line per reason, naming the top-level keys it covers. */
+function summarize(items) {
+  const byReason = new Map();
+  for (const { path, reason } of items) {
+    const top = path.split(/[.[]/)[0];
+    if (!byReason.has(reason)) byReason.set(reason, new Set());
+    byReason.get(reason).add(top);
+  }
+  return [...byReason].map(([reason, tops]) => `${[...tops].join(', ')}: ${reason}`);
 }
 
 async function main() {
@@ -178,21 +193,27 @@ async function main() {
   const ghResults = await runScenario('gatehouse');
 
   let failures = 0;
+  let gapSteps = 0;
   const rows = SCENARIO.map((step, i) => {
-    const { problems, explained } = compare(pbResults[i], ghResults[i]);
+    const { problems, explained, gaps } = compare(pbResults[i], ghResults[i]);
     failures += problems.length ? 1 : 0;
-    return { step, pb: pbResults[i].status, gh: ghResults[i].status, problems, explained };
+    gapSteps += !problems.length && gaps.length ? 1 : 0;
+    return { step, pb: pbResults[i].status, gh: ghResults[i].status, problems, explained, gaps };
   });
 
   const w = Math.max(...SCENARIO.map((s) => s.name.length));
   console.log(`${'#'.padStart(2)}  ${'step'.padEnd(w)}  PB   GH   result`);
   rows.forEach((r, i) => {
-    const result = r.problems.length ? 'DIFF' : r.explained.length ? 'same (explained)' : 'same';
+    const result = r.problems.length ? 'DIFF'
+      : r.gaps.length ? 'GAP (PocketBase has more)'
+      : r.explained.length ? 'same (Gatehouse adds)' : 'same';
     console.log(`${String(i + 1).padStart(2)}  ${r.step.name.padEnd(w)}  ${r.pb}  ${r.gh}  ${result}`);
     for (const p of r.problems) console.log(`${' '.repeat(w + 6)}! ${p}`);
-    for (const e of r.explained) console.log(`${' '.repeat(w + 6)}~ ${e}`);
+    for (const line of summarize(r.gaps)) console.log(`${' '.repeat(w + 6)}- ${line}`);
+    for (const line of summarize(r.explained)) console.log(`${' '.repeat(w + 6)}~ ${line}`);
   });
-  console.log(`\n${rows.length - failures} same, ${failures} different`);
+  const same = rows.length - failures - gapSteps;
+  console.log(`\n${same} same, ${gapSteps} with known gaps, ${failures} different`);
   process.exit(failures ? 1 : 0);
 }
 
