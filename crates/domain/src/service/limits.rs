@@ -9,7 +9,7 @@
 use super::Gatehouse;
 use crate::collection::SUPERUSERS_ID;
 use crate::error::{Error, Result};
-use crate::settings::Audience;
+use crate::settings::{Audience, Lockout};
 
 pub use gatehouse_store::RATE_LIMIT_PREFIX;
 const LOCK_PREFIX: &str = "lock:";
@@ -153,6 +153,7 @@ struct LockoutKeys {
     lock: String,
     slow: String,
     window_ms: i64,
+    policy: Lockout,
 }
 
 impl Gatehouse {
@@ -176,12 +177,12 @@ impl Gatehouse {
             lock: format!("{LOCK_PREFIX}{collection_id}|{identity}|{client}"),
             slow: format!("{SLOW_PREFIX}{collection_id}|{identity}"),
             window_ms: settings.lockout.duration.saturating_mul(1000),
+            policy: settings.lockout.clone(),
         }))
     }
 
     async fn reserve_password_attempt(&self, keys: &Option<LockoutKeys>) -> Result<()> {
         let Some(keys) = keys else { return Ok(()) };
-        let lockout = self.current_settings().await?.lockout.clone();
         let now = self.clock.now_millis();
         // One atomic count per attempt: of N concurrent attempts, only those within
         // `maxFailures` go on to the password.
@@ -189,7 +190,7 @@ impl Gatehouse {
             .store
             .counter_hit(&keys.lock, now, keys.window_ms)
             .await?
-            > lockout.max_failures
+            > keys.policy.max_failures
         {
             return Err(Error::too_many_requests(TOO_MANY_FAILURES));
         }
@@ -198,7 +199,7 @@ impl Gatehouse {
             .counter_hit(&keys.slow, now, keys.window_ms)
             .await?
             - 1;
-        let delay = lockout.delay_ms(earlier);
+        let delay = keys.policy.delay_ms(earlier);
         if delay > 0 {
             tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
         }
