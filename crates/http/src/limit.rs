@@ -1,7 +1,7 @@
 //! In front of every route: work out the client IP (`settings.trustedProxy`) and the caller once,
 //! refuse superusers from outside `settings.superuserIPs`, then apply `settings.rateLimits` with
-//! PocketBase's tags for collection routes. Handlers find
-//! both in the request extensions ([`ClientIp`], [`Authenticated`]).
+//! PocketBase's tags for collection routes (PocketBase's order). Handlers find the IP and the
+//! caller in the request extensions ([`ClientIp`], [`Authenticated`]).
 
 use crate::AppState;
 use crate::error::ApiError;

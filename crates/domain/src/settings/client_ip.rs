@@ -44,7 +44,10 @@ impl TrustedProxy {
         for name in &self.headers {
             let Some(value) = header(name) else { continue };
             let found = if self.use_leftmost_ip {
-                value.split(',').find_map(parse_ip)
+                value
+                    .split(',')
+                    .find(|p| !p.trim().is_empty())
+                    .and_then(parse_ip)
             } else {
                 self.rightmost_untrusted(&value)
             };
