@@ -87,3 +87,24 @@ both_backends!(
         );
     }
 );
+
+both_backends!(
+    a_lockout_ends_with_its_window_and_a_right_password_gives_back_the_attempt,
+    |app: TestApp| async move {
+        app.user("lou@example.com", "lou-password-1").await;
+        set_lockout(&app, 2).await;
+        let login = |password: &'static str| {
+            let app = &app;
+            async move { app.login("users", "lou@example.com", password).await.status }
+        };
+        // Right passwords never use up the allowance.
+        for _ in 0..3 {
+            assert_eq!(login("lou-password-1").await, 200);
+        }
+        assert_eq!(login("wrong-1").await, 400);
+        assert_eq!(login("wrong-1").await, 400);
+        assert_eq!(login("lou-password-1").await, 429);
+        app.clock.advance_secs(601);
+        assert_eq!(login("lou-password-1").await, 200);
+    }
+);
