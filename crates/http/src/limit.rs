@@ -1,16 +1,17 @@
 //! In front of every route: work out the client IP (`settings.trustedProxy`) and the caller once,
-//! then apply `settings.rateLimits` with PocketBase's tags for collection routes. Handlers find
-//! both in the request extensions ([`ClientIp`], [`Authenticated`]).
+//! refuse superusers from outside `settings.superuserIPs`, then apply `settings.rateLimits` with
+//! PocketBase's tags for collection routes (PocketBase's order). Handlers find the IP and the
+//! caller in the request extensions ([`ClientIp`], [`Authenticated`]).
 
 use crate::AppState;
 use crate::error::ApiError;
-use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, RawPathParams, Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use gatehouse_domain::Caller;
-use gatehouse_domain::service::limits::{CollectionRoute, Limited};
+use gatehouse_domain::service::limits::Limited;
 use gatehouse_domain::settings::Audience;
+use gatehouse_domain::{Caller, Error, Gatehouse};
 use std::net::SocketAddr;
 
 /// The client's IP as the rate limiter saw it.
@@ -21,18 +22,19 @@ pub struct ClientIp(pub String);
 #[derive(Clone)]
 pub struct Authenticated(pub Option<Caller>);
 
-pub async fn rate_limit(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let gh = &state.gh;
     let settings = match gh.current_settings().await {
         Ok(s) => s,
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let remote = req
-        .extensions()
+    let (mut parts, body) = req.into_parts();
+    let remote = parts
+        .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip().to_string())
         .unwrap_or_default();
-    let headers = req.headers();
+    let headers = &parts.headers;
     let ip = settings.trusted_proxy.client_ip(
         |name| headers.get(name)?.to_str().ok().map(str::to_owned),
         &remote,
@@ -41,38 +43,71 @@ pub async fn rate_limit(State(state): State<AppState>, mut req: Request, next: N
         Some(header) => gh.authenticate(header).await,
         None => None,
     };
+    let superuser = caller.as_ref().is_some_and(Caller::is_superuser);
+    if superuser && !settings.superuser_ip_allowed(&ip) {
+        return ApiError::from(Error::forbidden(
+            "You are not allowed to perform this request.",
+        ))
+        .into_response();
+    }
     // Superusers are never limited (as in PocketBase).
-    if !caller.as_ref().is_some_and(Caller::is_superuser) {
-        let pattern = req
-            .extensions()
+    if !superuser {
+        let pattern = parts
+            .extensions
             .get::<MatchedPath>()
-            .map(|m| m.as_str().to_owned());
-        let path = req.uri().path();
-        let collection_route = pattern.as_deref().and_then(|p| {
-            Some(CollectionRoute {
-                collection: path.split('/').nth(3)?,
-                pattern: p,
-                tags: tags(req.method(), p)?,
-            })
-        });
+            .map(|m| m.as_str().to_owned())
+            .unwrap_or_default();
+        // Decoded as the handlers will see them (a value that does not decode stays out).
+        let raw = RawPathParams::from_request_parts(&mut parts, &state).await;
+        let params: Vec<(&str, &str)> =
+            raw.as_ref().map(|p| p.iter().collect()).unwrap_or_default();
         let limited = Limited {
-            method: req.method().as_str(),
-            path,
-            collection_route,
+            method: parts.method.as_str(),
+            pattern: &pattern,
+            params: &params,
+            tags: tags(&parts.method, &pattern),
             ip: &ip,
-            audience: if caller.is_some() {
-                Audience::Auth
-            } else {
-                Audience::Guest
-            },
+            audience: audience_of(caller.as_ref()),
         };
         if let Err(e) = gh.check_rate_limit(&limited).await {
             return ApiError::from(e).into_response();
         }
     }
-    req.extensions_mut().insert(ClientIp(ip));
-    req.extensions_mut().insert(Authenticated(caller));
-    next.run(req).await
+    parts.extensions.insert(ClientIp(ip));
+    parts.extensions.insert(Authenticated(caller));
+    next.run(Request::from_parts(parts, body)).await
+}
+
+/// The limit of the API route `POST /api/collections/{collection}/{route}` (its tags, its
+/// bucket), for a page that does the same thing (the confirm pages' forms).
+pub(crate) async fn check_as_api_route(
+    gh: &Gatehouse,
+    caller: Option<&Caller>,
+    ip: &str,
+    route: &str,
+    collection: &str,
+) -> Result<(), Error> {
+    if caller.is_some_and(Caller::is_superuser) {
+        return Ok(());
+    }
+    let pattern = format!("/api/collections/{{collection}}/{route}");
+    gh.check_rate_limit(&Limited {
+        method: "POST",
+        pattern: &pattern,
+        params: &[("collection", collection)],
+        tags: tags(&Method::POST, &pattern),
+        ip,
+        audience: audience_of(caller),
+    })
+    .await
+}
+
+fn audience_of(caller: Option<&Caller>) -> Audience {
+    if caller.is_some() {
+        Audience::Auth
+    } else {
+        Audience::Guest
+    }
 }
 
 /// PocketBase's rate-limit tags of the collection routes; `None` for routes that only have the

@@ -15,6 +15,7 @@ mod sql;
 mod sqlite;
 
 pub use condition::{Column, CompareOp, Condition, Kind, Scalar};
+pub use counters::RATE_LIMIT_PREFIX;
 pub use error::StoreError;
 pub use list_condition::ListCondition;
 pub use model::{
@@ -76,11 +77,16 @@ pub trait Store: Send + Sync + 'static {
     async fn list_records(&self, query: &ListQuery) -> Result<Page>;
 
     // --- counters: fixed windows that start at their first hit (rate limits, failed logins) ---
+    // Keys are short (ids and hashes). Keys starting with `RATE_LIMIT_PREFIX` may be evicted
+    // under memory pressure; every other counter lasts until its window ends.
     /// Counts one event under `key` and returns the window's count, this event included. A window
     /// lasts `window_ms` from its first event; the next event after it starts a new one.
     async fn counter_hit(&self, key: &str, now_ms: i64, window_ms: i64) -> Result<i64>;
     /// The count under `key` in its current window; 0 when there is none.
     async fn counter_get(&self, key: &str, now_ms: i64) -> Result<i64>;
+    /// Takes back one event of the live window under `key` (an attempt counted up front that
+    /// turned out fine); nothing when the window is over or empty.
+    async fn counter_unhit(&self, key: &str, now_ms: i64) -> Result<()>;
     async fn counter_reset(&self, key: &str) -> Result<()>;
     /// Drops every counter whose key starts with `prefix`.
     async fn counters_clear(&self, prefix: &str) -> Result<()>;

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Executor, PgPool};
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 const RECORD_COLUMNS: &str = "id, collection_id, email, email_visibility, verified, password_hash, token_key, data::text AS data, created, updated";
@@ -46,12 +46,12 @@ fn bind_audit<'q>(
 
 pub struct PostgresStore {
     pool: PgPool,
-    /// Hits since the last sweep of expired counters.
-    hits: AtomicU64,
+    /// When (clock time) this instance next deletes lapsed counter windows.
+    next_sweep_ms: AtomicI64,
 }
 
-/// Expired counters are deleted once every this many hits.
-const SWEEP_EVERY: u64 = 1024;
+/// Lapsed counter windows are deleted about this often, so the table follows the live windows.
+const SWEEP_EVERY_MS: i64 = 1000;
 
 impl PostgresStore {
     pub async fn connect(url: &str) -> Result<Self> {
@@ -89,7 +89,7 @@ impl PostgresStore {
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
         Ok(Self {
             pool,
-            hits: AtomicU64::new(0),
+            next_sweep_ms: AtomicI64::new(0),
         })
     }
 }
@@ -372,7 +372,18 @@ impl Store for PostgresStore {
     }
 
     async fn counter_hit(&self, key: &str, now_ms: i64, window_ms: i64) -> Result<i64> {
-        if self.hits.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
+        let due = self.next_sweep_ms.load(Ordering::Relaxed);
+        if now_ms >= due
+            && self
+                .next_sweep_ms
+                .compare_exchange(
+                    due,
+                    now_ms + SWEEP_EVERY_MS,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
+        {
             sqlx::query("DELETE FROM counters WHERE window_end <= $1")
                 .bind(now_ms)
                 .execute(&self.pool)
@@ -402,6 +413,17 @@ impl Store for PostgresStore {
                 .await?
                 .unwrap_or(0),
         )
+    }
+
+    async fn counter_unhit(&self, key: &str, now_ms: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE counters SET hits = hits - 1 WHERE key = $1 AND window_end > $2 AND hits > 0",
+        )
+        .bind(key)
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     async fn counter_reset(&self, key: &str) -> Result<()> {

@@ -329,6 +329,7 @@ impl Gatehouse {
         mfa_id: &str,
         request: &RequestInfo,
     ) -> Result<AuthResponse> {
+        self.check_superuser_ip(&c.id, &request.ip).await?;
         self.check_auth_rule(c, &record, caller, &proof.amr.join(","), request)?;
         let proof = self
             .check_mfa(c, &record, caller, proof, mfa_id, request)

@@ -298,9 +298,14 @@ impl Gatehouse {
             if old.is_empty() {
                 errors.add_code("oldPassword", codes::REQUIRED);
             } else if !errors.has("password") && !errors.has("passwordConfirm") {
+                // Guessing the old password is guessing a password: the login's lockout holds.
+                self.before_old_password_check(record.id(), &request.ip)
+                    .await?;
                 let verdict = self
                     .passwords
                     .verify(&Password(old.to_owned()), Some(&record.row.password_hash))
+                    .await?;
+                self.after_old_password_check(record.id(), &request.ip, verdict.matched)
                     .await?;
                 if !verdict.matched {
                     errors.add_code("oldPassword", codes::INVALID_OLD_PASSWORD);

@@ -1,11 +1,13 @@
 //! Application settings (PocketBase's `/api/settings`), stored as one JSON document.
 
+mod client_ip;
 mod lockout;
 mod rate_limits;
 mod smtp;
 
+pub use client_ip::{TrustedProxy, client_key, list_contains_str};
 pub use lockout::Lockout;
-pub use rate_limits::{Audience, RateLimitRule, RateLimits, TrustedProxy};
+pub use rate_limits::{Audience, RateLimitRule, RateLimits};
 pub use smtp::Smtp;
 
 use crate::collection::field::is_email;
@@ -15,6 +17,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Settings {
+    /// PocketBase's: when not empty, superusers are served only from these IPs/CIDRs.
+    #[serde(default, rename = "superuserIPs")]
+    pub superuser_ips: Vec<String>,
     #[serde(default)]
     pub smtp: Smtp,
     pub meta: Meta,
@@ -48,6 +53,7 @@ fn default_accent() -> String {
 impl Default for Settings {
     fn default() -> Self {
         Self {
+            superuser_ips: Vec::new(),
             smtp: Smtp::default(),
             meta: Meta {
                 app_name: "Gatehouse".to_owned(),
@@ -86,10 +92,17 @@ impl Settings {
             meta.add_code("senderAddress", codes::IS_EMAIL);
         }
         let mut errors = FieldErrors::default();
+        client_ip::check_ip_list(&mut errors, "superuserIPs", &self.superuser_ips);
         errors.nest("meta", meta);
         self.smtp.check(&mut errors);
         self.rate_limits.check(&mut errors);
+        self.trusted_proxy.check(&mut errors);
         self.lockout.check(&mut errors);
         errors
+    }
+
+    /// PocketBase's `superuserIPs`: whether a superuser may be served at `ip`.
+    pub fn superuser_ip_allowed(&self, ip: &str) -> bool {
+        self.superuser_ips.is_empty() || list_contains_str(&self.superuser_ips, ip)
     }
 }

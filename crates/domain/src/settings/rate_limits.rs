@@ -1,12 +1,12 @@
-//! `settings.rateLimits` and `settings.trustedProxy`, as PocketBase has them, and how a request
+//! `settings.rateLimits`, as PocketBase has it, and how a request
 //! finds its rule. Unlike PocketBase (which ships its limiter switched off), Gatehouse ships it
 //! on, with rules for the endpoints that check secrets or send messages.
 
+use super::client_ip::{check_ip_list, client_key, list_contains_str};
 use crate::error::{FieldErrors, codes};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use std::net::IpAddr;
 use std::sync::LazyLock;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -18,6 +18,17 @@ pub struct RateLimits {
     pub excluded_ips: Vec<String>,
     #[serde(default)]
     pub enabled: bool,
+    /// Gatehouse's own: an IPv6 client counts as its first this-many bits (for the limits and
+    /// the lockout), since one host usually holds a whole /64.
+    #[serde(default = "default_ipv6_prefix", rename = "ipv6Prefix")]
+    pub ipv6_prefix: i64,
+}
+
+/// The IPv6 prefix one client is assumed to hold.
+pub const DEFAULT_IPV6_PREFIX: i64 = 64;
+
+fn default_ipv6_prefix() -> i64 {
+    DEFAULT_IPV6_PREFIX
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -33,17 +44,6 @@ pub struct RateLimitRule {
     pub duration: i64,
     #[serde(default)]
     pub max_requests: i64,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct TrustedProxy {
-    /// Headers that carry the client IP (e.g. `X-Forwarded-For`), tried in order. Empty: the
-    /// connection's address is the client's.
-    #[serde(default)]
-    pub headers: Vec<String>,
-    #[serde(default, rename = "useLeftmostIP")]
-    pub use_leftmost_ip: bool,
 }
 
 /// Who is asking, for a rule's audience.
@@ -86,6 +86,7 @@ impl Default for RateLimits {
             ],
             excluded_ips: Vec::new(),
             enabled: true,
+            ipv6_prefix: DEFAULT_IPV6_PREFIX,
         }
     }
 }
@@ -140,28 +141,25 @@ impl RateLimits {
         } else {
             own.nest("rules", rules);
         }
-        let mut ips = FieldErrors::default();
-        for (i, ip) in self.excluded_ips.iter().enumerate() {
-            if parse_subnet(ip).is_none() {
-                ips.add(
-                    &i.to_string(),
-                    "validation_invlaid_ip_or_subnet",
-                    "Invalid IP or CIDR subnet.",
-                );
-            }
+        check_ip_list(&mut own, "excludedIPs", &self.excluded_ips);
+        if self.ipv6_prefix < 32 {
+            own.min_threshold("ipv6Prefix", 32);
+        } else if self.ipv6_prefix > 128 {
+            own.max_threshold("ipv6Prefix", 128);
         }
-        own.nest("excludedIPs", ips);
         errors.nest("rateLimits", own);
     }
 
     pub fn is_excluded(&self, ip: &str) -> bool {
-        let Ok(ip) = ip.parse::<IpAddr>() else {
-            return false;
-        };
-        self.excluded_ips
-            .iter()
-            .filter_map(|s| parse_subnet(s))
-            .any(|(net, bits)| in_subnet(ip, net, bits))
+        list_contains_str(&self.excluded_ips, ip)
+    }
+
+    /// The key this client's requests and failed logins count under (see [`client_key`]).
+    pub fn client_key(&self, ip: &str) -> String {
+        client_key(
+            ip,
+            u8::try_from(self.ipv6_prefix.clamp(0, 128)).unwrap_or(128),
+        )
     }
 
     /// PocketBase's search: for each label in order, a rule with exactly that label whose audience
@@ -199,53 +197,6 @@ fn conflicts(a: &RateLimitRule, b: &RateLimitRule) -> bool {
         )
 }
 
-/// `10.0.0.1` or `10.0.0.0/8` (IPv4 or IPv6) as (network, prefix bits).
-fn parse_subnet(s: &str) -> Option<(IpAddr, u32)> {
-    let (ip, bits) = match s.split_once('/') {
-        Some((ip, bits)) => (ip.parse::<IpAddr>().ok()?, bits.parse::<u32>().ok()?),
-        None => {
-            let ip = s.parse::<IpAddr>().ok()?;
-            (ip, if ip.is_ipv4() { 32 } else { 128 })
-        }
-    };
-    let max = if ip.is_ipv4() { 32 } else { 128 };
-    (bits <= max).then_some((ip, bits))
-}
-
-fn in_subnet(ip: IpAddr, net: IpAddr, bits: u32) -> bool {
-    match (ip, net) {
-        (IpAddr::V4(a), IpAddr::V4(b)) => {
-            let mask = u32::MAX.checked_shl(32 - bits).unwrap_or(0);
-            u32::from(a) & mask == u32::from(b) & mask
-        }
-        (IpAddr::V6(a), IpAddr::V6(b)) => {
-            let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
-            u128::from(a) & mask == u128::from(b) & mask
-        }
-        _ => false,
-    }
-}
-
-impl TrustedProxy {
-    /// The client IP: from the first configured header that holds a valid address (its last
-    /// entry, or its first with `useLeftmostIP`), else the connection's address.
-    pub fn client_ip(&self, header: impl Fn(&str) -> Option<String>, remote: &str) -> String {
-        for name in &self.headers {
-            let Some(value) = header(name) else { continue };
-            let mut parts = value.split(',').map(str::trim).filter(|p| !p.is_empty());
-            let pick = if self.use_leftmost_ip {
-                parts.next()
-            } else {
-                parts.next_back()
-            };
-            if let Some(ip) = pick.and_then(|p| p.parse::<IpAddr>().ok()) {
-                return ip.to_string();
-            }
-        }
-        remote.to_owned()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,26 +230,5 @@ mod tests {
             Some("/api/")
         );
         assert_eq!(found(&["GET /other"]), None);
-    }
-
-    #[test]
-    fn subnets_and_proxies() {
-        let limits = RateLimits {
-            excluded_ips: vec!["10.0.0.0/8".into(), "::1".into()],
-            ..RateLimits::default()
-        };
-        assert!(limits.is_excluded("10.2.3.4"));
-        assert!(limits.is_excluded("::1"));
-        assert!(!limits.is_excluded("11.0.0.1"));
-        let proxy = TrustedProxy {
-            headers: vec!["x-forwarded-for".into()],
-            use_leftmost_ip: false,
-        };
-        let header = |_: &str| Some("1.1.1.1, 2.2.2.2".to_owned());
-        assert_eq!(proxy.client_ip(header, "127.0.0.1"), "2.2.2.2");
-        assert_eq!(
-            proxy.client_ip(|_| Some("junk".into()), "127.0.0.1"),
-            "127.0.0.1"
-        );
     }
 }

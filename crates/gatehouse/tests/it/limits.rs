@@ -6,10 +6,21 @@ use reqwest::Method;
 use serde_json::json;
 
 /// A password login as if from `ip` (the server trusts `X-Forwarded-For` in these tests).
-async fn login_from(app: &TestApp, ip: &str, identity: &str, password: &str) -> u16 {
+pub(crate) async fn login_from(app: &TestApp, ip: &str, identity: &str, password: &str) -> u16 {
+    login_to_from(app, "users", ip, identity, password).await
+}
+
+/// A password login into `collection` as if from `ip`.
+pub(crate) async fn login_to_from(
+    app: &TestApp,
+    collection: &str,
+    ip: &str,
+    identity: &str,
+    password: &str,
+) -> u16 {
     app.send_with_headers(
         Method::POST,
-        "/api/collections/users/auth-with-password",
+        &format!("/api/collections/{collection}/auth-with-password"),
         None,
         Some(json!({"identity": identity, "password": password})),
         &[("x-forwarded-for", ip)],

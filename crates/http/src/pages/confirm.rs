@@ -5,12 +5,14 @@ use super::{escape, page};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::{Body, Meta};
+use crate::limit::{Authenticated, check_as_api_route};
+use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use gatehouse_domain::service::email_change::EmailChangeConfirm;
 use gatehouse_domain::service::password_reset::PasswordResetConfirm;
-use gatehouse_domain::{Error, ErrorKind, token};
+use gatehouse_domain::{Caller, Error, ErrorKind, token};
 use serde::Deserialize;
 
 const BAD_LINK: &str = "This link is invalid or has expired. Ask for a new one.";
@@ -34,18 +36,39 @@ fn read_post(posted: Posted) -> Option<(Fields, String)> {
     Some((fields, collection))
 }
 
+/// [`read_post`], then the API route's rate limit for the token's collection; the page to show
+/// instead when either fails.
+async fn read_within_limit(
+    s: &AppState,
+    caller: Option<&Caller>,
+    ip: &str,
+    flow: Flow,
+    posted: Posted,
+) -> Result<(Fields, String), Response> {
+    let Some((fields, collection)) = read_post(posted) else {
+        return Err(bad_link());
+    };
+    match check_as_api_route(&s.gh, caller, ip, flow.route(), &collection).await {
+        Ok(()) => Ok((fields, collection)),
+        Err(e) => Err(failed(flow, &fields.token, &e)),
+    }
+}
+
 pub async fn verification_form(Path(token): Path<String>) -> Response {
     form_page(Flow::Verification, &token, None)
 }
 
 pub async fn verification_submit(
     State(s): State<AppState>,
+    Extension(Authenticated(caller)): Extension<Authenticated>,
     Meta(meta): Meta,
     posted: Posted,
 ) -> Response {
-    let Some((fields, collection)) = read_post(posted) else {
-        return bad_link();
-    };
+    let (fields, collection) =
+        match read_within_limit(&s, caller.as_ref(), &meta.ip, Flow::Verification, posted).await {
+            Ok(read) => read,
+            Err(page) => return page,
+        };
     match s
         .gh
         .confirm_verification(&collection, &fields.token, &meta)
@@ -65,12 +88,15 @@ pub async fn password_reset_form(Path(token): Path<String>) -> Response {
 
 pub async fn password_reset_submit(
     State(s): State<AppState>,
+    Extension(Authenticated(caller)): Extension<Authenticated>,
     Meta(meta): Meta,
     posted: Posted,
 ) -> Response {
-    let Some((fields, collection)) = read_post(posted) else {
-        return bad_link();
-    };
+    let (fields, collection) =
+        match read_within_limit(&s, caller.as_ref(), &meta.ip, Flow::PasswordReset, posted).await {
+            Ok(read) => read,
+            Err(page) => return page,
+        };
     let form = PasswordResetConfirm {
         token: fields.token.clone(),
         password: fields.password,
@@ -91,12 +117,15 @@ pub async fn email_change_form(Path(token): Path<String>) -> Response {
 
 pub async fn email_change_submit(
     State(s): State<AppState>,
+    Extension(Authenticated(caller)): Extension<Authenticated>,
     Meta(meta): Meta,
     posted: Posted,
 ) -> Response {
-    let Some((fields, collection)) = read_post(posted) else {
-        return bad_link();
-    };
+    let (fields, collection) =
+        match read_within_limit(&s, caller.as_ref(), &meta.ip, Flow::EmailChange, posted).await {
+            Ok(read) => read,
+            Err(page) => return page,
+        };
     let form = EmailChangeConfirm {
         token: fields.token.clone(),
         password: fields.password,
@@ -118,6 +147,15 @@ enum Flow {
 }
 
 impl Flow {
+    /// The API route that does the same, whose rate limit the page shares.
+    fn route(self) -> &'static str {
+        match self {
+            Self::Verification => "confirm-verification",
+            Self::PasswordReset => "confirm-password-reset",
+            Self::EmailChange => "confirm-email-change",
+        }
+    }
+
     fn action(self) -> &'static str {
         match self {
             Self::Verification => "/_/auth/confirm-verification",

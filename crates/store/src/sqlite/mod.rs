@@ -611,6 +611,11 @@ impl Store for SqliteStore {
         Ok(self.counters.get(key, now_ms))
     }
 
+    async fn counter_unhit(&self, key: &str, now_ms: i64) -> Result<()> {
+        self.counters.unhit(key, now_ms);
+        Ok(())
+    }
+
     async fn counter_reset(&self, key: &str) -> Result<()> {
         self.counters.reset(key);
         Ok(())
