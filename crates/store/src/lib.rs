@@ -20,7 +20,7 @@ pub use error::StoreError;
 pub use list_condition::ListCondition;
 pub use model::{
     AuditPage, AuditQuery, AuditRow, CollectionRow, ListQuery, Page, RecordRow, SortKey, SortTerm,
-    TicketRow, UniqueIndex,
+    TicketKey, TicketRow, UniqueIndex,
 };
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -96,18 +96,21 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_ticket(&self, row: &TicketRow, events: &[AuditRow]) -> Result<()>;
     /// A live (unexpired) ticket of `kind`.
     async fn find_ticket(&self, id: &str, kind: &str, now_ms: i64) -> Result<Option<TicketRow>>;
-    /// Deletes and returns the live ticket if its secret hash is `secret_hash`, atomically: of
-    /// concurrent calls, at most one gets it.
+    /// Deletes and returns the live ticket if its secret hash is `secret_hash` and it has at most
+    /// `max_failures` failures, atomically: of concurrent calls, at most one gets it.
     async fn consume_ticket(
         &self,
-        id: &str,
-        kind: &str,
+        key: TicketKey<'_>,
         secret_hash: &str,
+        max_failures: i64,
         now_ms: i64,
     ) -> Result<Option<TicketRow>>;
-    /// Counts a failed use and returns the new count (0 when the ticket is gone).
-    async fn fail_ticket(&self, id: &str) -> Result<i64>;
-    async fn delete_ticket(&self, id: &str) -> Result<()>;
+    /// Counts a failure on the live ticket if it has fewer than `limit`, in one statement, and
+    /// returns the new count; `None` (nothing counted) when there is no such ticket. Counting
+    /// before checking a guess reserves the attempt: concurrent guesses cannot overrun `limit`.
+    async fn fail_ticket(&self, key: TicketKey<'_>, limit: i64, now_ms: i64)
+    -> Result<Option<i64>>;
+    async fn delete_ticket(&self, key: TicketKey<'_>) -> Result<()>;
     async fn delete_record_tickets(&self, record_id: &str, kind: &str) -> Result<()>;
     /// A record's live tickets of `kind`, newest first.
     async fn live_tickets(

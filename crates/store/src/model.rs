@@ -137,6 +137,15 @@ pub struct TicketRow {
     pub failures: i64,
 }
 
+/// Names one ticket for a change. Every change filters by kind and owner too, so the id of one
+/// kind of ticket (an MFA session) can never fail or delete another (an OTP), nor someone else's.
+#[derive(Debug, Clone, Copy)]
+pub struct TicketKey<'a> {
+    pub id: &'a str,
+    pub kind: &'a str,
+    pub record_id: &'a str,
+}
+
 // Hand-written so that a stray `{:?}` never prints a code hash.
 impl std::fmt::Debug for TicketRow {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -5,7 +5,7 @@
 use crate::condition::{Dialect, Param};
 use crate::{
     AuditPage, AuditQuery, AuditRow, CollectionRow, ListQuery, Page, RecordRow, Result, Store,
-    StoreError, TicketRow, UniqueIndex, sql,
+    StoreError, TicketKey, TicketRow, UniqueIndex, sql,
 };
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -476,31 +476,43 @@ impl Store for PostgresStore {
 
     async fn consume_ticket(
         &self,
-        id: &str,
-        kind: &str,
+        key: TicketKey<'_>,
         secret_hash: &str,
+        max_failures: i64,
         now_ms: i64,
     ) -> Result<Option<TicketRow>> {
         Ok(sqlx::query_as(sql::CONSUME_TICKET)
-            .bind(id)
-            .bind(kind)
+            .bind(key.id)
+            .bind(key.kind)
+            .bind(key.record_id)
             .bind(secret_hash)
             .bind(now_ms)
+            .bind(max_failures)
             .fetch_optional(&self.pool)
             .await?)
     }
 
-    async fn fail_ticket(&self, id: &str) -> Result<i64> {
+    async fn fail_ticket(
+        &self,
+        key: TicketKey<'_>,
+        limit: i64,
+        now_ms: i64,
+    ) -> Result<Option<i64>> {
         Ok(sqlx::query_scalar(sql::FAIL_TICKET)
-            .bind(id)
+            .bind(key.id)
+            .bind(key.kind)
+            .bind(key.record_id)
+            .bind(now_ms)
+            .bind(limit)
             .fetch_optional(&self.pool)
-            .await?
-            .unwrap_or(0))
+            .await?)
     }
 
-    async fn delete_ticket(&self, id: &str) -> Result<()> {
+    async fn delete_ticket(&self, key: TicketKey<'_>) -> Result<()> {
         sqlx::query(sql::DELETE_TICKET)
-            .bind(id)
+            .bind(key.id)
+            .bind(key.kind)
+            .bind(key.record_id)
             .execute(&self.pool)
             .await?;
         Ok(())

@@ -147,11 +147,14 @@ pub const INSERT_TICKET: &str = "INSERT INTO tickets (id, kind, collection_id, r
 pub const FIND_TICKET: &str = "SELECT id, kind, collection_id, record_id, secret_hash, data, created_ms, expires_ms, failures \
      FROM tickets WHERE id = $1 AND kind = $2 AND expires_ms > $3";
 /// The consume: one statement, so two concurrent uses cannot both get the row.
-pub const CONSUME_TICKET: &str = "DELETE FROM tickets WHERE id = $1 AND kind = $2 AND secret_hash = $3 AND expires_ms > $4 \
+pub const CONSUME_TICKET: &str = "DELETE FROM tickets WHERE id = $1 AND kind = $2 AND record_id = $3 AND secret_hash = $4 \
+     AND expires_ms > $5 AND failures <= $6 \
      RETURNING id, kind, collection_id, record_id, secret_hash, data, created_ms, expires_ms, failures";
-pub const FAIL_TICKET: &str =
-    "UPDATE tickets SET failures = failures + 1 WHERE id = $1 RETURNING failures";
-pub const DELETE_TICKET: &str = "DELETE FROM tickets WHERE id = $1";
+/// Counts a failure only below the limit: the check and the count are one statement.
+pub const FAIL_TICKET: &str = "UPDATE tickets SET failures = failures + 1 \
+     WHERE id = $1 AND kind = $2 AND record_id = $3 AND expires_ms > $4 AND failures < $5 RETURNING failures";
+pub const DELETE_TICKET: &str =
+    "DELETE FROM tickets WHERE id = $1 AND kind = $2 AND record_id = $3";
 pub const DELETE_RECORD_TICKETS: &str = "DELETE FROM tickets WHERE record_id = $1 AND kind = $2";
 pub const LIVE_TICKETS: &str = "SELECT id, kind, collection_id, record_id, secret_hash, data, created_ms, expires_ms, failures \
      FROM tickets WHERE record_id = $1 AND kind = $2 AND expires_ms > $3 ORDER BY created_ms DESC";

@@ -15,7 +15,7 @@ use crate::collection::Collection;
 use crate::error::Result;
 use crate::random;
 use crate::record::Record;
-use gatehouse_store::TicketRow;
+use gatehouse_store::{TicketKey, TicketRow};
 use serde_json::{Value, json};
 
 pub(crate) const ORIGIN_TICKET: &str = "origin";
@@ -72,7 +72,12 @@ impl Gatehouse {
             None => origins.iter().skip(MAX_ORIGINS - 1).collect(),
         };
         for old in stale {
-            self.store.delete_ticket(&old.id).await?;
+            let key = TicketKey {
+                id: &old.id,
+                kind: ORIGIN_TICKET,
+                record_id: record.id(),
+            };
+            self.store.delete_ticket(key).await?;
         }
         if known.is_none() && !origins.is_empty() && !record.row.email.is_empty() {
             self.send_auth_alert(c, record, request, &user_agent)

@@ -13,11 +13,11 @@ use crate::collection::Collection;
 use crate::error::{Error, Result};
 use crate::random;
 use crate::record::Record;
-use gatehouse_store::TicketRow;
+use gatehouse_store::{TicketKey, TicketRow};
 use serde_json::{Value, json};
 
 pub(crate) const MFA_TICKET: &str = "mfa";
-/// Failed second steps that kill one MFA session.
+/// Failed second steps that end one MFA session.
 const SESSION_FAILURES: i64 = 5;
 /// Failed second steps (across sessions) within the window that lock a record's second steps.
 const RECORD_FAILURES: i64 = 10;
@@ -69,8 +69,10 @@ impl Gatehouse {
             method: &method,
             data,
         };
+        let key = session_key(mfa_id, record.id());
         let Some(session) = self.store.find_ticket(mfa_id, MFA_TICKET, now).await? else {
-            self.store.delete_ticket(mfa_id).await?;
+            // An expired session of this record goes; an id of any other ticket stays untouched.
+            self.store.delete_ticket(key).await?;
             self.audit(
                 event(kinds::MFA_FAILURE, json!({"reason": "session"})),
                 request,
@@ -90,7 +92,7 @@ impl Gatehouse {
         // Deleting the session is the consume: of two concurrent second steps one wins.
         if self
             .store
-            .consume_ticket(mfa_id, MFA_TICKET, "", now)
+            .consume_ticket(key, "", SESSION_FAILURES - 1, now)
             .await?
             .is_none()
         {
@@ -145,21 +147,24 @@ impl Gatehouse {
         Ok(Error::challenge(json!({"mfaId": id, "methods": methods})))
     }
 
-    /// A second step carrying `mfa_id` failed (a wrong code or password): the session dies after
-    /// a few, and the record's second steps lock after more.
+    /// A second step carrying `mfa_id` failed (a wrong code or password). Only a live session of
+    /// `record_id` is charged: the session ends after a few failures, and the record's second
+    /// steps lock after more. A made-up or foreign `mfa_id` charges nothing, so a stranger cannot
+    /// lock anyone's second step.
     pub(super) async fn second_step_failed(&self, mfa_id: &str, record_id: &str) -> Result<()> {
-        if mfa_id.is_empty() {
+        if mfa_id.is_empty() || record_id.is_empty() {
             return Ok(());
         }
-        if self.store.fail_ticket(mfa_id).await? >= SESSION_FAILURES {
-            self.store.delete_ticket(mfa_id).await?;
+        let key = session_key(mfa_id, record_id);
+        let now = self.clock.now_millis();
+        let Some(failures) = self.store.fail_ticket(key, SESSION_FAILURES, now).await? else {
+            return Ok(());
+        };
+        if failures >= SESSION_FAILURES {
+            self.store.delete_ticket(key).await?;
         }
-        if !record_id.is_empty() {
-            let key = format!("{RECORD_LOCK_PREFIX}{record_id}");
-            self.store
-                .counter_hit(&key, self.clock.now_millis(), RECORD_WINDOW_MS)
-                .await?;
-        }
+        let lock = format!("{RECORD_LOCK_PREFIX}{record_id}");
+        self.store.counter_hit(&lock, now, RECORD_WINDOW_MS).await?;
         Ok(())
     }
 
@@ -177,6 +182,15 @@ impl Gatehouse {
             ));
         }
         Ok(())
+    }
+}
+
+/// An MFA session of one record (never another kind of ticket with the same id).
+fn session_key<'a>(mfa_id: &'a str, record_id: &'a str) -> TicketKey<'a> {
+    TicketKey {
+        id: mfa_id,
+        kind: MFA_TICKET,
+        record_id,
     }
 }
 

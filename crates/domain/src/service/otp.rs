@@ -13,7 +13,7 @@ use crate::collection::Collection;
 use crate::error::{Error, FieldErrors, Result, codes};
 use crate::random;
 use crate::record::Record;
-use gatehouse_store::TicketRow;
+use gatehouse_store::{TicketKey, TicketRow};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -118,9 +118,14 @@ impl Gatehouse {
             );
             // A code that could not be delivered must not stay usable.
             let store = self.store.clone();
-            let ticket = id.clone();
+            let (ticket, owner) = (id.clone(), record_id.clone());
             self.send_in_background(settings.smtp.clone(), mail, async move {
-                if let Err(e) = store.delete_ticket(&ticket).await {
+                let key = TicketKey {
+                    id: &ticket,
+                    kind: OTP_TICKET,
+                    record_id: &owner,
+                };
+                if let Err(e) = store.delete_ticket(key).await {
                     tracing::error!(error = %e, "withdrawing an undelivered OTP failed");
                 }
             });
@@ -170,6 +175,11 @@ impl Gatehouse {
         if !ticket.record_id.is_empty() && !mfa_id.is_empty() {
             self.check_record_lock(&ticket.record_id).await?;
         }
+        let key = TicketKey {
+            id: &login.otp_id,
+            kind: OTP_TICKET,
+            record_id: &ticket.record_id,
+        };
         let hash = self.key.hash(
             HASH_PURPOSE,
             &format!("{}:{}", login.otp_id, login.password),
@@ -183,7 +193,7 @@ impl Gatehouse {
         let consumed = match matched {
             true => {
                 self.store
-                    .consume_ticket(&login.otp_id, OTP_TICKET, &hash, now)
+                    .consume_ticket(key, &hash, MAX_FAILURES - 1, now)
                     .await?
             }
             false => None,
@@ -194,7 +204,7 @@ impl Gatehouse {
         };
         let Some(row) = record else {
             if !matched {
-                self.store.fail_ticket(&login.otp_id).await?;
+                self.store.fail_ticket(key, MAX_FAILURES, now).await?;
                 self.second_step_failed(mfa_id, &ticket.record_id).await?;
             }
             let event = Event {

@@ -14,6 +14,7 @@ mod hostile;
 mod limiter_keys;
 mod limits;
 mod lockout;
+mod mfa;
 mod multi_instance;
 mod otp;
 mod records;

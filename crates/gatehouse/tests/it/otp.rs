@@ -6,7 +6,7 @@ use crate::support::*;
 use serde_json::{Value, json};
 
 /// The code in the `nth` mail to `to` (1-based).
-async fn code_for(app: &TestApp, to: &str, nth: usize) -> String {
+pub(crate) async fn code_for(app: &TestApp, to: &str, nth: usize) -> String {
     let text = app.mail_to(to, nth).await;
     let after = text
         .split("one-time password is: ")
@@ -15,7 +15,7 @@ async fn code_for(app: &TestApp, to: &str, nth: usize) -> String {
     after.chars().take_while(char::is_ascii_digit).collect()
 }
 
-async fn request_otp(app: &TestApp, email: &str) -> String {
+pub(crate) async fn request_otp(app: &TestApp, email: &str) -> String {
     let r = app
         .post(
             "/api/collections/users/request-otp",
@@ -27,7 +27,7 @@ async fn request_otp(app: &TestApp, email: &str) -> String {
     r.body["otpId"].as_str().unwrap().to_owned()
 }
 
-async fn auth_with_otp(app: &TestApp, otp_id: &str, code: &str, mfa_id: &str) -> (u16, Value) {
+pub(crate) async fn auth_with_otp(app: &TestApp, otp_id: &str, code: &str, mfa_id: &str) -> (u16, Value) {
     let path = if mfa_id.is_empty() {
         "/api/collections/users/auth-with-otp".to_owned()
     } else {

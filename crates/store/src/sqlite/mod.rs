@@ -7,7 +7,7 @@ use crate::condition::{Dialect, Param, sqlite_path};
 use crate::counters::MemoryCounters;
 use crate::{
     AuditPage, AuditQuery, AuditRow, CollectionRow, ListQuery, Page, RecordRow, Result, Store,
-    StoreError, TicketRow, UniqueIndex, sql,
+    StoreError, TicketKey, TicketRow, UniqueIndex, sql,
 };
 use async_trait::async_trait;
 use rusqlite::config::DbConfig;
@@ -233,6 +233,15 @@ fn audit_params(e: &AuditRow) -> [String; 9] {
         e.ip.clone(),
         e.user_agent.clone(),
         e.data.clone(),
+    ]
+}
+
+/// A ticket key the write thread can own.
+fn owned_key(key: TicketKey<'_>) -> [String; 3] {
+    [
+        key.id.to_owned(),
+        key.kind.to_owned(),
+        key.record_id.to_owned(),
     ]
 }
 
@@ -662,36 +671,44 @@ impl Store for SqliteStore {
 
     async fn consume_ticket(
         &self,
-        id: &str,
-        kind: &str,
+        key: TicketKey<'_>,
         secret_hash: &str,
+        max_failures: i64,
         now_ms: i64,
     ) -> Result<Option<TicketRow>> {
-        let args = (id.to_owned(), kind.to_owned(), secret_hash.to_owned());
+        let key = owned_key(key);
+        let hash = secret_hash.to_owned();
         self.write(move |c| {
             c.prepare_cached(&positional(sql::CONSUME_TICKET))?
-                .query_row(params![args.0, args.1, args.2, now_ms], ticket)
+                .query_row(
+                    params![key[0], key[1], key[2], hash, now_ms, max_failures],
+                    ticket,
+                )
                 .optional()
         })
         .await
     }
 
-    async fn fail_ticket(&self, id: &str) -> Result<i64> {
-        let id = id.to_owned();
+    async fn fail_ticket(
+        &self,
+        key: TicketKey<'_>,
+        limit: i64,
+        now_ms: i64,
+    ) -> Result<Option<i64>> {
+        let key = owned_key(key);
         self.write(move |c| {
             c.prepare_cached(&positional(sql::FAIL_TICKET))?
-                .query_row([id], |r| r.get(0))
+                .query_row(params![key[0], key[1], key[2], now_ms, limit], |r| r.get(0))
                 .optional()
-                .map(Option::unwrap_or_default)
         })
         .await
     }
 
-    async fn delete_ticket(&self, id: &str) -> Result<()> {
-        let id = id.to_owned();
+    async fn delete_ticket(&self, key: TicketKey<'_>) -> Result<()> {
+        let key = owned_key(key);
         self.write(move |c| {
             c.prepare_cached(&positional(sql::DELETE_TICKET))?
-                .execute([id])
+                .execute(key)
                 .map(drop)
         })
         .await
