@@ -27,6 +27,9 @@ const MAX_FAILURES: i64 = 5;
 const GUARD_ATTEMPTS: i64 = 5;
 const GUARD_WINDOW_MS: i64 = 180_000;
 
+/// Marks the owner of a decoy code (see `decoy_owner`).
+const DECOY_PREFIX: &str = "decoy:";
+
 const DISABLED: &str = "The collection is not configured to allow OTP authentication.";
 const INVALID: &str = "Invalid or expired OTP.";
 const TOO_MANY: &str = "Too many attempts, please try again later with a new OTP.";
@@ -63,10 +66,10 @@ impl Gatehouse {
             .find_record_by_email(&c.id, email)
             .await?
             .map(Record::from_row);
-        // The same query for an unknown email (an id no record has), so timing tells nothing.
-        let owner = record
-            .as_ref()
-            .map_or_else(random::record_id, |r| r.id().to_owned());
+        let owner = match &record {
+            Some(r) => r.id().to_owned(),
+            None => self.decoy_owner(&c, email),
+        };
         let live = self.store.live_tickets(&owner, OTP_TICKET, now).await?;
         if live.len() >= MAX_LIVE
             && let Some(newest) = live.first()
@@ -76,20 +79,14 @@ impl Gatehouse {
         let id = random::record_id();
         let code = random::string_from(b"0123456789", usize::try_from(c.otp.length).unwrap_or(8));
         // Unknown emails get a decoy row: the same work and the same later answers, no mail.
-        let (record_id, hash) = match &record {
-            Some(r) => (
-                r.id().to_owned(),
-                self.key.hash(HASH_PURPOSE, &format!("{id}:{code}")),
-            ),
-            None => (
-                String::new(),
-                self.key.hash(HASH_PURPOSE, &random::secret()),
-            ),
+        let hash = match &record {
+            Some(_) => self.key.hash(HASH_PURPOSE, &format!("{id}:{code}")),
+            None => self.key.hash(HASH_PURPOSE, &random::secret()),
         };
         let event = Event {
             kind: kinds::OTP_REQUESTED,
             collection_id: &c.id,
-            record_id: &record_id,
+            record_id: account_of(&owner),
             method: "otp",
             data: json!({"channel": "email", "sentTo": mask_email(email)}),
         };
@@ -98,7 +95,7 @@ impl Gatehouse {
             id: id.clone(),
             kind: OTP_TICKET.to_owned(),
             collection_id: c.id.clone(),
-            record_id: record_id.clone(),
+            record_id: owner.clone(),
             secret_hash: hash,
             data: json!({"channel": "email", "sentTo": record.as_ref().map(|r| r.row.email.clone()).unwrap_or_default()}).to_string(),
             created_ms: now,
@@ -118,7 +115,7 @@ impl Gatehouse {
             );
             // A code that could not be delivered must not stay usable.
             let store = self.store.clone();
-            let (ticket, owner) = (id.clone(), record_id.clone());
+            let ticket = id.clone();
             self.send_in_background(settings.smtp.clone(), mail, async move {
                 let key = TicketKey {
                     id: &ticket,
@@ -172,7 +169,7 @@ impl Gatehouse {
         {
             return Err(Error::too_many_requests(TOO_MANY));
         }
-        if !ticket.record_id.is_empty() && !mfa_id.is_empty() {
+        if !mfa_id.is_empty() {
             self.check_record_lock(&ticket.record_id).await?;
         }
         let key = TicketKey {
@@ -210,7 +207,7 @@ impl Gatehouse {
             let event = Event {
                 kind: kinds::LOGIN_FAILURE,
                 collection_id: &c.id,
-                record_id: &ticket.record_id,
+                record_id: account_of(&ticket.record_id),
                 method: "otp",
                 data: json!({}),
             };
@@ -232,6 +229,14 @@ impl Gatehouse {
         self.audit_login(&c, &record_id, "otp", &answer, request)
             .await?;
         answer
+    }
+
+    /// The stand-in owner of the codes asked for an address with no account: derived from the
+    /// address, so that its codes are counted, guarded and capped exactly like a record's (the
+    /// answers then cannot tell the two apart). The `:` keeps it from ever being a record id.
+    fn decoy_owner(&self, c: &Collection, email: &str) -> String {
+        let address = format!("{}|{}", c.id, email.to_lowercase());
+        format!("{DECOY_PREFIX}{}", self.key.hash("otp-decoy", &address))
     }
 
     /// A code that reached the record's current address proves the address: an unverified record
@@ -261,5 +266,14 @@ impl Gatehouse {
         record.row.updated = self.now();
         self.store.update_record(&record.to_row(), &[]).await?;
         Ok(record)
+    }
+}
+
+/// The record a ticket owner names, for the audit log: none for a decoy.
+fn account_of(owner: &str) -> &str {
+    if owner.starts_with(DECOY_PREFIX) {
+        ""
+    } else {
+        owner
     }
 }

@@ -17,6 +17,7 @@ mod lockout;
 mod mfa;
 mod multi_instance;
 mod otp;
+mod otp_attempts;
 mod records;
 mod routes;
 mod rules;

@@ -44,8 +44,13 @@ both_backends!(
 
         // Wrong passwords with made-up mfaIds: plain failures, nothing charged to ivy.
         for n in 0..12 {
-            let (status, body) =
-                password_step(&app, "ivy@example.com", "wrong-pass", &format!("madeup{n:09}")).await;
+            let (status, body) = password_step(
+                &app,
+                "ivy@example.com",
+                "wrong-pass",
+                &format!("madeup{n:09}"),
+            )
+            .await;
             assert_eq!(status, 400);
             assert_eq!(body["message"], "Failed to authenticate.");
         }
@@ -88,7 +93,8 @@ both_backends!(
         }
         // Five failed second steps end a session.
         for _ in 0..5 {
-            let (status, _) = password_step(&app, "ivy@example.com", "wrong-pass", &sessions[0]).await;
+            let (status, _) =
+                password_step(&app, "ivy@example.com", "wrong-pass", &sessions[0]).await;
             assert_eq!(status, 400);
         }
         let (status, body) =
@@ -97,7 +103,8 @@ both_backends!(
         assert_eq!(body["message"], "Invalid or expired MFA session.");
         // Ten across sessions lock the record's second steps, even with a live session.
         for _ in 0..5 {
-            let (status, _) = password_step(&app, "ivy@example.com", "wrong-pass", &sessions[1]).await;
+            let (status, _) =
+                password_step(&app, "ivy@example.com", "wrong-pass", &sessions[1]).await;
             assert_eq!(status, 400);
         }
         let (status, body) =

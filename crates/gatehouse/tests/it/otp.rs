@@ -27,7 +27,12 @@ pub(crate) async fn request_otp(app: &TestApp, email: &str) -> String {
     r.body["otpId"].as_str().unwrap().to_owned()
 }
 
-pub(crate) async fn auth_with_otp(app: &TestApp, otp_id: &str, code: &str, mfa_id: &str) -> (u16, Value) {
+pub(crate) async fn auth_with_otp(
+    app: &TestApp,
+    otp_id: &str,
+    code: &str,
+    mfa_id: &str,
+) -> (u16, Value) {
     let path = if mfa_id.is_empty() {
         "/api/collections/users/auth-with-otp".to_owned()
     } else {
