@@ -10,6 +10,7 @@ pub mod limits;
 mod mailing;
 mod mfa;
 pub mod otp;
+pub mod otp_limits;
 pub mod password_reset;
 pub mod records;
 mod settings;
@@ -39,6 +40,7 @@ pub struct Gatehouse {
     key: ServerKey,
     rules: RuleCache,
     list_conditions: ListConditionCache,
+    otp_limits: otp_limits::OtpLimitsCell,
 }
 
 /// PocketBase's list answer.
@@ -75,6 +77,7 @@ impl Gatehouse {
             key,
             rules: RuleCache::default(),
             list_conditions: ListConditionCache::default(),
+            otp_limits: otp_limits::OtpLimitsCell::default(),
         })
     }
 

@@ -8,6 +8,7 @@ use super::audit::{Event, kinds};
 use super::auth::{AuthResponse, Proof};
 use super::mailing::{check_address, mask_email};
 use super::mfa::mfa_id_of;
+use super::otp_limits::INVALID;
 use crate::access::{Caller, RequestInfo};
 use crate::collection::Collection;
 use crate::error::{Error, FieldErrors, Result, codes};
@@ -21,18 +22,11 @@ pub(crate) const OTP_TICKET: &str = "otp";
 const HASH_PURPOSE: &str = "otp";
 /// PocketBase: at most 10 live codes per record; past that the newest id is answered again.
 const MAX_LIVE: usize = 10;
-/// Wrong codes one OTP takes before it is dead.
-const MAX_FAILURES: i64 = 5;
-/// PocketBase's guard: attempts per (record, client IP) in its window.
-const GUARD_ATTEMPTS: i64 = 5;
-const GUARD_WINDOW_MS: i64 = 180_000;
 
 /// Marks the owner of a decoy code (see `decoy_owner`).
 const DECOY_PREFIX: &str = "decoy:";
 
 const DISABLED: &str = "The collection is not configured to allow OTP authentication.";
-const INVALID: &str = "Invalid or expired OTP.";
-const TOO_MANY: &str = "Too many attempts, please try again later with a new OTP.";
 
 /// The body of `auth-with-otp`. No `Debug`: it holds the code.
 #[derive(Default, Deserialize)]
@@ -163,12 +157,8 @@ impl Gatehouse {
             .await?
             .filter(|t| t.collection_id == c.id)
             .ok_or_else(|| Error::bad_request(INVALID))?;
-        let guard = format!("otp-guard:{}|{}", ticket.record_id, request.ip);
-        if self.store.counter_hit(&guard, now, GUARD_WINDOW_MS).await? > GUARD_ATTEMPTS
-            || ticket.failures >= MAX_FAILURES
-        {
-            return Err(Error::too_many_requests(TOO_MANY));
-        }
+        self.count_otp_attempt(&ticket.record_id, &request.ip)
+            .await?;
         if !mfa_id.is_empty() {
             self.check_record_lock(&ticket.record_id).await?;
         }
@@ -177,6 +167,7 @@ impl Gatehouse {
             kind: OTP_TICKET,
             record_id: &ticket.record_id,
         };
+        self.reserve_code_attempt(key).await?;
         let hash = self.key.hash(
             HASH_PURPOSE,
             &format!("{}:{}", login.otp_id, login.password),
@@ -186,11 +177,11 @@ impl Gatehouse {
             &format!("{}:{}", login.otp_id, login.password),
             &ticket.secret_hash,
         );
-        // The conditional delete is the consume; the check above only spares it for wrong codes.
+        // The conditional delete is the consume: of concurrent right guesses one wins.
         let consumed = match matched {
             true => {
                 self.store
-                    .consume_ticket(key, &hash, MAX_FAILURES - 1, now)
+                    .consume_ticket(key, &hash, self.otp_limits().per_code, now)
                     .await?
             }
             false => None,
@@ -201,7 +192,6 @@ impl Gatehouse {
         };
         let Some(row) = record else {
             if !matched {
-                self.store.fail_ticket(key, MAX_FAILURES, now).await?;
                 self.second_step_failed(mfa_id, &ticket.record_id).await?;
             }
             let event = Event {

@@ -21,4 +21,6 @@ mod otp_attempts;
 mod records;
 mod routes;
 mod rules;
+mod tickets;
+mod tickets_race;
 mod transport;

@@ -15,6 +15,18 @@ pub(crate) async fn code_for(app: &TestApp, to: &str, nth: usize) -> String {
     after.chars().take_while(char::is_ascii_digit).collect()
 }
 
+pub(crate) async fn enable_otp(app: &TestApp) {
+    let su = app.superuser_token().await;
+    let r = app
+        .patch(
+            "/api/collections/users",
+            Some(&su),
+            json!({"otp": {"enabled": true}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
 pub(crate) async fn request_otp(app: &TestApp, email: &str) -> String {
     let r = app
         .post(
@@ -47,15 +59,7 @@ pub(crate) async fn auth_with_otp(
 both_backends!(
     an_otp_is_used_once_and_dies_after_five_wrong_codes,
     |app: TestApp| async move {
-        let su = app.superuser_token().await;
-        let r = app
-            .patch(
-                "/api/collections/users",
-                Some(&su),
-                json!({"otp": {"enabled": true}}),
-            )
-            .await;
-        assert_eq!(r.status, 200, "{}", r.text);
+        enable_otp(&app).await;
         app.user("ola@example.com", "ola-password-1").await;
 
         // Unknown email: the same answer, no mail.
