@@ -8,9 +8,10 @@ use super::Gatehouse;
 use super::audit::{Event, kinds};
 use super::auth::Proof;
 use super::mailing::mask_email;
-use crate::access::{Caller, RequestInfo, Scope, Subject};
+use crate::access::{Caller, RequestInfo, Rule, Scope, Subject};
 use crate::collection::Collection;
 use crate::error::{Error, Result};
+use crate::filter::Expr;
 use crate::random;
 use crate::record::Record;
 use gatehouse_store::{TicketKey, TicketRow};
@@ -52,9 +53,8 @@ impl Gatehouse {
                 now_millis: self.clock.now_millis(),
             },
         };
-        let wanted =
-            c.mfa.rule.trim().is_empty() || self.rules.get(Some(&c.mfa.rule)).allows(&subject);
-        if !wanted {
+        let rule = self.rules.get(Some(&c.mfa.rule));
+        if !mfa_wanted(c, &rule, &subject) {
             return Ok(proof);
         }
         if mfa_id.is_empty() {
@@ -185,6 +185,25 @@ impl Gatehouse {
     }
 }
 
+/// Whether `mfa.rule` asks `subject` for a second step: an empty rule asks everyone. A rule
+/// that does not compile or names a field the collection lacks cannot say; skipping MFA on it
+/// would turn a broken rule into a way around the second step, so it asks too.
+fn mfa_wanted(c: &Collection, rule: &Rule, subject: &Subject<'_>) -> bool {
+    if c.mfa.rule.trim().is_empty() {
+        return true;
+    }
+    match rule {
+        Rule::Expr(expr) if names_only_known_fields(c, expr) => rule.allows(subject),
+        _ => true,
+    }
+}
+
+fn names_only_known_fields(c: &Collection, expr: &Expr) -> bool {
+    expr.identifiers().iter().all(|(path, _)| {
+        path.starts_with('@') || path.split('.').next().is_some_and(|f| c.field(f).is_some())
+    })
+}
+
 /// An MFA session of one record (never another kind of ticket with the same id).
 fn session_key<'a>(mfa_id: &'a str, record_id: &'a str) -> TicketKey<'a> {
     TicketKey {
@@ -206,5 +225,60 @@ pub(super) fn mfa_id_of<'a>(request: &'a RequestInfo, body: &'a str) -> &'a str 
     match request.query.get("mfaId").and_then(Value::as_str) {
         Some(id) if !id.is_empty() => id,
         _ => body,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gatehouse_store::RecordRow;
+
+    fn wanted(rule: &str, email: &str) -> bool {
+        let mut c = crate::collection::users("2026-01-01 00:00:00.000Z");
+        c.mfa.rule = rule.to_owned();
+        let record = Record::from_row(RecordRow {
+            id: "a00000000000001".to_owned(),
+            collection_id: c.id.clone(),
+            email: email.to_owned(),
+            email_visibility: false,
+            verified: true,
+            password_hash: String::new(),
+            token_key: String::new(),
+            data: "{}".to_owned(),
+            created: String::new(),
+            updated: String::new(),
+        });
+        let request = RequestInfo::default();
+        let subject = Subject {
+            collection: &c,
+            record: &record,
+            scope: Scope {
+                caller: None,
+                context: "password",
+                request: &request,
+                now_millis: 0,
+            },
+        };
+        mfa_wanted(&c, &Rule::of(Some(rule)), &subject)
+    }
+
+    #[test]
+    fn the_rule_picks_who_needs_a_second_step() {
+        assert!(wanted("", "max@example.com"));
+        assert!(wanted("email ~ 'ivy'", "ivy@example.com"));
+        assert!(!wanted("email ~ 'ivy'", "max@example.com"));
+    }
+
+    #[test]
+    fn a_rule_that_cannot_be_evaluated_asks_for_the_second_step() {
+        for broken in [
+            "email = ",
+            "noSuchField = 1",
+            "noSuchField.key = 1",
+            "@collection.users.email = 'x'",
+            "email ~ 'ivy' || (",
+        ] {
+            assert!(wanted(broken, "max@example.com"), "{broken}");
+        }
     }
 }
