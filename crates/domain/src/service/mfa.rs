@@ -8,6 +8,7 @@ use super::Gatehouse;
 use super::audit::{Event, kinds};
 use super::auth::Proof;
 use super::mailing::mask_email;
+use super::ticket_data::{MfaSessionData, TicketData};
 use crate::access::{Caller, RequestInfo, Rule, Scope, Subject};
 use crate::collection::Collection;
 use crate::error::{Error, Result};
@@ -83,7 +84,7 @@ impl Gatehouse {
         if session.collection_id != c.id || session.record_id != record.id() {
             return Err(Error::bad_request("Invalid MFA session."));
         }
-        let first = first_method(&session);
+        let first = MfaSessionData::of(&session).method;
         if first == method {
             return Err(Error::bad_request(
                 "A different authentication method is required.",
@@ -131,7 +132,10 @@ impl Gatehouse {
             collection_id: c.id.clone(),
             record_id: record.id().to_owned(),
             secret_hash: String::new(),
-            data: json!({"method": method}).to_string(),
+            data: MfaSessionData {
+                method: method.to_owned(),
+            }
+            .to_data(),
             created_ms: now,
             expires_ms: now + c.mfa.duration.saturating_mul(1000),
             failures: 0,
@@ -211,13 +215,6 @@ fn session_key<'a>(mfa_id: &'a str, record_id: &'a str) -> TicketKey<'a> {
         kind: MFA_TICKET,
         record_id,
     }
-}
-
-fn first_method(session: &TicketRow) -> String {
-    serde_json::from_str::<Value>(&session.data)
-        .ok()
-        .and_then(|d| d["method"].as_str().map(str::to_owned))
-        .unwrap_or_default()
 }
 
 /// The `mfaId` of a second step: the query string first (where the SDK puts it), then the body.

@@ -15,6 +15,7 @@ pub mod password_reset;
 pub mod records;
 mod settings;
 mod superusers;
+mod ticket_data;
 mod verification;
 
 use crate::access::{Caller, ListConditionCache, RuleCache, is_superuser};

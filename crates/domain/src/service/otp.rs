@@ -9,6 +9,7 @@ use super::auth::{AuthResponse, Proof};
 use super::mailing::{check_address, mask_email};
 use super::mfa::mfa_id_of;
 use super::otp_limits::INVALID;
+use super::ticket_data::{OtpData, TicketData};
 use crate::access::{Caller, RequestInfo};
 use crate::collection::Collection;
 use crate::error::{Error, FieldErrors, Result, codes};
@@ -91,7 +92,14 @@ impl Gatehouse {
             collection_id: c.id.clone(),
             record_id: owner.clone(),
             secret_hash: hash,
-            data: json!({"channel": "email", "sentTo": record.as_ref().map(|r| r.row.email.clone()).unwrap_or_default()}).to_string(),
+            data: OtpData {
+                channel: "email".to_owned(),
+                sent_to: record
+                    .as_ref()
+                    .map(|r| r.row.email.clone())
+                    .unwrap_or_default(),
+            }
+            .to_data(),
             created_ms: now,
             expires_ms: now + c.otp.duration.saturating_mul(1000),
             failures: 0,
