@@ -233,9 +233,12 @@ test('Gatehouse: the MFA 401 lists the usable methods, OTP with a masked address
   for (const m of body.methods) assert.equal(typeof m.type, 'string');
   const otp = body.methods.find((m) => m.type === 'otp');
   assert.ok(otp, `an otp entry: ${JSON.stringify(body.methods)}`);
-  if (otp.sentTo !== undefined) {
-    assert.equal(typeof otp.sentTo, 'string');
-    assert.ok(!otp.sentTo.includes(email), `sentTo must be masked, got ${otp.sentTo}`);
-    assert.ok(!otp.sentTo.includes(email.split('@')[0]), `the local part must be masked, got ${otp.sentTo}`);
-  }
+  // Always checked: a missing sentTo must fail here, not skip the masking checks.
+  assert.equal(typeof otp.sentTo, 'string', `an otp entry with sentTo: ${JSON.stringify(otp)}`);
+  assert.ok(!otp.sentTo.includes(email), `sentTo must be masked, got ${otp.sentTo}`);
+  assert.ok(!otp.sentTo.includes(email.split('@')[0]), `the local part must be masked, got ${otp.sentTo}`);
+  const [local, domain] = email.split('@');
+  assert.match(otp.sentTo, /\*/, `sentTo must show the masking, got ${otp.sentTo}`);
+  assert.equal(otp.sentTo[0], local[0], `sentTo keeps the first letter, got ${otp.sentTo}`);
+  assert.ok(otp.sentTo.endsWith(domain.slice(domain.lastIndexOf('.'))), `sentTo keeps the top-level domain, got ${otp.sentTo}`);
 });
