@@ -69,9 +69,11 @@ impl Gatehouse {
     pub(super) async fn count_otp_attempt(&self, owner: &str, ip: &str) -> Result<()> {
         let limits = self.otp_limits();
         let now = self.clock.now_millis();
+        // A client as the limiter and the lockout see it (an IPv6 /64 is one client).
+        let client = self.current_settings().await?.rate_limits.client_key(ip);
         let counters = [
             (
-                format!("otp-guard:{owner}|{ip}"),
+                format!("otp-guard:{owner}|{client}"),
                 limits.per_ip,
                 limits.per_ip_window_ms,
             ),

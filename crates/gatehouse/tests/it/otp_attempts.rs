@@ -150,3 +150,40 @@ both_backends!(
         assert_eq!(auth_with_otp(&app, &otp_id, &code, "").await.0, 200);
     }
 );
+
+both_backends!(
+    the_per_ip_guard_counts_an_ipv6_64_as_one_client,
+    |app: TestApp| async move {
+        enable_otp(&app).await;
+        let su = app.superuser_token().await;
+        let r = app
+            .patch(
+                "/api/settings",
+                Some(&su),
+                json!({"trustedProxy": {"headers": ["X-Forwarded-For"], "proxyIPs": ["127.0.0.1"]}}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        // Two codes, so that neither reaches its own limit.
+        let ids = [
+            request_otp(&app, "nobody@example.com").await,
+            request_otp(&app, "nobody@example.com").await,
+        ];
+        let mut statuses = Vec::new();
+        for host in 1..=6 {
+            let otp_id = &ids[host % 2];
+            let r = app
+                .send_with_headers(
+                    reqwest::Method::POST,
+                    "/api/collections/users/auth-with-otp",
+                    None,
+                    Some(json!({"otpId": otp_id, "password": "00000000"})),
+                    &[("x-forwarded-for", &format!("2001:db8:1:2::{host}"))],
+                )
+                .await;
+            statuses.push(r.status.as_u16());
+        }
+        // PocketBase's 5 per client, the sixth refused, however the /64 varies its address.
+        assert_eq!(statuses, [400, 400, 400, 400, 400, 429]);
+    }
+);
