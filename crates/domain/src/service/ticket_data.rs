@@ -34,3 +34,44 @@ pub(super) struct OtpData {
 }
 
 impl TicketData for OtpData {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(data: &str) -> TicketRow {
+        TicketRow {
+            id: "t".to_owned(),
+            kind: "otp".to_owned(),
+            collection_id: String::new(),
+            record_id: String::new(),
+            secret_hash: String::new(),
+            data: data.to_owned(),
+            created_ms: 0,
+            expires_ms: 0,
+            failures: 0,
+        }
+    }
+
+    #[test]
+    fn data_round_trips_in_the_stored_shape() {
+        let otp = OtpData {
+            channel: "email".to_owned(),
+            sent_to: "ann@example.com".to_owned(),
+        };
+        assert_eq!(
+            otp.to_data(),
+            r#"{"channel":"email","sentTo":"ann@example.com"}"#
+        );
+        assert_eq!(OtpData::of(&row(&otp.to_data())).sent_to, "ann@example.com");
+        let session = MfaSessionData::of(&row(r#"{"method":"password"}"#));
+        assert_eq!(session.method, "password");
+    }
+
+    #[test]
+    fn missing_or_malformed_data_reads_as_empty() {
+        assert_eq!(OtpData::of(&row("not json")).sent_to, "");
+        assert_eq!(MfaSessionData::of(&row("{}")).method, "");
+        assert_eq!(MfaSessionData::of(&row(r#"{"method":7}"#)).method, "");
+    }
+}
