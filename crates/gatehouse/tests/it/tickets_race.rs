@@ -38,7 +38,7 @@ both_backends!(
                 concurrently(&app, USES, "/api/collections/users/auth-with-otp", body).await;
             let wins = statuses.iter().filter(|s| **s == 200).count();
             assert_eq!(wins, 1, "trial {trial}: {statuses:?}");
-            // Every loser was compared and lost the consume: 400, not a limit's 429.
+            // Every loser gets PocketBase's answer for a used code (400), none a limit's 429.
             assert_eq!(statuses.iter().filter(|s| **s == 400).count(), USES - 1);
         }
     }
