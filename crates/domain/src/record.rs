@@ -1,7 +1,7 @@
 //! An auth record as the domain sees it, and how it is rendered for a given viewer.
 
 use crate::collection::{Collection, FieldKind, is_autodate_column};
-use gatehouse_store::RecordRow;
+use gatehouse_store::{RecordChanges, RecordRow};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
@@ -43,6 +43,28 @@ impl Record {
         let mut row = self.row.clone();
         row.data = Value::Object(self.data.clone()).to_string();
         row
+    }
+
+    /// What changed since the record was read as `before`: the only columns and custom fields
+    /// a write may set, so that it keeps what others changed in the meantime.
+    pub fn changes_since(&self, before: &Record) -> RecordChanges {
+        let (new, old) = (&self.row, &before.row);
+        let changed = |new: &String, old: &String| (new != old).then(|| new.clone());
+        RecordChanges {
+            email: changed(&new.email, &old.email),
+            email_visibility: (new.email_visibility != old.email_visibility)
+                .then_some(new.email_visibility),
+            verified: (new.verified != old.verified).then_some(new.verified),
+            password_hash: changed(&new.password_hash, &old.password_hash),
+            token_key: changed(&new.token_key, &old.token_key),
+            fields: self
+                .data
+                .iter()
+                .filter(|(name, value)| before.data.get(*name) != Some(*value))
+                .map(|(name, value)| (name.clone(), value.to_string()))
+                .collect(),
+            updated: new.updated.clone(),
+        }
     }
 
     pub fn id(&self) -> &str {

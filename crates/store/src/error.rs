@@ -8,6 +8,9 @@ pub enum StoreError {
     Unique { target: String },
     #[error("row not found")]
     NotFound,
+    /// A conditional write found the row changed since it was read (a new `tokenKey`).
+    #[error("row changed since it was read")]
+    Stale,
     #[error("database configuration: {0}")]
     Config(String),
     #[error("database error: {0}")]

@@ -11,6 +11,7 @@ mod error;
 mod list_condition;
 mod model;
 mod postgres;
+mod record_write;
 mod sql;
 mod sqlite;
 
@@ -19,8 +20,8 @@ pub use counters::RATE_LIMIT_PREFIX;
 pub use error::StoreError;
 pub use list_condition::ListCondition;
 pub use model::{
-    AuditPage, AuditQuery, AuditRow, CollectionRow, ListQuery, Page, RecordRow, SortKey, SortTerm,
-    TicketKey, TicketRow, UniqueIndex,
+    AuditPage, AuditQuery, AuditRow, CollectionRow, ListQuery, Page, RecordChanges, RecordRow,
+    SortKey, SortTerm, TicketKey, TicketRow, UniqueIndex,
 };
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -65,9 +66,18 @@ pub trait Store: Send + Sync + 'static {
         nocase: bool,
     ) -> Result<Option<RecordRow>>;
     async fn insert_record(&self, row: &RecordRow) -> Result<()>;
-    /// Writes every column of the record, and the audit `events` in the same transaction; fails
-    /// with `NotFound` (writing nothing) when the record no longer exists.
-    async fn update_record(&self, row: &RecordRow, events: &[AuditRow]) -> Result<()>;
+    /// Writes the `changes` to the record, and the audit `events` in the same transaction. With
+    /// `expected_token_key`, only if the record still has that `tokenKey`: a write prepared from
+    /// a read must not land after a credential change that came between. Writes nothing and fails
+    /// with `NotFound` when the record is gone, `Stale` when its `tokenKey` changed.
+    async fn update_record(
+        &self,
+        collection_id: &str,
+        id: &str,
+        changes: &RecordChanges,
+        expected_token_key: Option<&str>,
+        events: &[AuditRow],
+    ) -> Result<()>;
     /// Swaps the password hash only if it is still `old_hash` (re-hashing on login must not undo a
     /// password change that raced with it). Returns whether the row changed.
     async fn replace_password_hash(&self, id: &str, old_hash: &str, new_hash: &str)

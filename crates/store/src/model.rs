@@ -39,6 +39,44 @@ impl std::fmt::Debug for RecordRow {
     }
 }
 
+/// One write to an auth record: the columns that changed (`None` keeps the stored value) and
+/// the custom fields that changed. Writing only these keeps whatever another request changed
+/// in the meantime: a name edit never writes back a password hash it read before a reset.
+#[derive(Clone, Default, PartialEq)]
+pub struct RecordChanges {
+    pub email: Option<String>,
+    pub email_visibility: Option<bool>,
+    pub verified: Option<bool>,
+    pub password_hash: Option<String>,
+    pub token_key: Option<String>,
+    /// Custom fields to set, by name, each as JSON text; the others keep their stored values.
+    pub fields: Vec<(String, String)>,
+    pub updated: String,
+}
+
+impl RecordChanges {
+    /// Whether the write changes how the record proves who it is (its credentials, its
+    /// address or the proof of it): such a write must start from the current `tokenKey`.
+    pub fn touches_credentials(&self) -> bool {
+        self.email.is_some()
+            || self.verified.is_some()
+            || self.password_hash.is_some()
+            || self.token_key.is_some()
+    }
+}
+
+// Hand-written so that a stray `{:?}` never prints a password hash or a token key.
+impl std::fmt::Debug for RecordChanges {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordChanges")
+            .field("email_visibility", &self.email_visibility)
+            .field("verified", &self.verified)
+            .field("password_hash", &self.password_hash.as_ref().map(|_| "…"))
+            .field("token_key", &self.token_key.as_ref().map(|_| "…"))
+            .finish_non_exhaustive()
+    }
+}
+
 /// What a list may be sorted by: a system column or a custom field inside `data`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SortKey {

@@ -4,8 +4,8 @@
 
 use crate::condition::{Dialect, Param};
 use crate::{
-    AuditPage, AuditQuery, AuditRow, CollectionRow, ListQuery, Page, RecordRow, Result, Store,
-    StoreError, TicketKey, TicketRow, UniqueIndex, sql,
+    AuditPage, AuditQuery, AuditRow, CollectionRow, ListQuery, Page, RecordChanges, RecordRow,
+    Result, Store, StoreError, TicketKey, TicketRow, UniqueIndex, record_write, sql,
 };
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -300,17 +300,38 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    async fn update_record(&self, row: &RecordRow, events: &[AuditRow]) -> Result<()> {
-        // `created` is written back unchanged so that both statements bind the same columns.
-        const Q: &str = "UPDATE records SET email = $3, email_visibility = $4, verified = $5, password_hash = $6, \
-                         token_key = $7, data = $8::jsonb, created = $9, updated = $10 WHERE id = $1 AND collection_id = $2";
+    async fn update_record(
+        &self,
+        collection_id: &str,
+        id: &str,
+        changes: &RecordChanges,
+        expected_token_key: Option<&str>,
+        events: &[AuditRow],
+    ) -> Result<()> {
+        let (q, params) = record_write::update(
+            collection_id,
+            id,
+            changes,
+            expected_token_key,
+            Dialect::Postgres,
+        );
+        let mut update = sqlx::query(AssertSqlSafe(q));
+        for p in &params {
+            update = bind!(update, p);
+        }
         let mut tx = self.pool.begin().await?;
-        let done = bind_record(sqlx::query(Q), row)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
+        let done = update.execute(&mut *tx).await.map_err(map_err)?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
+            let exists: i64 = sqlx::query_scalar(record_write::RECORD_EXISTS)
+                .bind(collection_id)
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+            return Err(if exists > 0 {
+                StoreError::Stale
+            } else {
+                StoreError::NotFound
+            });
         }
         for event in events {
             bind_audit(sqlx::query(sql::INSERT_AUDIT), event)

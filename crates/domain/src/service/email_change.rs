@@ -157,6 +157,7 @@ impl Gatehouse {
             ));
         };
 
+        let before = record.clone();
         let old = std::mem::replace(&mut record.row.email, claims.new_email.clone());
         record.row.verified = true;
         record.row.token_key = random::secret();
@@ -169,7 +170,7 @@ impl Gatehouse {
             data: json!({"from": mask_email(&old), "to": mask_email(&claims.new_email)}),
         };
         let events = [self.audit_row(event, request)];
-        self.save_redeemed(&record, &events, Purpose::EmailChange)
+        self.save_redeemed(&before, &record, &events, Purpose::EmailChange)
             .await?;
         self.forget_credentials(record.id(), false).await?;
         tracing::info!(record = record.id(), collection = %c.name, "email changed; previous tokens revoked");

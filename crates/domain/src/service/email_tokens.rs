@@ -170,19 +170,24 @@ impl Gatehouse {
         Ok(self.store.counter_hit(&key, now, RESEND_WINDOW_MS).await? <= 1)
     }
 
-    /// Writes the record a redeemed token changed, with its audit rows. A record deleted since
-    /// the token was checked makes the token invalid; for an email change, an address taken in
-    /// the meantime makes it `validation_invalid_token_email` (PocketBase's answers).
+    /// Writes what a redeemed token changed in the record (read as `before`), with its audit
+    /// rows. The write lands only if the record still has the `tokenKey` the token was checked
+    /// against, so of concurrent uses of one link exactly one wins; a record deleted or given new
+    /// credentials since makes the token invalid, and for an email change, an address taken in the
+    /// meantime makes it `validation_invalid_token_email` (PocketBase's answers).
     pub(super) async fn save_redeemed(
         &self,
+        before: &Record,
         record: &Record,
         events: &[AuditRow],
         purpose: Purpose,
     ) -> Result<()> {
         let mut errors = FieldErrors::default();
-        match self.store.update_record(&record.to_row(), events).await {
+        match self.save_changes(before, record, events).await {
             Ok(()) => return Ok(()),
-            Err(StoreError::NotFound) => TokenProblem::Invalid.report(purpose, &mut errors),
+            Err(StoreError::NotFound | StoreError::Stale) => {
+                TokenProblem::Invalid.report(purpose, &mut errors);
+            }
             Err(StoreError::Unique { .. }) if purpose == Purpose::EmailChange => {
                 TokenProblem::EmailTaken.report(purpose, &mut errors);
             }

@@ -253,8 +253,10 @@ impl Gatehouse {
         if record.row.verified || sent_to.is_empty() || sent_to != record.row.email {
             return Ok(record);
         }
+        let before = record.clone();
         record.row.verified = true;
-        if !c.mfa.enabled {
+        let new_password = !c.mfa.enabled;
+        if new_password {
             record.row.password_hash = self
                 .passwords
                 .hash(&crate::password::Password(random::password()))
@@ -262,7 +264,18 @@ impl Gatehouse {
             record.row.token_key = random::secret();
         }
         record.row.updated = self.now();
-        self.store.update_record(&record.to_row(), &[]).await?;
+        match self.save_changes(&before, &record, &[]).await {
+            Ok(()) => {}
+            // Deleted, or given new credentials, since the code was checked: no login on it.
+            Err(gatehouse_store::StoreError::NotFound | gatehouse_store::StoreError::Stale) => {
+                return Err(Error::bad_request(INVALID));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        if new_password {
+            // Codes and sessions issued under the squatter's password end with it.
+            self.forget_credentials(record.id(), true).await?;
+        }
         Ok(record)
     }
 }

@@ -96,6 +96,7 @@ impl Gatehouse {
             return Err(Error::validation("Failed to set new password.", errors));
         }
 
+        let before = record.clone();
         record.row.password_hash = self.passwords.hash(&Password(form.password)).await?;
         record.row.token_key = random::secret();
         if !record.row.verified && claims.email == record.row.email {
@@ -111,7 +112,7 @@ impl Gatehouse {
             data: json!({"by": record.id(), "self": true}),
         };
         let events = [self.audit_row(event, request)];
-        self.save_redeemed(&record, &events, Purpose::PasswordReset)
+        self.save_redeemed(&before, &record, &events, Purpose::PasswordReset)
             .await?;
         self.forget_credentials(record.id(), true).await?;
         tracing::info!(record = record.id(), collection = %c.name, "password reset; previous tokens revoked");

@@ -13,8 +13,8 @@ use crate::password::Password;
 use crate::random;
 use crate::record::{Record, View};
 use gatehouse_store::{
-    Column, Condition, ListCondition, ListQuery, RecordRow, SortKey, SortTerm, StoreError,
-    UniqueIndex,
+    AuditRow, Column, Condition, ListCondition, ListQuery, RecordRow, SortKey, SortTerm,
+    StoreError, UniqueIndex,
 };
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
@@ -255,6 +255,7 @@ impl Gatehouse {
             drop_hidden_fields(&c, &mut body);
         }
         let mut record = self.load(&c, id).await?;
+        let before = record.clone();
         self.check(&rule, &c, &record, caller, request)?;
         let manage = can_manage(&self.subject(&c, &record, caller, request));
         let mut errors = FieldErrors::default();
@@ -337,12 +338,15 @@ impl Gatehouse {
             record.row.token_key = random::secret();
         }
         record.row.updated = now;
-        match self.store.update_record(&record.to_row(), &events).await {
+        match self.save_changes(&before, &record, &events).await {
             Ok(()) => {}
             Err(StoreError::Unique { target }) => {
                 return Err(unique_error(&target, "Failed to update record."));
             }
             Err(StoreError::NotFound) => return Err(Error::resource_not_found()),
+            // Credentials changed since the record was read (a reset, another PATCH): this
+            // write was checked against the old ones, so it is refused rather than applied.
+            Err(StoreError::Stale) => return Err(Error::bad_request("Failed to update record.")),
             Err(e) => return Err(e.into()),
         }
         if rotate_token_key {
@@ -372,6 +376,30 @@ impl Gatehouse {
             return Err(Error::resource_not_found());
         }
         Ok(())
+    }
+
+    /// Writes what changed in `record` since it was read as `before`. A write that touches
+    /// credentials, the address or its proof lands only if the record still has the `tokenKey`
+    /// it was read with (else `Stale`, nothing written): it was checked against that state.
+    pub(super) async fn save_changes(
+        &self,
+        before: &Record,
+        record: &Record,
+        events: &[AuditRow],
+    ) -> std::result::Result<(), StoreError> {
+        let changes = record.changes_since(before);
+        let expected = changes
+            .touches_credentials()
+            .then_some(before.row.token_key.as_str());
+        self.store
+            .update_record(
+                &record.row.collection_id,
+                record.id(),
+                &changes,
+                expected,
+                events,
+            )
+            .await
     }
 
     async fn load(&self, c: &Collection, id: &str) -> Result<Record> {

@@ -9,6 +9,7 @@ use crate::collection::field::is_email;
 use crate::error::{Error, Result};
 use crate::password::Password;
 use crate::random;
+use crate::record::Record;
 use gatehouse_store::RecordRow;
 use serde_json::json;
 
@@ -27,23 +28,25 @@ impl Gatehouse {
         }
         let hash = self.passwords.hash(password).await?;
         let now = self.now();
-        if let Some(mut row) = self
+        if let Some(row) = self
             .store
             .find_record_by_email(SUPERUSERS_ID, email)
             .await?
         {
-            row.password_hash = hash;
-            row.token_key = random::secret();
-            row.updated = now;
+            let before = Record::from_row(row);
+            let mut record = before.clone();
+            record.row.password_hash = hash;
+            record.row.token_key = random::secret();
+            record.row.updated = now;
             let event = Event {
                 kind: kinds::PASSWORD_CHANGED,
                 collection_id: SUPERUSERS_ID,
-                record_id: &row.id,
+                record_id: record.id(),
                 method: "",
                 data: json!({"by": "cli"}),
             };
             let events = [self.audit_row(event, &RequestInfo::default())];
-            self.store.update_record(&row, &events).await?;
+            self.save_changes(&before, &record, &events).await?;
             return Ok(false);
         }
         let row = RecordRow {

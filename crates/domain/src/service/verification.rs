@@ -74,6 +74,7 @@ impl Gatehouse {
         if record.row.verified {
             return Ok(());
         }
+        let before = record.clone();
         record.row.verified = true;
         if !c.password_auth.enabled {
             // Whoever signed the address up before its owner must not keep a password to it.
@@ -89,7 +90,7 @@ impl Gatehouse {
             data: json!({}),
         };
         let events = [self.audit_row(event, request)];
-        self.save_redeemed(&record, &events, Purpose::Verification)
+        self.save_redeemed(&before, &record, &events, Purpose::Verification)
             .await?;
         Ok(())
     }

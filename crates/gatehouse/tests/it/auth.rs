@@ -78,7 +78,15 @@ both_backends!(
         let store = app.gh.store();
         let mut row = store.find_record(USERS_ID, &id).await.unwrap().unwrap();
         row.password_hash = bcrypt::hash("imported-password", 4).unwrap();
-        store.update_record(&row, &[]).await.unwrap();
+        let changes = gatehouse_store::RecordChanges {
+            password_hash: Some(row.password_hash.clone()),
+            updated: row.updated.clone(),
+            ..Default::default()
+        };
+        store
+            .update_record(USERS_ID, &id, &changes, None, &[])
+            .await
+            .unwrap();
 
         let r = app
             .login("users", "carl@example.com", "imported-password")

@@ -24,3 +24,5 @@ mod rules;
 mod tickets;
 mod tickets_race;
 mod transport;
+mod write_races;
+mod writes;

@@ -6,8 +6,8 @@
 use crate::condition::{Dialect, Param, sqlite_path};
 use crate::counters::MemoryCounters;
 use crate::{
-    AuditPage, AuditQuery, AuditRow, CollectionRow, ListQuery, Page, RecordRow, Result, Store,
-    StoreError, TicketKey, TicketRow, UniqueIndex, sql,
+    AuditPage, AuditQuery, AuditRow, CollectionRow, ListQuery, Page, RecordChanges, RecordRow,
+    Result, Store, StoreError, TicketKey, TicketRow, UniqueIndex, record_write, sql,
 };
 use async_trait::async_trait;
 use rusqlite::config::DbConfig;
@@ -515,30 +515,44 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn update_record(&self, row: &RecordRow, events: &[AuditRow]) -> Result<()> {
-        // `created` is written back unchanged so that both statements bind the same columns.
-        const Q: &str = "UPDATE records SET email = ?3, email_visibility = ?4, verified = ?5, password_hash = ?6, \
-                         token_key = ?7, data = jsonb(?8), created = ?9, updated = ?10 WHERE id = ?1 AND collection_id = ?2";
-        let row = row.clone();
+    async fn update_record(
+        &self,
+        collection_id: &str,
+        id: &str,
+        changes: &RecordChanges,
+        expected_token_key: Option<&str>,
+        events: &[AuditRow],
+    ) -> Result<()> {
+        let (q, params) = record_write::update(
+            collection_id,
+            id,
+            changes,
+            expected_token_key,
+            Dialect::Sqlite,
+        );
+        let args: Vec<rusqlite::types::Value> = params.into_iter().map(sqlite_value).collect();
+        let key = [collection_id.to_owned(), id.to_owned()];
         let events = events.to_vec();
-        let changed = self
-            .write(move |c| {
-                let tx = c.transaction()?;
-                let changed = tx.prepare_cached(Q)?.execute(record_params(&row))?;
-                if changed == 1 {
-                    for event in &events {
-                        tx.prepare_cached(&positional(sql::INSERT_AUDIT))?
-                            .execute(audit_params(event))?;
-                    }
-                }
-                tx.commit()?;
-                Ok(changed)
-            })
-            .await?;
-        if changed == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        self.write(move |c| {
+            let tx = c.transaction()?;
+            if tx.prepare_cached(&q)?.execute(params_from_iter(&args))? == 0 {
+                let exists: i64 = tx
+                    .prepare_cached(&positional(record_write::RECORD_EXISTS))?
+                    .query_row(key, |r| r.get(0))?;
+                return Ok(Err(if exists > 0 {
+                    StoreError::Stale
+                } else {
+                    StoreError::NotFound
+                }));
+            }
+            for event in &events {
+                tx.prepare_cached(&positional(sql::INSERT_AUDIT))?
+                    .execute(audit_params(event))?;
+            }
+            tx.commit()?;
+            Ok(Ok(()))
+        })
+        .await?
     }
 
     async fn replace_password_hash(
