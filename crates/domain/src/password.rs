@@ -8,6 +8,7 @@ use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use rand::RngExt;
 use serde::Deserialize;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
 /// OWASP's minimum memory and passes for argon2id (2026 cheat sheet): 19 MiB, 2 passes. Split
@@ -57,6 +58,8 @@ type Job = Box<dyn FnOnce(&mut Memory) + Send>;
 /// run on [`Lanes`], where the lanes of one hash are shared out over the cores.
 pub struct Passwords {
     jobs: Mutex<mpsc::Sender<Job>>,
+    /// Hashes and verifications started, dummy ones included: what the CPU was asked to do.
+    runs: AtomicU64,
 }
 
 fn argon2() -> Argon2<'static> {
@@ -83,7 +86,13 @@ impl Passwords {
         }
         Self {
             jobs: Mutex::new(tx),
+            runs: AtomicU64::new(0),
         }
+    }
+
+    /// How many hashes and verifications were started since the server began.
+    pub fn runs(&self) -> u64 {
+        self.runs.load(Ordering::Relaxed)
     }
 
     pub async fn hash(&self, password: &Password) -> Result<String> {
@@ -111,6 +120,7 @@ impl Passwords {
         &self,
         work: impl FnOnce(&mut Memory) -> Result<T> + Send + 'static,
     ) -> Result<T> {
+        self.runs.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move |memory| {
             let _ = tx.send(work(memory));

@@ -86,6 +86,11 @@ impl Gatehouse {
         &self.store
     }
 
+    /// Password hashes and verifications run so far (a measure of CPU spent on passwords).
+    pub fn password_hashes_run(&self) -> u64 {
+        self.passwords.runs()
+    }
+
     fn now(&self) -> String {
         format_datetime(self.clock.now_millis())
     }

@@ -366,3 +366,54 @@ both_backends!(new_location_alert, |app: TestApp| async move {
     let seventh = app.mail_to("al@example.com", 7).await;
     assert!(seventh.contains("Login from a new location"));
 });
+
+both_backends!(
+    a_forged_email_change_token_costs_no_password_hash,
+    |app: TestApp| async move {
+        let (_, auth) = app.user("fay@example.com", "fay-password-1").await;
+        let r = app
+            .post(
+                "/api/collections/users/request-email-change",
+                Some(&auth),
+                json!({"newEmail": "fay.new@example.com"}),
+            )
+            .await;
+        assert_eq!(r.status, 204, "{}", r.text);
+        let link = link_token(&app, "fay.new@example.com", 1, "confirm-email-change").await;
+        let confirm = |token: String| {
+            let app = &app;
+            async move {
+                app.post(
+                    "/api/collections/users/confirm-email-change",
+                    None,
+                    json!({"token": token, "password": "any-password"}),
+                )
+                .await
+            }
+        };
+        let forged = format!("{}x", &link[..link.len() - 1]);
+        let before = app.gh.password_hashes_run();
+        for _ in 0..5 {
+            let r = confirm(forged.clone()).await;
+            // PocketBase's answer is unchanged: a bad token and a bad password.
+            assert_eq!(r.status, 400);
+            assert_eq!(token_code(&r), "validation_invalid_token");
+            assert_eq!(
+                r.body["data"]["password"]["code"],
+                "validation_invalid_password"
+            );
+        }
+        assert_eq!(
+            app.gh.password_hashes_run(),
+            before,
+            "no hash for a forged token"
+        );
+        // A good token with a wrong password is checked against the record's hash.
+        let r = confirm(link).await;
+        assert_eq!(
+            r.body["data"]["password"]["code"],
+            "validation_invalid_password"
+        );
+        assert_eq!(app.gh.password_hashes_run(), before + 1);
+    }
+);
