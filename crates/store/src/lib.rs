@@ -82,7 +82,10 @@ pub trait Store: Send + Sync + 'static {
     /// password change that raced with it). Returns whether the row changed.
     async fn replace_password_hash(&self, id: &str, old_hash: &str, new_hash: &str)
     -> Result<bool>;
-    async fn delete_record(&self, collection_id: &str, id: &str) -> Result<bool>;
+    /// Deletes the record and its tickets (codes, MFA sessions) in one transaction. With
+    /// `keep_last`, only if another record of the collection remains, judged in the same
+    /// statement (the last superuser). Returns whether the record was deleted.
+    async fn delete_record(&self, collection_id: &str, id: &str, keep_last: bool) -> Result<bool>;
     async fn count_records(&self, collection_id: &str) -> Result<i64>;
     async fn list_records(&self, query: &ListQuery) -> Result<Page>;
 

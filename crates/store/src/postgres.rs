@@ -357,13 +357,31 @@ impl Store for PostgresStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn delete_record(&self, collection_id: &str, id: &str) -> Result<bool> {
-        let done = sqlx::query(sql::DELETE_RECORD)
+    async fn delete_record(&self, collection_id: &str, id: &str, keep_last: bool) -> Result<bool> {
+        // The count locks the collection's rows (in one order, so two deletes cannot deadlock):
+        // a concurrent delete waits, then counts without the row the first one deleted.
+        const KEEPING_ONE: &str = "DELETE FROM records WHERE collection_id = $1 AND id = $2 AND (SELECT COUNT(*) \
+                                   FROM (SELECT 1 FROM records WHERE collection_id = $1 ORDER BY id FOR UPDATE) AS locked) > 1";
+        let delete = if keep_last {
+            KEEPING_ONE
+        } else {
+            record_write::DELETE
+        };
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(delete)
             .bind(collection_id)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(done.rows_affected() == 1)
+        let deleted = done.rows_affected() == 1;
+        if deleted {
+            sqlx::query(record_write::DELETE_TICKETS)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(deleted)
     }
 
     async fn count_records(&self, collection_id: &str) -> Result<i64> {

@@ -78,3 +78,9 @@ fn set_fields(b: &mut SqlBuilder, fields: &[(String, String)]) -> String {
 
 /// Whether the record exists, to tell a write that found no row (`$1` collection, `$2` id).
 pub const RECORD_EXISTS: &str = "SELECT COUNT(*) FROM records WHERE collection_id = $1 AND id = $2";
+
+/// Deletes a record (`$1` collection, `$2` id).
+pub const DELETE: &str = "DELETE FROM records WHERE collection_id = $1 AND id = $2";
+/// Deletes a record's tickets (`$1` record id): ids are unique across collections and a new
+/// record may take a deleted one's id, which must not inherit its codes or sessions.
+pub const DELETE_TICKETS: &str = "DELETE FROM tickets WHERE record_id = $1";

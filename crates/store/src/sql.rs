@@ -10,7 +10,6 @@ pub const INSERT_COLLECTION: &str = "INSERT INTO collections (id, name, kind, sy
 pub const UPDATE_COLLECTION: &str = "UPDATE collections SET name = $2, kind = $3, system = $4, definition = $5, updated = $6 WHERE id = $1";
 pub const DELETE_COLLECTION: &str = "DELETE FROM collections WHERE id = $1";
 
-pub const DELETE_RECORD: &str = "DELETE FROM records WHERE collection_id = $1 AND id = $2";
 pub const COUNT_RECORDS: &str = "SELECT COUNT(*) FROM records WHERE collection_id = $1";
 pub const REPLACE_PASSWORD_HASH: &str =
     "UPDATE records SET password_hash = $3 WHERE id = $1 AND password_hash = $2";

@@ -367,15 +367,27 @@ impl Gatehouse {
         let rule = self.rule_for(c.delete_rule.as_deref(), caller)?;
         let record = self.load(&c, id).await?;
         self.check(&rule, &c, &record, caller, request)?;
-        if c.id == SUPERUSERS_ID && self.store.count_records(SUPERUSERS_ID).await? <= 1 {
-            return Err(Error::bad_request(
-                "You can't delete the only existing superuser.",
-            ));
-        }
-        if !self.store.delete_record(&c.id, id).await? {
-            return Err(Error::resource_not_found());
-        }
+        self.delete_checked(&c.id, id).await?;
         Ok(())
+    }
+
+    /// Deletes a record; a superuser only while another one remains, checked by the delete
+    /// itself so that two concurrent deletes cannot remove the last two.
+    pub(super) async fn delete_checked(&self, collection_id: &str, id: &str) -> Result<()> {
+        let superuser = collection_id == SUPERUSERS_ID;
+        if self
+            .store
+            .delete_record(collection_id, id, superuser)
+            .await?
+        {
+            return Ok(());
+        }
+        match superuser && self.store.find_record(collection_id, id).await?.is_some() {
+            true => Err(Error::bad_request(
+                "You can't delete the only existing superuser.",
+            )),
+            false => Err(Error::resource_not_found()),
+        }
     }
 
     /// Writes what changed in `record` since it was read as `before`. A write that touches

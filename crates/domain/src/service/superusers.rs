@@ -72,12 +72,6 @@ impl Gatehouse {
             .find_record_by_email(SUPERUSERS_ID, email)
             .await?
             .ok_or_else(|| Error::not_found(format!("No superuser with email {email}.")))?;
-        if self.store.count_records(SUPERUSERS_ID).await? <= 1 {
-            return Err(Error::bad_request(
-                "You can't delete the only existing superuser.",
-            ));
-        }
-        self.store.delete_record(SUPERUSERS_ID, &row.id).await?;
-        Ok(())
+        self.delete_checked(SUPERUSERS_ID, &row.id).await
     }
 }

@@ -194,3 +194,43 @@ both_backends!(the_last_superuser_stays, |app: TestApp| async move {
         403
     );
 });
+
+both_backends!(
+    concurrent_deletes_keep_one_superuser,
+    |app: TestApp| async move {
+        use gatehouse_domain::Password;
+        use gatehouse_domain::collection::SUPERUSERS_ID;
+        let gh = app.gh.clone();
+        let mut alive = vec![SU_EMAIL.to_owned()];
+        for trial in 0..20 {
+            let mut all = alive.clone();
+            for n in all.len()..4 {
+                let email = format!("su{trial}-{n}@example.com");
+                let password = Password("super-password-1".into());
+                assert!(gh.upsert_superuser(&email, &password).await.unwrap());
+                all.push(email);
+            }
+            // All four deleted at once: any three may go, never the fourth.
+            let mut set = tokio::task::JoinSet::new();
+            for email in all.clone() {
+                let gh = gh.clone();
+                set.spawn(async move { gh.delete_superuser(&email).await.is_ok() });
+            }
+            let deleted = set.join_all().await.into_iter().filter(|ok| *ok).count();
+            assert_eq!(deleted, 3, "trial {trial}");
+            assert_eq!(gh.store().count_records(SUPERUSERS_ID).await.unwrap(), 1);
+            alive.clear();
+            for email in all {
+                if gh
+                    .store()
+                    .find_record_by_email(SUPERUSERS_ID, &email)
+                    .await
+                    .unwrap()
+                    .is_some()
+                {
+                    alive.push(email);
+                }
+            }
+        }
+    }
+);

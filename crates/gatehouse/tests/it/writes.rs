@@ -2,6 +2,7 @@
 //! bring old credentials back, and the one-time things of a record end with it.
 
 use crate::both_backends;
+use crate::otp::{code_for, request_otp};
 use crate::support::*;
 use gatehouse_domain::collection::USERS_ID;
 use gatehouse_domain::record::Record;
@@ -102,5 +103,87 @@ both_backends!(
             )
             .await;
         assert_eq!(refresh.status, 401);
+    }
+);
+
+/// Turns email OTPs on for `users`.
+async fn enable_otp(app: &TestApp) {
+    let su = app.superuser_token().await;
+    let r = app
+        .patch(
+            "/api/collections/users",
+            Some(&su),
+            json!({"otp": {"enabled": true}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
+both_backends!(
+    deleting_a_record_ends_its_codes,
+    |app: TestApp| async move {
+        enable_otp(&app).await;
+        let (id, _) = app.user("dora@example.com", "dora-password-1").await;
+        let otp_id = request_otp(&app, "dora@example.com").await;
+        let store = app.gh.store();
+        assert!(
+            store
+                .find_ticket(&otp_id, "otp", 0)
+                .await
+                .unwrap()
+                .is_some()
+        );
+
+        let su = app.superuser_token().await;
+        let path = format!("/api/collections/users/records/{id}");
+        let r = app
+            .send(reqwest::Method::DELETE, &path, Some(&su), None)
+            .await;
+        assert_eq!(r.status, 204, "{}", r.text);
+        assert!(
+            store
+                .find_ticket(&otp_id, "otp", 0)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(store.live_tickets(&id, "otp", 0).await.unwrap().is_empty());
+    }
+);
+
+both_backends!(
+    the_password_an_otp_sets_ends_the_other_codes,
+    |app: TestApp| async move {
+        enable_otp(&app).await;
+        // Signed up by someone else: unverified, with a password the owner never chose.
+        let (id, _) = app.user("otto@example.com", "squatter-password").await;
+        let first = request_otp(&app, "otto@example.com").await;
+        let code = code_for(&app, "otto@example.com", 1).await;
+        let second = request_otp(&app, "otto@example.com").await;
+        let r = app
+            .post(
+                "/api/collections/users/auth-with-otp",
+                None,
+                json!({"otpId": first, "password": code}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["record"]["verified"], true);
+        // The squatter's password is gone, and so is any code requested before.
+        assert_eq!(
+            app.login("users", "otto@example.com", "squatter-password")
+                .await
+                .status,
+            400
+        );
+        let store = app.gh.store();
+        assert!(
+            store
+                .find_ticket(&second, "otp", 0)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(store.live_tickets(&id, "otp", 0).await.unwrap().is_empty());
     }
 );

@@ -571,15 +571,30 @@ impl Store for SqliteStore {
             == 1)
     }
 
-    async fn delete_record(&self, collection_id: &str, id: &str) -> Result<bool> {
+    async fn delete_record(&self, collection_id: &str, id: &str, keep_last: bool) -> Result<bool> {
+        // One writer: the count and the delete of one statement see the same rows.
+        const KEEPING_ONE: &str = "DELETE FROM records WHERE collection_id = ?1 AND id = ?2 \
+                                   AND (SELECT COUNT(*) FROM records WHERE collection_id = ?1) > 1";
+        let delete = if keep_last {
+            KEEPING_ONE.to_owned()
+        } else {
+            positional(record_write::DELETE)
+        };
         let args = [collection_id.to_owned(), id.to_owned()];
-        Ok(self
-            .write(move |c| {
-                c.prepare_cached(&positional(sql::DELETE_RECORD))?
-                    .execute(args)
-            })
-            .await?
-            == 1)
+        self.write(move |c| {
+            let tx = c.transaction()?;
+            let deleted = tx
+                .prepare_cached(&delete)?
+                .execute(params![args[0], args[1]])?
+                == 1;
+            if deleted {
+                tx.prepare_cached(&positional(record_write::DELETE_TICKETS))?
+                    .execute([&args[1]])?;
+            }
+            tx.commit()?;
+            Ok(deleted)
+        })
+        .await
     }
 
     async fn count_records(&self, collection_id: &str) -> Result<i64> {
