@@ -118,10 +118,68 @@ pub struct UniqueIndex {
 
 impl UniqueIndex {
     /// The physical index name: derived, so that syncing can tell ours apart and find stale ones.
-    /// Field names are checked by the domain to be `[A-Za-z0-9_]`, collection ids likewise.
+    /// Digests of the collection and of the field (with its collation) keep it at 41 bytes
+    /// whatever the names' lengths: PostgreSQL cuts identifiers at 63, which made two long
+    /// names one index, and a readable `<field>_ci` could be read as another field's name.
     pub fn physical_name(&self, collection_id: &str) -> String {
-        let ci = if self.nocase { "_ci" } else { "" };
-        format!("gh_uniq_{collection_id}__{}{ci}", self.field)
+        let collation = if self.nocase { "nocase" } else { "binary" };
+        let field = digest(&format!("{}:{collation}", self.field));
+        format!("{}{field}", Self::collection_prefix(collection_id))
+    }
+
+    /// What the names of one collection's indexes start with.
+    pub fn collection_prefix(collection_id: &str) -> String {
+        format!("gh_uniq_{}_", digest(collection_id))
+    }
+
+    /// What earlier versions named a collection's indexes (`gh_uniq_<collection>__<field>[_ci]`):
+    /// such indexes are dropped, and made again under the new names, when the collection's
+    /// indexes are next synced.
+    pub fn legacy_prefix(collection_id: &str) -> String {
+        format!("gh_uniq_{collection_id}__")
+    }
+
+    /// The field of one of `indexes` named `name` in a store error.
+    pub fn field_of<'a>(
+        indexes: &'a [UniqueIndex],
+        collection_id: &str,
+        name: &str,
+    ) -> Option<&'a str> {
+        indexes
+            .iter()
+            .find(|i| i.physical_name(collection_id) == name)
+            .map(|i| i.field.as_str())
+    }
+}
+
+/// A sync's error with the clashing index named by its field, as the domain reports it.
+pub(crate) fn name_index_field(
+    err: crate::StoreError,
+    wanted: &[UniqueIndex],
+    collection_id: &str,
+) -> crate::StoreError {
+    match err {
+        crate::StoreError::Unique { target } => crate::StoreError::Unique {
+            target: UniqueIndex::field_of(wanted, collection_id, &target)
+                .map_or(target.clone(), str::to_owned),
+        },
+        other => other,
+    }
+}
+
+/// 16 hex digits of SHA-256: stable across versions and processes, unlike `std`'s hashers.
+fn digest(text: &str) -> String {
+    use sha2::Digest;
+    let hash = sha2::Sha256::digest(text.as_bytes());
+    hash.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// What a unique-constraint error on one of our custom-field indexes names: the index name
+/// (the domain knows which field it stands for), or the field of a legacy readable name.
+pub(crate) fn unique_target(index_name: &str) -> String {
+    match index_name.split_once("__") {
+        Some((_, field)) => field.strip_suffix("_ci").unwrap_or(field).to_owned(),
+        None => index_name.to_owned(),
     }
 }
 
@@ -193,5 +251,39 @@ impl std::fmt::Debug for TicketRow {
             .field("record_id", &self.record_id)
             .field("failures", &self.failures)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{UniqueIndex, unique_target};
+
+    #[test]
+    fn index_names_fit_postgres_and_never_collide() {
+        let long = "f".repeat(100);
+        let index = |field: &str, nocase| UniqueIndex {
+            field: field.to_owned(),
+            nocase,
+        };
+        let names = [
+            index(&format!("{long}1"), false).physical_name(&"c".repeat(100)),
+            index(&format!("{long}2"), false).physical_name(&"c".repeat(100)),
+            // Once read as the same name: `x` without case and a field named `x_ci`.
+            index("x", true).physical_name("users"),
+            index("x_ci", false).physical_name("users"),
+        ];
+        assert!(names.iter().all(|n| n.len() <= 63), "{names:?}");
+        for (i, a) in names.iter().enumerate() {
+            assert!(names[i + 1..].iter().all(|b| a != b), "{names:?}");
+        }
+        assert!(names[2].starts_with(&UniqueIndex::collection_prefix("users")));
+        let field_indexes = [index("x", true), index("x_ci", false)];
+        assert_eq!(
+            UniqueIndex::field_of(&field_indexes, "users", &names[3]),
+            Some("x_ci")
+        );
+        // Errors name current indexes as they are, legacy ones by their field.
+        assert_eq!(unique_target(&names[2]), names[2]);
+        assert_eq!(unique_target("gh_uniq_users__username_ci"), "username");
     }
 }

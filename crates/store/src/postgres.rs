@@ -3,6 +3,7 @@
 //! database can host several installations or test runs side by side.
 
 use crate::condition::{Dialect, Param};
+use crate::model::{name_index_field, unique_target};
 use crate::{
     AuditPage, AuditQuery, AuditRow, CollectionRow, ListQuery, Page, RecordChanges, RecordRow,
     Result, Store, StoreError, TicketKey, TicketRow, UniqueIndex, record_write, sql,
@@ -138,10 +139,7 @@ fn map_err(err: sqlx::Error) -> StoreError {
             "records_email" => "email".to_owned(),
             "records_token_key" => "tokenKey".to_owned(),
             "collections_name" => "name".to_owned(),
-            name if name.starts_with("gh_uniq_") => {
-                let field = name.split("__").nth(1).unwrap_or(name);
-                field.strip_suffix("_ci").unwrap_or(field).to_owned()
-            }
+            name if name.starts_with("gh_uniq_") => unique_target(name),
             _ => "id".to_owned(),
         };
         return StoreError::Unique { target };
@@ -237,7 +235,7 @@ impl Store for PostgresStore {
             sqlx::query(AssertSqlSafe(ddl))
                 .execute(&mut *tx)
                 .await
-                .map_err(map_err)?;
+                .map_err(|e| name_index_field(map_err(e), wanted, collection_id))?;
         }
         tx.commit().await?;
         Ok(())
@@ -657,21 +655,17 @@ fn bind_record<'q>(
         .bind(&row.updated)
 }
 
-/// Our unique indexes on one collection's custom fields.
+/// Our unique indexes on one collection's custom fields, under current or legacy names.
 async fn index_names(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     collection_id: &str,
 ) -> Result<Vec<String>> {
-    let prefix = UniqueIndex {
-        field: String::new(),
-        nocase: false,
-    }
-    .physical_name(collection_id);
     Ok(sqlx::query_scalar(
         "SELECT indexname::text FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'records' \
-         AND left(indexname, length($1)) = $1",
+         AND (left(indexname, length($1)) = $1 OR left(indexname, length($2)) = $2)",
     )
-    .bind(prefix)
+    .bind(UniqueIndex::collection_prefix(collection_id))
+    .bind(UniqueIndex::legacy_prefix(collection_id))
     .fetch_all(&mut **tx)
     .await?)
 }

@@ -225,7 +225,7 @@ impl Gatehouse {
         match self.store.insert_record(&record.to_row()).await {
             Ok(()) => {}
             Err(StoreError::Unique { target }) => {
-                return Err(unique_error(&target, "Failed to create record."));
+                return Err(unique_error(&c, &target, "Failed to create record."));
             }
             Err(e) => return Err(e.into()),
         }
@@ -341,7 +341,7 @@ impl Gatehouse {
         match self.save_changes(&before, &record, &events).await {
             Ok(()) => {}
             Err(StoreError::Unique { target }) => {
-                return Err(unique_error(&target, "Failed to update record."));
+                return Err(unique_error(&c, &target, "Failed to update record."));
             }
             Err(StoreError::NotFound) => return Err(Error::resource_not_found()),
             // Credentials changed since the record was read (a reset, another PATCH): this
@@ -657,7 +657,11 @@ fn check_new_password(
     Some(Password(password))
 }
 
-fn unique_error(target: &str, message: &str) -> Error {
+/// A unique-constraint clash as PocketBase reports it; `target` is a column's name, a field's,
+/// or the physical name of one of the collection's field indexes.
+fn unique_error(c: &Collection, target: &str, message: &str) -> Error {
+    let indexes = unique_indexes(c);
+    let target = UniqueIndex::field_of(&indexes, &c.id, target).unwrap_or(target);
     let mut errors = FieldErrors::default();
     match target {
         "id" => errors.add_code("id", codes::INVALID_AUTH_ID),

@@ -234,3 +234,70 @@ both_backends!(
         }
     }
 );
+
+/// Field names long enough that their index names share the first 63 bytes, the most
+/// PostgreSQL keeps of an identifier.
+const LONG_A: &str = "a_field_name_long_enough_to_fill_an_index_name_to_its_limit_one";
+const LONG_B: &str = "a_field_name_long_enough_to_fill_an_index_name_to_its_limit_two";
+
+both_backends!(
+    long_unique_fields_get_their_own_indexes,
+    |app: TestApp| async move {
+        let su = app.superuser_token().await;
+        let fields = json!([{"name": LONG_A, "type": "text"}, {"name": LONG_B, "type": "text"}]);
+        let indexes = json!([
+            format!("CREATE UNIQUE INDEX idx_a ON long_names ({LONG_A})"),
+            format!("CREATE UNIQUE INDEX idx_b ON long_names ({LONG_B})"),
+        ]);
+        let r = app
+            .post(
+                "/api/collections",
+                Some(&su),
+                json!({"name": "long_names", "type": "auth", "createRule": "", "fields": fields, "indexes": indexes}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        // Saving again re-syncs the indexes: both must survive it.
+        let r = app
+            .patch(
+                "/api/collections/long_names",
+                Some(&su),
+                json!({"listRule": ""}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let r = app
+            .post(
+                "/api/collections/long_names/records",
+                None,
+                json!({"email": "l1@example.com", "password": "pass-word-1", "passwordConfirm": "pass-word-1", LONG_A: "a1", LONG_B: "b1"}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        // The indexes themselves, past the domain's own look-up: a second record with either value.
+        let store = app.gh.store();
+        let first = store
+            .find_record(
+                r.body["collectionId"].as_str().unwrap(),
+                r.body["id"].as_str().unwrap(),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        for (n, data) in [
+            (2, json!({LONG_A: "a2", LONG_B: "b1"})),
+            (3, json!({LONG_A: "a1", LONG_B: "b3"})),
+        ] {
+            let mut row = first.clone();
+            row.id = format!("longnames00000{n}");
+            row.email = format!("l{n}@example.com");
+            row.token_key = format!("key-{n}");
+            row.data = data.to_string();
+            let clash = store.insert_record(&row).await;
+            assert!(
+                matches!(clash, Err(gatehouse_store::StoreError::Unique { .. })),
+                "{n}: {clash:?}"
+            );
+        }
+    }
+);

@@ -5,6 +5,7 @@
 
 use crate::condition::{Dialect, Param, sqlite_path};
 use crate::counters::MemoryCounters;
+use crate::model::{name_index_field, unique_target};
 use crate::{
     AuditPage, AuditQuery, AuditRow, CollectionRow, ListQuery, Page, RecordChanges, RecordRow,
     Result, Store, StoreError, TicketKey, TicketRow, UniqueIndex, record_write, sql,
@@ -193,10 +194,7 @@ fn map_err(err: rusqlite::Error) -> StoreError {
         && msg.starts_with("UNIQUE constraint failed")
     {
         let target = if let Some(idx) = msg.split("index '").nth(1) {
-            // Our custom-field indexes: gh_uniq_<collection>__<field>[_ci]
-            let name = idx.trim_end_matches('\'');
-            let field = name.split("__").nth(1).unwrap_or(name);
-            field.strip_suffix("_ci").unwrap_or(field).to_owned()
+            unique_target(idx.trim_end_matches('\''))
         } else if msg.contains("records.email") {
             "email".to_owned()
         } else if msg.contains("records.token_key") {
@@ -344,19 +342,19 @@ fn collection(r: &rusqlite::Row<'_>) -> rusqlite::Result<CollectionRow> {
     })
 }
 
-/// Our unique indexes on one collection's custom fields.
+/// Our unique indexes on one collection's custom fields, under current or legacy names.
 fn index_names(conn: &Connection, collection_id: &str) -> rusqlite::Result<Vec<String>> {
-    let prefix = UniqueIndex {
-        field: String::new(),
-        nocase: false,
-    }
-    .physical_name(collection_id);
+    let prefixes = [
+        UniqueIndex::collection_prefix(collection_id),
+        UniqueIndex::legacy_prefix(collection_id),
+    ];
     let mut stmt = conn.prepare(
-        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records' AND substr(name, 1, length(?1)) = ?1",
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records' \
+         AND (substr(name, 1, length(?1)) = ?1 OR substr(name, 1, length(?2)) = ?2)",
     )?;
     // Bound to a name so the row iterator is dropped before `stmt`.
     #[allow(clippy::let_and_return)]
-    let names = stmt.query_map([prefix], |r| r.get(0))?.collect();
+    let names = stmt.query_map(prefixes, |r| r.get(0))?.collect();
     names
 }
 
@@ -436,6 +434,7 @@ impl Store for SqliteStore {
     }
 
     async fn sync_unique_indexes(&self, collection_id: &str, wanted: &[UniqueIndex]) -> Result<()> {
+        let (collection, wanted_indexes) = (collection_id, wanted);
         let collection_id = collection_id.to_owned();
         let wanted = wanted.to_vec();
         self.write(move |c| {
@@ -461,6 +460,7 @@ impl Store for SqliteStore {
             tx.commit()
         })
         .await
+        .map_err(|e| name_index_field(e, wanted_indexes, collection))
     }
 
     async fn find_record(&self, collection_id: &str, id: &str) -> Result<Option<RecordRow>> {
