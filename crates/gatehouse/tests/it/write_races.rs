@@ -1,5 +1,6 @@
-//! Mailed links used by many requests at once: of 8 concurrent uses exactly one wins, in each of
-//! 100 trials. (Rate limits and the lockout are off in the test app, so all 8 reach the write.)
+//! Credential changes made by many requests at once (a mailed link used 8 times, 8 password
+//! changes read from one state): exactly one wins, in each of 100 trials. (Rate limits and the
+//! lockout are off in the test app, so all 8 reach the write.)
 
 use crate::both_backends;
 use crate::support::*;
@@ -10,22 +11,26 @@ use tokio::task::JoinSet;
 const TRIALS: usize = 100;
 const USES: usize = 8;
 
-/// Posts `body` to `path` from `USES` concurrent requests; returns each answer's status and body.
-async fn at_once(app: &TestApp, path: &str, body: Value) -> Vec<(u16, Value)> {
+/// Sends `USES` requests at once, the `n`th made by `request(n)`; returns each answer's status
+/// and body, in the order of `n`.
+async fn at_once(request: impl Fn(usize) -> reqwest::RequestBuilder) -> Vec<(u16, Value)> {
     let mut set = JoinSet::new();
-    for _ in 0..USES {
-        let request = app
-            .client
-            .post(format!("{}{path}", app.url))
-            .json(&body)
-            .send();
+    for n in 0..USES {
+        let sent = request(n).send();
         set.spawn(async move {
-            let resp = request.await.expect("request");
+            let resp = sent.await.expect("request");
             let status = resp.status().as_u16();
-            (status, resp.json::<Value>().await.unwrap_or(Value::Null))
+            (n, status, resp.json::<Value>().await.unwrap_or(Value::Null))
         });
     }
-    set.join_all().await
+    let mut answers = set.join_all().await;
+    answers.sort_by_key(|(n, _, _)| *n);
+    answers.into_iter().map(|(_, s, body)| (s, body)).collect()
+}
+
+/// A guest's POST of `body` to `path`, for [`at_once`].
+fn post(app: &TestApp, path: &str, body: &Value) -> reqwest::RequestBuilder {
+    app.client.post(format!("{}{path}", app.url)).json(body)
 }
 
 /// Exactly one 204; every other answer is a 400 about the token.
@@ -50,8 +55,8 @@ both_backends!(
             app.user(&email, "first-password-1").await;
             let token = reset_link(&app, &email).await;
             let body = json!({"token": token, "password": "new-password-1", "passwordConfirm": "new-password-1"});
-            let answers =
-                at_once(&app, "/api/collections/users/confirm-password-reset", body).await;
+            let path = "/api/collections/users/confirm-password-reset";
+            let answers = at_once(|_| post(&app, path, &body)).await;
             exactly_one_wins(trial, &answers);
         }
     }
@@ -74,8 +79,39 @@ both_backends!(
             assert_eq!(r.status, 204, "{}", r.text);
             let token = link_token(&app, &new_email, 1, "confirm-email-change").await;
             let body = json!({"token": token, "password": "change-password-1"});
-            let answers = at_once(&app, "/api/collections/users/confirm-email-change", body).await;
+            let path = "/api/collections/users/confirm-email-change";
+            let answers = at_once(|_| post(&app, path, &body)).await;
             exactly_one_wins(trial, &answers);
+        }
+    }
+);
+
+both_backends!(
+    password_changes_read_from_one_state_land_once,
+    |app: TestApp| async move {
+        for trial in 0..TRIALS {
+            let email = format!("patch{trial}@example.com");
+            let (id, auth) = app.user(&email, "patch-password-0").await;
+            let url = format!("{}/api/collections/users/records/{id}", app.url);
+            // Each checked against the old password; only one may replace it.
+            let answers = at_once(|n| {
+                let new = format!("patch-password-{}", n + 1);
+                let body = json!({"oldPassword": "patch-password-0", "password": new, "passwordConfirm": new});
+                app.client
+                    .patch(&url)
+                    .header("Authorization", &auth)
+                    .json(&body)
+            })
+            .await;
+            let winners: Vec<usize> = (0..USES).filter(|n| answers[*n].0 == 200).collect();
+            assert_eq!(winners.len(), 1, "trial {trial}: {answers:?}");
+            for (status, body) in answers.iter().filter(|(s, _)| *s != 200) {
+                // Refused at the write (400), or after the winner's new tokenKey ended the
+                // session (404: the record is not the caller's any more).
+                assert!(*status == 400 || *status == 404, "trial {trial}: {body}");
+            }
+            let winner = format!("patch-password-{}", winners[0] + 1);
+            assert_eq!(app.login("users", &email, &winner).await.status, 200);
         }
     }
 );
