@@ -198,10 +198,12 @@ impl Store for PostgresStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        sqlx::query(sql::DELETE_COLLECTION)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        for statement in [
+            sql::DELETE_COLLECTION,
+            record_write::DELETE_COLLECTION_TICKETS,
+        ] {
+            sqlx::query(statement).bind(id).execute(&mut *tx).await?;
+        }
         tx.commit().await?;
         Ok(())
     }

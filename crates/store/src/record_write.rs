@@ -1,6 +1,7 @@
 //! The statements of a record write, shared by both backends: only the changed columns and
 //! custom fields are set, and a write of credentials names the `tokenKey` it started from, so
 //! two writes prepared from the same read cannot both land, and none lands over a newer password.
+//! A record's tickets (codes, MFA sessions) go with it.
 
 use crate::RecordChanges;
 use crate::condition::{Dialect, Param, SqlBuilder};
@@ -84,3 +85,5 @@ pub const DELETE: &str = "DELETE FROM records WHERE collection_id = $1 AND id = 
 /// Deletes a record's tickets (`$1` record id): ids are unique across collections and a new
 /// record may take a deleted one's id, which must not inherit its codes or sessions.
 pub const DELETE_TICKETS: &str = "DELETE FROM tickets WHERE record_id = $1";
+/// Deletes the tickets of a collection's records (`$1` collection), when the collection goes.
+pub const DELETE_COLLECTION_TICKETS: &str = "DELETE FROM tickets WHERE collection_id = $1";

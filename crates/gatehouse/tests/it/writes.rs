@@ -106,6 +106,12 @@ both_backends!(
     }
 );
 
+/// Whether the OTP `id` is still stored, expired or not.
+async fn otp_alive(app: &TestApp, id: &str) -> bool {
+    let found = app.gh.store().find_ticket(id, "otp", 0).await.unwrap();
+    found.is_some()
+}
+
 /// Turns email OTPs on for `users`.
 async fn enable_otp(app: &TestApp) {
     let su = app.superuser_token().await;
@@ -125,14 +131,7 @@ both_backends!(
         enable_otp(&app).await;
         let (id, _) = app.user("dora@example.com", "dora-password-1").await;
         let otp_id = request_otp(&app, "dora@example.com").await;
-        let store = app.gh.store();
-        assert!(
-            store
-                .find_ticket(&otp_id, "otp", 0)
-                .await
-                .unwrap()
-                .is_some()
-        );
+        assert!(otp_alive(&app, &otp_id).await);
 
         let su = app.superuser_token().await;
         let path = format!("/api/collections/users/records/{id}");
@@ -140,14 +139,9 @@ both_backends!(
             .send(reqwest::Method::DELETE, &path, Some(&su), None)
             .await;
         assert_eq!(r.status, 204, "{}", r.text);
-        assert!(
-            store
-                .find_ticket(&otp_id, "otp", 0)
-                .await
-                .unwrap()
-                .is_none()
-        );
-        assert!(store.live_tickets(&id, "otp", 0).await.unwrap().is_empty());
+        assert!(!otp_alive(&app, &otp_id).await);
+        let left = app.gh.store().live_tickets(&id, "otp", 0).await.unwrap();
+        assert!(left.is_empty());
     }
 );
 
@@ -177,13 +171,51 @@ both_backends!(
             400
         );
         let store = app.gh.store();
-        assert!(
-            store
-                .find_ticket(&second, "otp", 0)
-                .await
-                .unwrap()
-                .is_none()
-        );
+        assert!(!otp_alive(&app, &second).await);
         assert!(store.live_tickets(&id, "otp", 0).await.unwrap().is_empty());
+    }
+);
+
+both_backends!(
+    deleting_a_collection_ends_its_records_codes,
+    |app: TestApp| async move {
+        let su = app.superuser_token().await;
+        let r = app
+            .post(
+                "/api/collections",
+                Some(&su),
+                json!({"name": "staff", "type": "auth", "createRule": "", "otp": {"enabled": true}}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let r = app
+            .post(
+                "/api/collections/staff/records",
+                None,
+                json!({"email": "stu@example.com", "password": "stu-password-1", "passwordConfirm": "stu-password-1"}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let r = app
+            .post(
+                "/api/collections/staff/request-otp",
+                None,
+                json!({"email": "stu@example.com"}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let otp_id = r.body["otpId"].as_str().unwrap().to_owned();
+        assert!(otp_alive(&app, &otp_id).await);
+
+        let r = app
+            .send(
+                reqwest::Method::DELETE,
+                "/api/collections/staff",
+                Some(&su),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 204, "{}", r.text);
+        assert!(!otp_alive(&app, &otp_id).await);
     }
 );

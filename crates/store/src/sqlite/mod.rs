@@ -428,6 +428,7 @@ impl Store for SqliteStore {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             drop_indexes(&tx, &index_names(&tx, &id)?)?;
             tx.execute(&positional(sql::DELETE_COLLECTION), [&id])?;
+            tx.execute(&positional(record_write::DELETE_COLLECTION_TICKETS), [&id])?;
             tx.commit()
         })
         .await
