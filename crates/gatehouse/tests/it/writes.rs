@@ -2,7 +2,7 @@
 //! bring old credentials back, and the one-time things of a record end with it.
 
 use crate::both_backends;
-use crate::otp::{code_for, request_otp};
+use crate::otp::{code_for, enable_otp, request_otp};
 use crate::support::*;
 use gatehouse_domain::collection::USERS_ID;
 use gatehouse_domain::record::Record;
@@ -110,19 +110,6 @@ both_backends!(
 async fn otp_alive(app: &TestApp, id: &str) -> bool {
     let found = app.gh.store().find_ticket(id, "otp", 0).await.unwrap();
     found.is_some()
-}
-
-/// Turns email OTPs on for `users`.
-async fn enable_otp(app: &TestApp) {
-    let su = app.superuser_token().await;
-    let r = app
-        .patch(
-            "/api/collections/users",
-            Some(&su),
-            json!({"otp": {"enabled": true}}),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text);
 }
 
 both_backends!(
