@@ -301,3 +301,53 @@ both_backends!(
         }
     }
 );
+
+/// Our index names in a PostgreSQL schema.
+async fn index_names(conn: &mut sqlx::PgConnection, schema: &str) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT indexname::text FROM pg_indexes WHERE schemaname = $1 AND indexname LIKE 'gh_uniq_%'",
+    )
+    .bind(schema)
+    .fetch_all(conn)
+    .await
+    .unwrap()
+}
+
+/// An index made under the old readable name is replaced when its collection is next synced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_legacy_index_names_are_replaced_on_sync() {
+    with_app(Backend::Postgres, |app: TestApp| async move {
+        use sqlx::{AssertSqlSafe, Connection};
+        let su = app.superuser_token().await;
+        let fields = json!([{"name": "code", "type": "text"}]);
+        let r = app
+            .post(
+                "/api/collections",
+                Some(&su),
+                json!({"name": "legacy", "type": "auth", "fields": fields}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let id = r.body["id"].as_str().unwrap().to_owned();
+        let db_url = app.config.db_url.clone().unwrap();
+        let (base, schema) = db_url.split_once("?schema=").unwrap();
+        let mut conn = sqlx::PgConnection::connect(base).await.unwrap();
+        let legacy = format!("gh_uniq_{id}__code");
+        let ddl = format!(
+            "CREATE UNIQUE INDEX \"{legacy}\" ON \"{schema}\".records ((data ->> 'code')) WHERE collection_id = '{id}'"
+        );
+        sqlx::query(AssertSqlSafe(ddl)).execute(&mut conn).await.unwrap();
+        assert_eq!(index_names(&mut conn, schema).await, vec![legacy.clone()]);
+
+        let index = "CREATE UNIQUE INDEX idx_code ON legacy (code)";
+        let r = app
+            .patch("/api/collections/legacy", Some(&su), json!({"indexes": [index]}))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let now = index_names(&mut conn, schema).await;
+        assert_eq!(now.len(), 1, "{now:?}");
+        assert_ne!(now[0], legacy);
+        assert!(now[0].len() <= 63);
+    })
+    .await;
+}
