@@ -246,10 +246,7 @@ impl Gatehouse {
         mut record: Record,
         ticket: &TicketRow,
     ) -> Result<Record> {
-        let sent_to = serde_json::from_str::<Value>(&ticket.data)
-            .ok()
-            .and_then(|d| d["sentTo"].as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let sent_to = OtpData::of(ticket).sent_to;
         if record.row.verified || sent_to.is_empty() || sent_to != record.row.email {
             return Ok(record);
         }
