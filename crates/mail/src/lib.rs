@@ -1,5 +1,5 @@
 //! Gatehouse's mail transport. With `settings.smtp.enabled` a message goes out over SMTP
-//! ([`smtp`]: implicit TLS when `smtp.tls`, otherwise STARTTLS whenever the server offers it);
+//! ([`smtp`]: implicit TLS, required STARTTLS by default, or plain text as `smtp.tlsMode` says);
 //! without it, the log mailer writes each message to the server log and to `<data dir>/mail/` so
 //! that a new installation can try OTP login before it has an SMTP server.
 

@@ -82,9 +82,10 @@ impl Gatehouse {
         if merged["smtp"]["password"] == "" {
             merged["smtp"]["password"] = Value::String(current.smtp.password.clone());
         }
-        let settings: Settings = serde_json::from_value(merged).map_err(|_| {
+        let mut settings: Settings = serde_json::from_value(merged).map_err(|_| {
             Error::bad_request("An error occurred while loading the submitted data.")
         })?;
+        settings.smtp.reconcile_tls(&patch["smtp"]);
         settings
             .check()
             .into_result("An error occurred while saving the new settings.")?;

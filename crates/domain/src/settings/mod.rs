@@ -8,7 +8,7 @@ mod smtp;
 pub use client_ip::{TrustedProxy, client_key, list_contains_str};
 pub use lockout::Lockout;
 pub use rate_limits::{Audience, RateLimitRule, RateLimits};
-pub use smtp::Smtp;
+pub use smtp::{Smtp, TlsMode};
 
 use crate::collection::field::is_email;
 use crate::error::{FieldErrors, codes};

@@ -21,6 +21,8 @@ mod otp_attempts;
 mod records;
 mod routes;
 mod rules;
+mod smtp;
+mod smtp_sink;
 mod tickets;
 mod tickets_race;
 mod transport;

@@ -1,0 +1,139 @@
+//! Mail over a real SMTP exchange with the sink: TLS modes (`settings.smtp.tlsMode`), AUTH never
+//! in clear unless allowed, and PocketBase's `tls` flag kept as implicit TLS.
+
+use crate::both_backends;
+use crate::smtp_sink::{SmtpSink, plain_credentials};
+use crate::support::*;
+use serde_json::{Value, json};
+
+/// Points SMTP at `sink` with `extra` merged into `settings.smtp`, as a superuser.
+async fn use_sink(app: &TestApp, sink: &SmtpSink, extra: Value) -> Reply {
+    let su = app.superuser_token().await;
+    let mut smtp = json!({
+        "enabled": true, "host": "127.0.0.1", "port": sink.port, "tls": false,
+        "username": "mailer", "password": "smtp-secret-1",
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        smtp[k] = v.clone();
+    }
+    app.patch("/api/settings", Some(&su), json!({"smtp": smtp}))
+        .await
+}
+
+/// Asks for a verification mail to a new user (sent in the background).
+async fn request_mail(app: &TestApp, email: &str) {
+    app.user(email, "pass-1234567").await;
+    let r = app
+        .post(
+            "/api/collections/users/request-verification",
+            None,
+            json!({"email": email}),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+}
+
+both_backends!(
+    without_starttls_nothing_is_sent_by_default,
+    |app: TestApp| async move {
+        let sink = SmtpSink::start(false).await;
+        let r = use_sink(&app, &sink, json!({})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["smtp"]["tlsMode"], "starttls");
+        assert_eq!(r.body["smtp"]["tls"], false);
+        request_mail(&app, "ann@example.com").await;
+        let sessions = sink.wait_for(|s| s.iter().any(|s| s.closed)).await;
+        for s in &sessions {
+            assert!(s.saw("EHLO"), "{s:?}");
+            assert!(!s.saw("AUTH") && !s.saw("MAIL"), "{s:?}");
+            assert!(s.messages.is_empty());
+        }
+    }
+);
+
+both_backends!(
+    a_refused_starttls_sends_nothing,
+    |app: TestApp| async move {
+        let sink = SmtpSink::start(true).await;
+        assert_eq!(use_sink(&app, &sink, json!({})).await.status, 200);
+        request_mail(&app, "bea@example.com").await;
+        let sessions = sink.wait_for(|s| s.iter().any(|s| s.closed)).await;
+        assert!(sessions.iter().all(|s| !s.saw("AUTH") && !s.saw("MAIL")));
+    }
+);
+
+both_backends!(
+    tls_mode_none_sends_in_clear_to_loopback,
+    |app: TestApp| async move {
+        let sink = SmtpSink::start(false).await;
+        let r = use_sink(&app, &sink, json!({"tlsMode": "none"})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        request_mail(&app, "cid@example.com").await;
+        let sessions = sink
+            .wait_for(|s| s.iter().any(|s| !s.messages.is_empty()))
+            .await;
+        let session = sessions.iter().find(|s| !s.messages.is_empty()).unwrap();
+        assert!(session.messages[0].contains("cid@example.com"));
+        let auth = session
+            .commands
+            .iter()
+            .find(|c| c.starts_with("AUTH PLAIN"))
+            .unwrap();
+        assert_eq!(
+            plain_credentials(auth),
+            Some(("mailer".to_owned(), "smtp-secret-1".to_owned()))
+        );
+    }
+);
+
+both_backends!(
+    pocketbase_tls_flag_is_implicit_tls,
+    |app: TestApp| async move {
+        let su = app.superuser_token().await;
+        let smtp_of = |r: Reply| {
+            (
+                r.body["smtp"]["tls"].clone(),
+                r.body["smtp"]["tlsMode"].clone(),
+            )
+        };
+        let patch = |smtp: Value| {
+            let su = su.clone();
+            let app = &app;
+            async move {
+                app.patch("/api/settings", Some(&su), json!({"smtp": smtp}))
+                    .await
+            }
+        };
+        assert_eq!(
+            smtp_of(app.get("/api/settings", Some(&su)).await),
+            (json!(false), json!("starttls"))
+        );
+        assert_eq!(
+            smtp_of(patch(json!({"tls": true})).await),
+            (json!(true), json!("implicit"))
+        );
+        assert_eq!(
+            smtp_of(patch(json!({"tls": false})).await),
+            (json!(false), json!("starttls"))
+        );
+        assert_eq!(
+            smtp_of(patch(json!({"tlsMode": "none", "tls": false})).await),
+            (json!(false), json!("none"))
+        );
+        // An SDK that only knows `tls` sends it back as it read it: the mode stays.
+        assert_eq!(
+            smtp_of(patch(json!({"tls": false, "host": "mx.example.com"})).await),
+            (json!(false), json!("none"))
+        );
+        assert_eq!(
+            smtp_of(patch(json!({"tlsMode": "implicit"})).await),
+            (json!(true), json!("implicit"))
+        );
+        let bad = patch(json!({"tlsMode": "sometimes"})).await;
+        assert_eq!(bad.status, 400, "{}", bad.text);
+        assert_eq!(
+            bad.body["data"]["smtp"]["tlsMode"]["code"],
+            "validation_in_invalid"
+        );
+    }
+);
