@@ -137,3 +137,87 @@ both_backends!(
         );
     }
 );
+
+/// The stored settings document, as the database holds it.
+async fn stored_settings(app: &TestApp) -> String {
+    use gatehouse_store::Store as _;
+    app.gh
+        .store()
+        .get_setting("settings")
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// The password of the last AUTH the sink saw, once a message went through after it.
+async fn password_sent(sink: &SmtpSink, messages: usize) -> String {
+    let sessions = sink
+        .wait_for(|s| s.iter().map(|s| s.messages.len()).sum::<usize>() >= messages)
+        .await;
+    let auth = sessions
+        .iter()
+        .flat_map(|s| s.commands.iter())
+        .filter(|c| c.starts_with("AUTH PLAIN"))
+        .next_back()
+        .unwrap();
+    plain_credentials(auth).unwrap().1
+}
+
+both_backends!(
+    smtp_password_is_encrypted_at_rest,
+    |app: TestApp| async move {
+        let sink = SmtpSink::start(false).await;
+        let r = use_sink(&app, &sink, json!({"tlsMode": "none"})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert!(r.body["smtp"].get("password").is_none());
+        let raw = stored_settings(&app).await;
+        assert!(!raw.contains("smtp-secret-1"), "{raw}");
+        let stored: Value = serde_json::from_str(&raw).unwrap();
+        assert!(
+            stored["smtp"]["password"]
+                .as_str()
+                .unwrap()
+                .starts_with("gh-enc:v1:"),
+            "{raw}"
+        );
+        request_mail(&app, "dan@example.com").await;
+        assert_eq!(password_sent(&sink, 1).await, "smtp-secret-1");
+    }
+);
+
+both_backends!(
+    a_plain_stored_smtp_password_still_works_and_is_encrypted_on_save,
+    |app: TestApp| async move {
+        use gatehouse_store::Store as _;
+        let sink = SmtpSink::start(false).await;
+        assert_eq!(
+            use_sink(&app, &sink, json!({"tlsMode": "none"}))
+                .await
+                .status,
+            200
+        );
+        // As an older version stored it.
+        let mut stored: Value = serde_json::from_str(&stored_settings(&app).await).unwrap();
+        stored["smtp"]["password"] = json!("legacy-plain-pw");
+        app.gh
+            .store()
+            .put_setting("settings", &stored.to_string())
+            .await
+            .unwrap();
+        app.clock.advance_secs(5); // past the settings cache
+        request_mail(&app, "eve@example.com").await;
+        assert_eq!(password_sent(&sink, 1).await, "legacy-plain-pw");
+        let su = app.superuser_token().await;
+        let r = app
+            .patch(
+                "/api/settings",
+                Some(&su),
+                json!({"meta": {"appName": "Renamed"}}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let raw = stored_settings(&app).await;
+        assert!(!raw.contains("legacy-plain-pw"), "{raw}");
+        assert!(raw.contains("gh-enc:v1:"), "{raw}");
+    }
+);
