@@ -1,6 +1,7 @@
 //! The `gatehouse` binary's building blocks, public so that the integration tests start exactly
 //! the server the binary starts.
 
+mod data_dir;
 mod server_key;
 
 use gatehouse_domain::Gatehouse;
@@ -27,6 +28,8 @@ pub async fn open_with_clock(
     config: &StoreConfig,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<Arc<Gatehouse>> {
+    let sqlite_file = data_dir::sqlite_file(&config.data_dir, config.db_url.as_deref());
+    data_dir::prepare(&config.data_dir, sqlite_file.as_deref())?;
     let store = gatehouse_store::open(config.db_url.as_deref(), &config.data_dir).await?;
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())

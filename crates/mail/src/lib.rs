@@ -31,7 +31,13 @@ impl Mailer {
     /// The log mailer: one `.eml`-like text file per message, and a log line without the body
     /// (which holds codes and tokens; the file is readable only by the server's user).
     async fn write_file(&self, mail: &OutgoingMail) -> Result<(), String> {
-        tokio::fs::create_dir_all(&self.mail_dir)
+        let mut folder = tokio::fs::DirBuilder::new();
+        folder.recursive(true);
+        // The messages hold codes and links: the folder is the server user's alone.
+        #[cfg(unix)]
+        folder.mode(0o700);
+        folder
+            .create(&self.mail_dir)
             .await
             .map_err(|e| format!("creating {}: {e}", self.mail_dir.display()))?;
         let n = self.written.fetch_add(1, Ordering::Relaxed);

@@ -9,6 +9,7 @@ mod audit;
 mod auth;
 mod client_ip;
 mod collections;
+mod data_at_rest;
 mod filter_sql;
 mod hostile;
 mod limiter_keys;
