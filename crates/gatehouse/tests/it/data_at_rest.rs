@@ -3,8 +3,8 @@
 //! PostgreSQL the data dir holds the key and the mail folder alone).
 
 use crate::both_backends;
+use crate::smtp::request_mail;
 use crate::support::*;
-use serde_json::json;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
@@ -22,15 +22,7 @@ fn chmod(path: &Path, mode: u32) {
 
 /// A mail to the log mailer, so that the mail folder exists.
 async fn write_a_mail(app: &TestApp, email: &str) {
-    app.user(email, "pass-1234567").await;
-    let r = app
-        .post(
-            "/api/collections/users/request-verification",
-            None,
-            json!({"email": email}),
-        )
-        .await;
-    assert_eq!(r.status, 204, "{}", r.text);
+    request_mail(app, email).await;
     app.mail_idle().await;
 }
 

@@ -21,7 +21,7 @@ async fn use_sink(app: &TestApp, sink: &SmtpSink, extra: Value) -> Reply {
 }
 
 /// Asks for a verification mail to a new user (sent in the background).
-async fn request_mail(app: &TestApp, email: &str) {
+pub async fn request_mail(app: &TestApp, email: &str) {
     app.user(email, "pass-1234567").await;
     let r = app
         .post(
@@ -140,7 +140,6 @@ both_backends!(
 
 /// The stored settings document, as the database holds it.
 async fn stored_settings(app: &TestApp) -> String {
-    use gatehouse_store::Store as _;
     app.gh
         .store()
         .get_setting("settings")
@@ -188,7 +187,6 @@ both_backends!(
 both_backends!(
     a_plain_stored_smtp_password_still_works_and_is_encrypted_on_save,
     |app: TestApp| async move {
-        use gatehouse_store::Store as _;
         let sink = SmtpSink::start(false).await;
         assert_eq!(
             use_sink(&app, &sink, json!({"tlsMode": "none"}))
