@@ -120,8 +120,11 @@ impl Gatehouse {
             Error::bad_request("An error occurred while loading the submitted data.")
         })?;
         settings.smtp.reconcile_tls(&patch["smtp"]);
+        let password_sent = patch["smtp"]["password"]
+            .as_str()
+            .is_some_and(|p| !p.is_empty());
         settings
-            .check()
+            .check_update(&current, password_sent)
             .into_result("An error occurred while saving the new settings.")?;
         self.save_settings(&settings).await?;
         self.audit(event, request).await?;

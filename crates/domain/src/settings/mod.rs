@@ -72,6 +72,16 @@ impl Default for Settings {
 
 impl Settings {
     pub fn check(&self) -> FieldErrors {
+        self.check_against(None)
+    }
+
+    /// [`check`](Self::check) for an update from `before`, whose PATCH did not carry a new SMTP
+    /// password when `smtp_password_sent` is false.
+    pub fn check_update(&self, before: &Settings, smtp_password_sent: bool) -> FieldErrors {
+        self.check_against((!smtp_password_sent).then_some(&before.smtp))
+    }
+
+    fn check_against(&self, smtp_kept_from: Option<&Smtp>) -> FieldErrors {
         let mut meta = FieldErrors::default();
         let m = &self.meta;
         for (name, value) in [("appName", &m.app_name), ("senderName", &m.sender_name)] {
@@ -94,7 +104,7 @@ impl Settings {
         let mut errors = FieldErrors::default();
         client_ip::check_ip_list(&mut errors, "superuserIPs", &self.superuser_ips);
         errors.nest("meta", meta);
-        self.smtp.check(&mut errors);
+        self.smtp.check(&mut errors, smtp_kept_from);
         self.rate_limits.check(&mut errors);
         self.trusted_proxy.check(&mut errors);
         self.lockout.check(&mut errors);

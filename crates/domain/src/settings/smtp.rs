@@ -112,8 +112,19 @@ impl Smtp {
         }
     }
 
-    pub fn check(&self, errors: &mut FieldErrors) {
+    /// `kept_from`: the settings whose password this one kept (the PATCH sent none). A stored
+    /// password goes only to the server it was given for: a new host, port or user name needs
+    /// it again, or a stolen superuser token could send it to any server.
+    pub fn check(&self, errors: &mut FieldErrors, kept_from: Option<&Smtp>) {
         let mut own = FieldErrors::default();
+        if let Some(before) = kept_from
+            && !before.password.is_empty()
+            && (self.host != before.host
+                || self.port != before.port
+                || self.username != before.username)
+        {
+            own.add_code("password", codes::REQUIRED);
+        }
         if self.enabled {
             if self.host.trim().is_empty() {
                 own.add_code("host", codes::REQUIRED);

@@ -219,3 +219,45 @@ both_backends!(
         assert!(raw.contains("gh-enc:v1:"), "{raw}");
     }
 );
+
+both_backends!(
+    a_new_smtp_destination_needs_the_password_again,
+    |app: TestApp| async move {
+        let sink = SmtpSink::start(false).await;
+        assert_eq!(use_sink(&app, &sink, json!({})).await.status, 200);
+        let su = app.superuser_token().await;
+        let patch = |smtp: Value| {
+            let su = su.clone();
+            let app = &app;
+            async move {
+                app.patch("/api/settings", Some(&su), json!({"smtp": smtp}))
+                    .await
+            }
+        };
+        // Otherwise whoever holds a superuser token could send the stored password anywhere.
+        for moved in [
+            json!({"host": "mx.attacker.example"}),
+            json!({"port": 2525}),
+            json!({"username": "other"}),
+            json!({"host": "mx.attacker.example", "password": ""}),
+        ] {
+            let r = patch(moved.clone()).await;
+            assert_eq!(r.status, 400, "{moved}: {}", r.text);
+            assert_eq!(
+                r.body,
+                json!({"status": 400, "message": "An error occurred while saving the new settings.",
+                       "data": {"smtp": {"password": {"code": "validation_required", "message": "Cannot be blank."}}}})
+            );
+        }
+        // The same destination keeps the password; a new one with its password is fine.
+        assert_eq!(
+            patch(json!({"enabled": false, "host": "127.0.0.1"}))
+                .await
+                .status,
+            200
+        );
+        let r = patch(json!({"host": "mx.example.com", "password": "new-secret"})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["smtp"]["host"], "mx.example.com");
+    }
+);
