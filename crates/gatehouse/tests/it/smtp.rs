@@ -16,7 +16,11 @@ async fn use_sink(app: &TestApp, sink: &SmtpSink, extra: Value) -> Reply {
     for (k, v) in extra.as_object().unwrap() {
         smtp[k] = v.clone();
     }
-    app.patch("/api/settings", Some(&su), json!({"smtp": smtp}))
+    patch_smtp(app, &su, smtp).await
+}
+
+async fn patch_smtp(app: &TestApp, su: &str, smtp: Value) -> Reply {
+    app.patch("/api/settings", Some(su), json!({"smtp": smtp}))
         .await
 }
 
@@ -96,14 +100,7 @@ both_backends!(
                 r.body["smtp"]["tlsMode"].clone(),
             )
         };
-        let patch = |smtp: Value| {
-            let su = su.clone();
-            let app = &app;
-            async move {
-                app.patch("/api/settings", Some(&su), json!({"smtp": smtp}))
-                    .await
-            }
-        };
+        let patch = |smtp: Value| patch_smtp(&app, &su, smtp);
         assert_eq!(
             smtp_of(app.get("/api/settings", Some(&su)).await),
             (json!(false), json!("starttls"))
@@ -226,14 +223,7 @@ both_backends!(
         let sink = SmtpSink::start(false).await;
         assert_eq!(use_sink(&app, &sink, json!({})).await.status, 200);
         let su = app.superuser_token().await;
-        let patch = |smtp: Value| {
-            let su = su.clone();
-            let app = &app;
-            async move {
-                app.patch("/api/settings", Some(&su), json!({"smtp": smtp}))
-                    .await
-            }
-        };
+        let patch = |smtp: Value| patch_smtp(&app, &su, smtp);
         // Otherwise whoever holds a superuser token could send the stored password anywhere.
         for moved in [
             json!({"host": "mx.attacker.example"}),
