@@ -7,6 +7,7 @@ mod support;
 mod account;
 mod audit;
 mod auth;
+mod cli;
 mod client_ip;
 mod collections;
 mod data_at_rest;
