@@ -2,11 +2,13 @@
 //! the server the binary starts.
 
 mod data_dir;
+mod listener;
 mod server_key;
+
+pub use listener::{ListenerLimits, serve_with};
 
 use gatehouse_domain::Gatehouse;
 use gatehouse_domain::clock::{Clock, SystemClock};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -40,20 +42,14 @@ pub async fn open_with_clock(
     Ok(Arc::new(gh))
 }
 
-/// A server listening on `listener`, until `shutdown` resolves.
+/// A server listening on `listener` with the default [`ListenerLimits`], until `shutdown`
+/// resolves.
 pub async fn serve(
     gh: Arc<Gatehouse>,
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let app = gatehouse_http::router(gh);
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await?;
-    Ok(())
+    serve_with(gh, listener, shutdown, ListenerLimits::default()).await
 }
 
 /// The default data directory, next to where the server is started (as PocketBase's `pb_data`).

@@ -15,6 +15,7 @@ mod filter_sql;
 mod hostile;
 mod limiter_keys;
 mod limits;
+mod listener;
 mod lockout;
 mod mfa;
 mod multi_instance;
