@@ -318,6 +318,19 @@ mod tests {
         })
     }
 
+    fn claims(collection_id: &str, id: &str) -> AuthClaims {
+        AuthClaims {
+            aal: 1,
+            amr: vec!["password".into()],
+            auth_time: 0,
+            collection_id: collection_id.into(),
+            exp: 0,
+            id: id.into(),
+            refreshable: true,
+            kind: "auth".into(),
+        }
+    }
+
     #[test]
     fn rules_read_the_record_the_caller_and_the_clock() {
         let users = users("x");
@@ -325,16 +338,7 @@ mod tests {
         let caller = Caller {
             collection: Arc::new(users.clone()),
             record: record("abc", false),
-            claims: AuthClaims {
-                aal: 1,
-                amr: vec![],
-                auth_time: 0,
-                collection_id: users.id.clone(),
-                exp: 0,
-                id: "abc".into(),
-                refreshable: true,
-                kind: "auth".into(),
-            },
+            claims: claims(&users.id, "abc"),
             token: String::new(),
         };
         let now = 1_795_854_471_408; // 2026-11-28
@@ -400,16 +404,7 @@ mod tests {
         let caller = Caller {
             collection: Arc::new(users.clone()),
             record: record("abc", true),
-            claims: AuthClaims {
-                aal: 1,
-                amr: vec!["password".into()],
-                auth_time: 0,
-                collection_id: users.id.clone(),
-                exp: 0,
-                id: "abc".into(),
-                refreshable: true,
-                kind: "auth".into(),
-            },
+            claims: claims(&users.id, "abc"),
             token: "eyJhbGciOiJIUzI1NiJ9.raw-token-1".into(),
         };
         let mut request = RequestInfo {
