@@ -2,6 +2,7 @@
 //! the server the binary starts.
 
 mod data_dir;
+mod housekeeping;
 mod listener;
 mod server_key;
 
@@ -37,7 +38,7 @@ pub async fn open_with_clock(
         .map(|n| n.get())
         .unwrap_or(1);
     let key = server_key::load(&config.data_dir)?;
-    let mailer = Arc::new(gatehouse_mail::Mailer::new(&config.data_dir));
+    let mailer = Arc::new(gatehouse_mail::Mailer::new(&config.data_dir, clock.clone()));
     let gh = Gatehouse::start(store, clock, cores, mailer, key).await?;
     Ok(Arc::new(gh))
 }

@@ -36,13 +36,14 @@ impl Default for ListenerLimits {
 }
 
 /// A server listening on `listener`, until `shutdown` resolves; then it waits for the requests
-/// in flight.
+/// in flight. The hourly purge runs meanwhile.
 pub async fn serve_with(
     gh: Arc<Gatehouse>,
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     limits: ListenerLimits,
 ) -> anyhow::Result<()> {
+    let purge = crate::housekeeping::start(gh.clone());
     let app = gatehouse_http::router(gh);
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
@@ -79,6 +80,7 @@ pub async fn serve_with(
         });
     }
     drop(listener);
+    purge.abort();
     graceful.shutdown().await;
     Ok(())
 }

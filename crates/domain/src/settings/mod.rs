@@ -3,11 +3,13 @@
 mod client_ip;
 mod lockout;
 mod rate_limits;
+mod retention;
 mod smtp;
 
 pub use client_ip::{TrustedProxy, client_key, list_contains_str};
 pub use lockout::Lockout;
 pub use rate_limits::{Audience, RateLimitRule, RateLimits};
+pub use retention::Retention;
 pub use smtp::{Smtp, TlsMode};
 
 use crate::collection::field::is_email;
@@ -29,6 +31,8 @@ pub struct Settings {
     pub trusted_proxy: TrustedProxy,
     #[serde(default)]
     pub lockout: Lockout,
+    #[serde(default)]
+    pub retention: Retention,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -66,6 +70,7 @@ impl Default for Settings {
             rate_limits: RateLimits::default(),
             trusted_proxy: TrustedProxy::default(),
             lockout: Lockout::default(),
+            retention: Retention::default(),
         }
     }
 }
@@ -108,6 +113,7 @@ impl Settings {
         self.rate_limits.check(&mut errors);
         self.trusted_proxy.check(&mut errors);
         self.lockout.check(&mut errors);
+        self.retention.check(&mut errors);
         errors
     }
 

@@ -13,6 +13,7 @@ mod collections;
 mod data_at_rest;
 mod filter_sql;
 mod hostile;
+mod housekeeping;
 mod limiter_keys;
 mod limits;
 mod listener;
