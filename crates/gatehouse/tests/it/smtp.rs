@@ -153,8 +153,7 @@ async fn password_sent(sink: &SmtpSink, messages: usize) -> String {
     let auth = sessions
         .iter()
         .flat_map(|s| s.commands.iter())
-        .filter(|c| c.starts_with("AUTH PLAIN"))
-        .next_back()
+        .rfind(|c| c.starts_with("AUTH PLAIN"))
         .unwrap();
     plain_credentials(auth).unwrap().1
 }
