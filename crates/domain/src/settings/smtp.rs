@@ -99,6 +99,16 @@ impl Smtp {
         }
     }
 
+    /// Whether these settings would send the password somewhere, or in a way, `before` did not.
+    fn exposes_password_beyond(&self, before: &Smtp) -> bool {
+        let less_tls = self.tls_mode() == TlsMode::None && before.tls_mode() != TlsMode::None;
+        self.host != before.host
+            || self.port != before.port
+            || self.username != before.username
+            || less_tls
+            || (self.allow_insecure_auth && !before.allow_insecure_auth)
+    }
+
     /// Keeps `tls` and `tlsMode` in step after a PATCH whose `smtp` part was `sent`: a `tlsMode`
     /// that was sent decides; otherwise `tls: true` means implicit TLS, and `tls: false` leaves
     /// implicit TLS for STARTTLS (and keeps any other mode).
@@ -113,15 +123,14 @@ impl Smtp {
     }
 
     /// `kept_from`: the settings whose password this one kept (the PATCH sent none). A stored
-    /// password goes only to the server it was given for: a new host, port or user name needs
-    /// it again, or a stolen superuser token could send it to any server.
+    /// password goes only to the server, and with the protection, it was given for: a new host,
+    /// port or user name, or less TLS, needs it again, or a stolen superuser token could have it
+    /// sent to any server or across the network in clear.
     pub fn check(&self, errors: &mut FieldErrors, kept_from: Option<&Smtp>) {
         let mut own = FieldErrors::default();
         if let Some(before) = kept_from
             && !before.password.is_empty()
-            && (self.host != before.host
-                || self.port != before.port
-                || self.username != before.username)
+            && self.exposes_password_beyond(before)
         {
             own.add_code("password", codes::REQUIRED);
         }

@@ -229,6 +229,9 @@ both_backends!(
             json!({"port": 2525}),
             json!({"username": "other"}),
             json!({"host": "mx.attacker.example", "password": ""}),
+            // Or let it cross the network in clear, for whoever listens on the path.
+            json!({"tlsMode": "none"}),
+            json!({"allowInsecureAuth": true}),
         ] {
             let r = patch(moved.clone()).await;
             assert_eq!(r.status, 400, "{moved}: {}", r.text);
