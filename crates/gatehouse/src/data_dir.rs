@@ -32,7 +32,8 @@ pub fn sqlite_file(data_dir: &Path, db_url: Option<&str>) -> Option<PathBuf> {
         Some(url) if url.starts_with("sqlite:") => {
             let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
             let path = path.split('?').next().unwrap_or_default();
-            (!path.is_empty()).then(|| PathBuf::from(path))
+            // `:memory:` is no file.
+            (!path.is_empty() && !path.starts_with(':')).then(|| PathBuf::from(path))
         }
         Some(_) => None,
     }
@@ -109,3 +110,20 @@ fn create_private_file(_path: &Path) -> anyhow::Result<()> {
 
 #[cfg(not(unix))]
 fn tighten(_path: &Path, _private: u32) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sqlite_file_of_each_configuration() {
+        let dir = Path::new("gh_data");
+        assert_eq!(sqlite_file(dir, None), Some(dir.join("data.db")));
+        assert_eq!(
+            sqlite_file(dir, Some("sqlite:///var/lib/gh.db?mode=rwc")),
+            Some(PathBuf::from("/var/lib/gh.db"))
+        );
+        assert_eq!(sqlite_file(dir, Some("sqlite::memory:")), None);
+        assert_eq!(sqlite_file(dir, Some("postgres://db/gh")), None);
+    }
+}
