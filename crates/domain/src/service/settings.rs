@@ -51,6 +51,8 @@ impl Gatehouse {
         let stored: Value = serde_json::from_str(&raw).map_err(Error::internal)?;
         merge_json(&mut merged, &stored);
         let mut settings: Settings = serde_json::from_value(merged).map_err(Error::internal)?;
+        // Saved before `tlsMode` existed: `tls` says which.
+        settings.smtp.reconcile_tls(&Value::Null);
         match self
             .key
             .open(SMTP_PASSWORD_PURPOSE, &settings.smtp.password)

@@ -126,6 +126,19 @@ both_backends!(
             smtp_of(patch(json!({"tlsMode": "implicit"})).await),
             (json!(true), json!("implicit"))
         );
+        // Saved by a version without tlsMode: `tls` says which.
+        let mut stored: Value = serde_json::from_str(&stored_settings(&app).await).unwrap();
+        stored["smtp"]["tls"] = json!(true);
+        stored["smtp"].as_object_mut().unwrap().remove("tlsMode");
+        app.gh
+            .store()
+            .put_setting("settings", &stored.to_string())
+            .await
+            .unwrap();
+        assert_eq!(
+            smtp_of(app.get("/api/settings", Some(&su)).await),
+            (json!(true), json!("implicit"))
+        );
         let bad = patch(json!({"tlsMode": "sometimes"})).await;
         assert_eq!(bad.status, 400, "{}", bad.text);
         assert_eq!(
