@@ -19,6 +19,8 @@ const KNOWN_DIFFERENCES = [
   { side: 'gatehouse', pattern: /^trustedProxy\.proxyIPs(\[|$)/, reason: 'Gatehouse: proxy headers are believed only from these peers (README: Security notes)' },
   { side: 'gatehouse', pattern: /^rateLimits\.ipv6Prefix$/, reason: 'Gatehouse: an IPv6 client counts as its /64 for limits and lockout (README: Security notes)' },
   { side: 'gatehouse', pattern: /^lockout(\.|$)/, reason: 'Gatehouse failed-password lockout settings (README: Security notes)' },
+  { side: 'gatehouse', pattern: /^retention(\.|$)/, reason: 'Gatehouse retention of audit rows and mail-folder files (README: Security notes)' },
+  { side: 'gatehouse', pattern: /^smtp\.(tlsMode|allowInsecureAuth)$/, reason: 'Gatehouse SMTP TLS mode and clear-text AUTH opt-out (README: Mail)' },
   { side: 'pocketbase', gap: true, pattern: /^(backups|s3|batch|logs)(\.|\[|$)/, reason: 'PocketBase features Gatehouse does not have (file backups, S3 storage, batch API, request logs)' },
   { side: 'gatehouse', pattern: /^(totp|sms|backupCodes)(\.|$)/, reason: 'Gatehouse second-factor collection options / SMS settings (mfa-design.md §4, §9)' },
 ];

@@ -3,7 +3,8 @@
 // with `mailparser` and recorded as {to, from, subject, text, html, envelope}.
 //
 // Plain TCP only: no TLS and no STARTTLS offered (Go's net/smtp upgrades whenever STARTTLS is
-// advertised). AUTH is optional; any credentials are accepted.
+// advertised), so the server under test is told `tlsMode: 'none'`. AUTH is optional; any
+// credentials are accepted.
 import { simpleParser } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
 
@@ -124,7 +125,7 @@ export const SINK_APP_NAME = 'SdkTest';
 /** Settings patch (PATCH /api/settings) that points the server's mailer at the sink. */
 export function smtpSettings(sink) {
   return {
-    smtp: { enabled: true, host: '127.0.0.1', port: sink.port, tls: false, username: '', password: '', authMethod: '' },
+    smtp: { enabled: true, host: '127.0.0.1', port: sink.port, tls: false, tlsMode: 'none', username: '', password: '', authMethod: '' },
     meta: { appName: SINK_APP_NAME, senderAddress: 'noreply@example.com', senderName: 'Test' },
   };
 }

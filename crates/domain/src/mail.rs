@@ -29,6 +29,12 @@ pub trait MailTransport: Send + Sync + 'static {
     /// Delivers `mail` with the current SMTP settings. The error is for the server log (it never
     /// reaches an API answer).
     async fn send(&self, smtp: &Smtp, mail: &OutgoingMail) -> Result<(), String>;
+
+    /// Deletes kept copies of messages written before `cutoff_ms` (Unix milliseconds); how
+    /// many. A transport that keeps none has nothing to do.
+    async fn purge_before(&self, _cutoff_ms: i64) -> Result<usize, String> {
+        Ok(0)
+    }
 }
 
 /// A plain-text rendering of a mail body: tags dropped, links kept as `text (url)`, the common

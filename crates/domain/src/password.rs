@@ -1,14 +1,16 @@
 //! Password hashing: argon2id for everything Gatehouse writes; PocketBase's bcrypt hashes are
 //! still accepted and flagged for re-hashing. Hashing is CPU- and memory-bound, so it runs on a
 //! pool of one thread per core, off the async runtime: extra logins queue instead of starving the
-//! server, and at most one argon2 buffer per core exists at a time.
+//! server, and at most one argon2 buffer per core exists at a time. The queue is bounded (past
+//! [`QUEUE_PER_THREAD`] waiting jobs per thread a request gets 429 at once rather than a wait that
+//! only grows), and a job whose request has gone is dropped before it starts.
 
 use crate::error::{Error, Result};
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use rand::RngExt;
 use serde::Deserialize;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
 /// OWASP's minimum memory and passes for argon2id (2026 cheat sheet): 19 MiB, 2 passes. Split
@@ -51,14 +53,45 @@ pub struct Verification {
     pub needs_rehash: bool,
 }
 
-type Job = Box<dyn FnOnce(&mut Memory) + Send>;
+/// Jobs that may wait per hashing thread before new ones are refused: with argon2 at tens of
+/// milliseconds a hash, a full queue is already a wait of seconds.
+pub const QUEUE_PER_THREAD: usize = 32;
+
+/// A queued hash and where its answer goes.
+struct Pending<T, F> {
+    answer: tokio::sync::oneshot::Sender<Result<T>>,
+    work: F,
+}
+
+/// A queued hash, whatever it answers: run unless its caller has gone (the answer would go
+/// nowhere).
+trait Job: Send {
+    fn abandoned(&self) -> bool;
+    fn run(self: Box<Self>, memory: &mut Memory);
+}
+
+impl<T, F> Job for Pending<T, F>
+where
+    T: Send,
+    F: FnOnce(&mut Memory) -> Result<T> + Send,
+{
+    fn abandoned(&self) -> bool {
+        self.answer.is_closed()
+    }
+    fn run(self: Box<Self>, memory: &mut Memory) {
+        let _ = self.answer.send((self.work)(memory));
+    }
+}
 
 /// The hashing pool: one thread per core, each with its own argon2 memory. Logins beyond that
 /// queue here instead of competing for the cores (and for 19 MiB each). The hashes themselves
 /// run on [`Lanes`], where the lanes of one hash are shared out over the cores.
 pub struct Passwords {
-    jobs: Mutex<mpsc::Sender<Job>>,
-    /// Hashes and verifications started, dummy ones included: what the CPU was asked to do.
+    jobs: Mutex<mpsc::Sender<Box<dyn Job>>>,
+    /// Jobs sent and not yet taken by a worker.
+    waiting: Arc<AtomicUsize>,
+    max_waiting: usize,
+    /// Hashes and verifications asked for, dummy ones included: what the CPU was asked to do.
     runs: AtomicU64,
 }
 
@@ -71,26 +104,35 @@ fn argon2() -> Argon2<'static> {
 impl Passwords {
     /// `parallel` hashes may run at once (the number of cores is the sensible value).
     pub fn new(parallel: usize) -> Self {
-        let (tx, rx) = mpsc::channel::<Job>();
+        Self::with_queue(parallel, parallel.max(1) * QUEUE_PER_THREAD)
+    }
+
+    /// A pool that refuses new jobs while `max_waiting` are already waiting.
+    pub fn with_queue(parallel: usize, max_waiting: usize) -> Self {
+        let (tx, rx) = mpsc::channel::<Box<dyn Job>>();
         let rx = Arc::new(Mutex::new(rx));
         let lanes = Arc::new(Lanes::new(parallel));
+        let waiting = Arc::new(AtomicUsize::new(0));
         for i in 0..parallel.max(1) {
             let rx = rx.clone();
             let lanes = lanes.clone();
+            let waiting = waiting.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("password-hash-{i}"))
-                .spawn(move || worker(&rx, &lanes));
+                .spawn(move || worker(&rx, &lanes, &waiting));
             if let Err(e) = spawned {
                 tracing::error!(error = %e, "cannot start a password hashing thread");
             }
         }
         Self {
             jobs: Mutex::new(tx),
+            waiting,
+            max_waiting,
             runs: AtomicU64::new(0),
         }
     }
 
-    /// How many hashes and verifications were started since the server began.
+    /// How many hashes and verifications were asked for since the server began.
     pub fn runs(&self) -> u64 {
         self.runs.load(Ordering::Relaxed)
     }
@@ -121,26 +163,46 @@ impl Passwords {
         work: impl FnOnce(&mut Memory) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         self.runs.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move |memory| {
-            let _ = tx.send(work(memory));
-        });
+        // Dropping this future (the request was cancelled) drops `rx`, which marks the job
+        // abandoned: the worker then skips it.
+        self.enqueue(work)?
+            .await
+            .map_err(|_| Error::internal("password hashing job was dropped"))?
+    }
+
+    /// Queues `work`, or refuses it with 429 when the queue is full.
+    fn enqueue<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Memory) -> Result<T> + Send + 'static,
+    ) -> Result<tokio::sync::oneshot::Receiver<Result<T>>> {
+        let (answer, rx) = tokio::sync::oneshot::channel();
+        let job: Box<dyn Job> = Box::new(Pending { answer, work });
+        let admitted = self
+            .waiting
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.max_waiting).then_some(n + 1)
+            })
+            .is_ok();
+        if !admitted {
+            tracing::warn!("password hashing queue is full: request refused");
+            return Err(Error::too_many_requests("Too Many Requests."));
+        }
         let sent = match self.jobs.lock() {
             Ok(jobs) => jobs.send(job).is_ok(),
             Err(_) => false,
         };
         if !sent {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
             return Err(Error::internal("password hashing pool is gone"));
         }
-        rx.await
-            .map_err(|_| Error::internal("password hashing job was dropped"))?
+        Ok(rx)
     }
 }
 
 /// A worker keeps its argon2 memory while logins keep coming and gives it back after
 /// [`IDLE_RELEASE`] without work (a buffer is worth keeping only while logins come back to back), so an idle server holds none of it. Waiting workers take turns
 /// on the queue: the lock is dropped after every wait, so each one gets to time out and release.
-fn worker(jobs: &Mutex<mpsc::Receiver<Job>>, lanes: &Lanes) {
+fn worker(jobs: &Mutex<mpsc::Receiver<Box<dyn Job>>>, lanes: &Lanes, waiting: &AtomicUsize) {
     let mut memory = Memory::default();
     loop {
         let next = match jobs.lock() {
@@ -148,7 +210,12 @@ fn worker(jobs: &Mutex<mpsc::Receiver<Job>>, lanes: &Lanes) {
             Err(_) => return,
         };
         match next {
-            Ok(job) => lanes.run(|| job(&mut memory)),
+            Ok(job) => {
+                waiting.fetch_sub(1, Ordering::AcqRel);
+                if !job.abandoned() {
+                    lanes.run(|| job.run(&mut memory));
+                }
+            }
             Err(mpsc::RecvTimeoutError::Timeout) => memory.release(),
             Err(mpsc::RecvTimeoutError::Disconnected) => return,
         }
@@ -284,6 +351,7 @@ fn verify_blocking(memory: &mut Memory, password: &str, stored: &str) -> Verific
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn pw(s: &str) -> Password {
@@ -374,6 +442,68 @@ mod tests {
                 needs_rehash: true
             })
         );
+    }
+
+    /// Occupies the pool's only worker until the returned sender is dropped or used.
+    fn block_the_worker(
+        p: &Passwords,
+    ) -> (mpsc::Sender<()>, tokio::sync::oneshot::Receiver<Result<()>>) {
+        let (release, wait) = mpsc::channel::<()>();
+        let (started_tx, started) = mpsc::channel::<()>();
+        let busy = p
+            .enqueue(move |_| {
+                let _ = started_tx.send(());
+                let _ = wait.recv();
+                Ok(())
+            })
+            .unwrap();
+        // Taken off the queue: the queue itself is empty again.
+        started.recv().unwrap();
+        (release, busy)
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_answers_429_at_once() {
+        let p = Passwords::with_queue(1, 2);
+        let (release, busy) = block_the_worker(&p);
+        let first = p.enqueue(|_| Ok(1)).unwrap();
+        let second = p.enqueue(|_| Ok(2)).unwrap();
+        let refused = p.enqueue(|_| Ok(3)).err().unwrap();
+        assert_eq!(refused.kind, crate::error::ErrorKind::TooManyRequests);
+        assert_eq!(refused.message, "Too Many Requests.");
+        drop(release);
+        busy.await.unwrap().unwrap();
+        assert_eq!(
+            (
+                first.await.unwrap().unwrap(),
+                second.await.unwrap().unwrap()
+            ),
+            (1, 2)
+        );
+        // Room again once the queue drained.
+        assert_eq!(p.enqueue(|_| Ok(4)).unwrap().await.unwrap().unwrap(), 4);
+    }
+
+    #[tokio::test]
+    async fn a_job_whose_caller_has_gone_never_runs() {
+        let p = Passwords::with_queue(1, 8);
+        let (release, busy) = block_the_worker(&p);
+        let ran = Arc::new(AtomicUsize::new(0));
+        let counter = ran.clone();
+        let queued = p
+            .enqueue(move |_| {
+                counter.fetch_add(1, Ordering::SeqCst);
+                Ok(())
+            })
+            .unwrap();
+        // The request is cancelled while its hash waits: its future, and the receiver, go.
+        drop(queued);
+        let after = p.enqueue(|_| Ok(())).unwrap();
+        drop(release);
+        busy.await.unwrap().unwrap();
+        after.await.unwrap().unwrap();
+        // The worker takes jobs in order: the abandoned one came before `after`.
+        assert_eq!(ran.load(Ordering::SeqCst), 0);
     }
 
     #[test]

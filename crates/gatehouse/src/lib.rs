@@ -1,11 +1,15 @@
 //! The `gatehouse` binary's building blocks, public so that the integration tests start exactly
 //! the server the binary starts.
 
+mod data_dir;
+mod housekeeping;
+mod listener;
 mod server_key;
+
+pub use listener::{ListenerLimits, serve_with};
 
 use gatehouse_domain::Gatehouse;
 use gatehouse_domain::clock::{Clock, SystemClock};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -27,30 +31,26 @@ pub async fn open_with_clock(
     config: &StoreConfig,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<Arc<Gatehouse>> {
+    let sqlite_file = data_dir::sqlite_file(&config.data_dir, config.db_url.as_deref());
+    data_dir::prepare(&config.data_dir, sqlite_file.as_deref())?;
     let store = gatehouse_store::open(config.db_url.as_deref(), &config.data_dir).await?;
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
     let key = server_key::load(&config.data_dir)?;
-    let mailer = Arc::new(gatehouse_mail::Mailer::new(&config.data_dir));
+    let mailer = Arc::new(gatehouse_mail::Mailer::new(&config.data_dir, clock.clone()));
     let gh = Gatehouse::start(store, clock, cores, mailer, key).await?;
     Ok(Arc::new(gh))
 }
 
-/// A server listening on `listener`, until `shutdown` resolves.
+/// A server listening on `listener` with the default [`ListenerLimits`], until `shutdown`
+/// resolves.
 pub async fn serve(
     gh: Arc<Gatehouse>,
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let app = gatehouse_http::router(gh);
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await?;
-    Ok(())
+    serve_with(gh, listener, shutdown, ListenerLimits::default()).await
 }
 
 /// The default data directory, next to where the server is started (as PocketBase's `pb_data`).

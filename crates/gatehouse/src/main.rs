@@ -46,7 +46,12 @@ enum Command {
 #[derive(Subcommand)]
 enum SuperuserAction {
     /// Create a superuser, or set a new password for an existing one.
-    Upsert { email: String, password: String },
+    Upsert {
+        email: String,
+        /// The password; `-` or none: one line read from stdin (kept out of the shell history
+        /// and the process list).
+        password: Option<String>,
+    },
     /// Delete a superuser (the last one cannot be deleted).
     Delete { email: String },
 }
@@ -78,7 +83,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             if gh.superuser_count().await? == 0 {
                 println!(
-                    "\nNo superuser yet. Create one with:\n  gatehouse superuser upsert EMAIL PASSWORD{}",
+                    "\nNo superuser yet. Create one with (it asks for the password):\n  gatehouse superuser upsert EMAIL{}",
                     dir_flag(&cli.dir)
                 );
             }
@@ -87,6 +92,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Superuser {
             action: SuperuserAction::Upsert { email, password },
         } => {
+            let password = match password {
+                Some(given) if given != "-" => given,
+                _ => password_from_stdin()?,
+            };
             let created = gh
                 .upsert_superuser(&email, &Password(password))
                 .await
@@ -111,6 +120,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// One line of stdin, without its line ending.
+fn password_from_stdin() -> anyhow::Result<String> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if std::io::stdin().is_terminal() {
+        eprint!("Password: ");
+        std::io::stderr().flush()?;
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the password from stdin")?;
+    let password = line.trim_end_matches(['\n', '\r']);
+    if password.is_empty() {
+        anyhow::bail!("no password on stdin");
+    }
+    Ok(password.to_owned())
 }
 
 fn describe(config: &StoreConfig) -> String {

@@ -1,28 +1,33 @@
 //! Gatehouse's mail transport. With `settings.smtp.enabled` a message goes out over SMTP
-//! ([`smtp`]: implicit TLS when `smtp.tls`, otherwise STARTTLS whenever the server offers it);
+//! ([`smtp`]: implicit TLS, required STARTTLS by default, or plain text as `smtp.tlsMode` says);
 //! without it, the log mailer writes each message to the server log and to `<data dir>/mail/` so
 //! that a new installation can try OTP login before it has an SMTP server.
 
 mod smtp;
 
 use async_trait::async_trait;
+use gatehouse_domain::clock::Clock;
 use gatehouse_domain::mail::{MailTransport, OutgoingMail};
 use gatehouse_domain::settings::Smtp;
 use smtp::SmtpClient;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub struct Mailer {
     /// Where the log mailer writes messages.
     mail_dir: PathBuf,
+    /// Names the mail files, which the purge reads back: the service's clock, so both agree.
+    clock: Arc<dyn Clock>,
     written: AtomicU64,
     smtp: SmtpClient,
 }
 
 impl Mailer {
-    pub fn new(data_dir: &std::path::Path) -> Self {
+    pub fn new(data_dir: &std::path::Path, clock: Arc<dyn Clock>) -> Self {
         Self {
             mail_dir: data_dir.join("mail"),
+            clock,
             written: AtomicU64::new(0),
             smtp: SmtpClient::default(),
         }
@@ -31,14 +36,17 @@ impl Mailer {
     /// The log mailer: one `.eml`-like text file per message, and a log line without the body
     /// (which holds codes and tokens; the file is readable only by the server's user).
     async fn write_file(&self, mail: &OutgoingMail) -> Result<(), String> {
-        tokio::fs::create_dir_all(&self.mail_dir)
+        let mut folder = tokio::fs::DirBuilder::new();
+        folder.recursive(true);
+        // The messages hold codes and links: the folder is the server user's alone.
+        #[cfg(unix)]
+        folder.mode(0o700);
+        folder
+            .create(&self.mail_dir)
             .await
             .map_err(|e| format!("creating {}: {e}", self.mail_dir.display()))?;
         let n = self.written.fetch_add(1, Ordering::Relaxed);
-        let stamp = std::time::UNIX_EPOCH
-            .elapsed()
-            .map(|d| d.as_millis())
-            .unwrap_or_default();
+        let stamp = self.clock.now_millis();
         let path = self.mail_dir.join(format!("{stamp}-{n}.txt"));
         let content = format!(
             "From: {} <{}>\nTo: {}\nSubject: {}\n\n{}\n\n--- html ---\n{}\n",
@@ -84,6 +92,31 @@ impl MailTransport for Mailer {
             self.write_file(mail).await
         }
     }
+
+    /// Messages are named `<millis>-<n>.txt` by [`Mailer::write_file`]: the name says when.
+    async fn purge_before(&self, cutoff_ms: i64) -> Result<usize, String> {
+        let mut entries = match tokio::fs::read_dir(&self.mail_dir).await {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(format!("reading {}: {e}", self.mail_dir.display())),
+        };
+        let mut removed = 0;
+        while let Some(entry) = entries.next_entry().await.map_err(|e| e.to_string())? {
+            let name = entry.file_name();
+            let written = name
+                .to_str()
+                .and_then(|n| n.strip_suffix(".txt"))
+                .and_then(|n| n.split_once('-'))
+                .and_then(|(ms, _)| ms.parse::<i64>().ok());
+            if written.is_some_and(|ms| ms < cutoff_ms) {
+                tokio::fs::remove_file(entry.path())
+                    .await
+                    .map_err(|e| format!("removing {}: {e}", entry.path().display()))?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
 }
 
 #[cfg(test)]
@@ -94,7 +127,7 @@ mod tests {
     #[tokio::test]
     async fn without_smtp_the_message_lands_in_the_mail_folder() {
         let dir = tempfile::tempdir().unwrap();
-        let mailer = Mailer::new(dir.path());
+        let mailer = Mailer::new(dir.path(), Arc::new(gatehouse_domain::clock::SystemClock));
         let mail = OutgoingMail {
             from_name: "Support".into(),
             from_address: "support@example.com".into(),

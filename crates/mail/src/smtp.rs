@@ -7,15 +7,20 @@
 //! open) so that `TCP_NODELAY` is set: lettre writes the end-of-data marker as a second small
 //! write, which Nagle otherwise holds until the server's delayed ACK, about 40 ms per message.
 //! Implicit TLS (port 465) goes through lettre's transport, which pools on its own.
+//!
+//! `settings.smtp.tlsMode` decides the protection ([`TlsMode`]): with STARTTLS required (the
+//! default) a server that does not offer it gets no mail, since anyone on the path can strip the
+//! offer. A password goes out without TLS only to this machine or when `allowInsecureAuth` says so.
 
 use gatehouse_domain::mail::OutgoingMail;
-use gatehouse_domain::settings::Smtp;
+use gatehouse_domain::settings::{Smtp, TlsMode};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -68,7 +73,7 @@ impl SmtpClient {
             .await
             .map_err(|_| "SMTP client closed".to_owned())?;
         let exchange = async {
-            if smtp.tls {
+            if smtp.tls_mode() == TlsMode::Implicit {
                 self.send_implicit_tls(smtp, port, message).await
             } else {
                 self.send_plain_or_starttls(smtp, port, &message).await
@@ -103,23 +108,43 @@ impl SmtpClient {
         Ok(())
     }
 
-    /// A new connection: greeting, EHLO, STARTTLS whenever offered, AUTH when configured.
+    /// A new connection: greeting, EHLO, STARTTLS unless the mode is `none`, AUTH when
+    /// configured and allowed.
     async fn connect(&self, smtp: &Smtp, port: u16) -> Result<AsyncSmtpConnection, String> {
         let tcp = tokio::net::TcpStream::connect((smtp.host.as_str(), port))
             .await
             .map_err(|e| format!("SMTP connect: {e}"))?;
         tcp.set_nodelay(true)
             .map_err(|e| format!("SMTP socket: {e}"))?;
+        // The address actually connected to, not the name: a name may resolve anywhere.
+        let peer = tcp
+            .peer_addr()
+            .map_err(|e| format!("SMTP socket: {e}"))?
+            .ip();
         let hello = hello_name(smtp);
         let mut conn = AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &hello)
             .await
             .map_err(|e| format!("SMTP: {e}"))?;
-        if conn.can_starttls() {
+        if smtp.tls_mode() == TlsMode::RequiredStarttls {
+            if !conn.can_starttls() {
+                conn.abort().await;
+                return Err(format!(
+                    "SMTP: {} does not offer STARTTLS, which settings.smtp.tlsMode requires; nothing was sent",
+                    smtp.host
+                ));
+            }
             conn.starttls(self.tls_parameters(&smtp.host)?, &hello)
                 .await
                 .map_err(|e| format!("SMTP STARTTLS: {e}"))?;
         }
         if let Some(credentials) = credentials(smtp) {
+            if !conn.is_encrypted() && !clear_auth_allowed(peer, smtp.allow_insecure_auth) {
+                conn.abort().await;
+                return Err(format!(
+                    "SMTP: refusing to send the password without TLS to {} (set settings.smtp.tlsMode, or allowInsecureAuth); nothing was sent",
+                    smtp.host
+                ));
+            }
             conn.auth(&mechanisms(smtp), &credentials)
                 .await
                 .map_err(|e| format!("SMTP auth: {e}"))?;
@@ -207,15 +232,22 @@ impl SmtpClient {
 /// settings it was opened with (a settings change starts new ones).
 fn server_key(smtp: &Smtp) -> String {
     format!(
-        "{}\n{}\n{}\n{}\n{}\n{}\n{}",
+        "{}\n{}\n{:?}\n{}\n{}\n{}\n{}\n{}",
         smtp.host,
         smtp.port,
-        smtp.tls,
+        smtp.tls_mode(),
+        smtp.allow_insecure_auth,
         smtp.username,
         smtp.password,
         smtp.auth_method,
         smtp.local_name
     )
+}
+
+/// Whether a password may go out over a connection without TLS to `peer`: only to this machine
+/// (nothing crosses a network), or when the operator opted out.
+fn clear_auth_allowed(peer: IpAddr, opted_out: bool) -> bool {
+    opted_out || peer.to_canonical().is_loopback()
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -264,5 +296,32 @@ fn mechanisms(smtp: &Smtp) -> Vec<Mechanism> {
         "PLAIN" => vec![Mechanism::Plain],
         "LOGIN" => vec![Mechanism::Login],
         _ => DEFAULT_MECHANISMS.to_vec(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))
+    }
+
+    #[test]
+    fn a_password_goes_out_in_clear_only_to_this_machine_or_when_allowed() {
+        for local in ["127.0.0.1", "127.1.2.3", "::1", "::ffff:127.0.0.1"] {
+            assert!(clear_auth_allowed(ip(local), false), "{local}");
+        }
+        for remote in [
+            "10.0.0.1",
+            "192.168.1.5",
+            "203.0.113.9",
+            "2001:db8::1",
+            "::ffff:10.0.0.1",
+            "0.0.0.0",
+        ] {
+            assert!(!clear_auth_allowed(ip(remote), false), "{remote}");
+            assert!(clear_auth_allowed(ip(remote), true), "{remote}");
+        }
     }
 }

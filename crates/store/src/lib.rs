@@ -137,6 +137,8 @@ pub trait Store: Send + Sync + 'static {
     // --- the audit log ---
     async fn insert_audit(&self, row: &AuditRow) -> Result<()>;
     async fn list_audit(&self, query: &AuditQuery) -> Result<AuditPage>;
+    /// Deletes the audit rows created before `created_before` (a stored datetime); how many.
+    async fn delete_audit_before(&self, created_before: &str) -> Result<u64>;
 
     // --- settings (one JSON document per key) ---
     async fn get_setting(&self, key: &str) -> Result<Option<String>>;

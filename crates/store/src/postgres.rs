@@ -588,6 +588,14 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    async fn delete_audit_before(&self, created_before: &str) -> Result<u64> {
+        let done = sqlx::query(sql::DELETE_AUDIT_BEFORE)
+            .bind(created_before)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     async fn insert_audit(&self, row: &AuditRow) -> Result<()> {
         bind_audit(sqlx::query(sql::INSERT_AUDIT), row)
             .execute(&self.pool)

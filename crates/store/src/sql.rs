@@ -158,3 +158,4 @@ pub const DELETE_RECORD_TICKETS: &str = "DELETE FROM tickets WHERE record_id = $
 pub const LIVE_TICKETS: &str = "SELECT id, kind, collection_id, record_id, secret_hash, data, created_ms, expires_ms, failures \
      FROM tickets WHERE record_id = $1 AND kind = $2 AND expires_ms > $3 ORDER BY created_ms DESC";
 pub const DELETE_EXPIRED_TICKETS: &str = "DELETE FROM tickets WHERE expires_ms <= $1";
+pub const DELETE_AUDIT_BEFORE: &str = "DELETE FROM audit WHERE created < $1";

@@ -27,13 +27,25 @@ use std::sync::Arc;
 use time::{Date, Duration, OffsetDateTime, Time};
 
 /// An authenticated caller: the record behind a valid auth token.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Caller {
     pub collection: Arc<Collection>,
     pub record: Record,
     pub claims: AuthClaims,
     /// The raw token, answered back unchanged when a non-refreshable token is "refreshed".
     pub token: String,
+}
+
+// Hand-written: the raw token is a bearer credential, and the collection carries secrets.
+impl std::fmt::Debug for Caller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Caller")
+            .field("collection", &self.collection.name)
+            .field("record", &self.record.row.id)
+            .field("amr", &self.claims.amr)
+            .field("aal", &self.claims.aal)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Caller {
@@ -58,7 +70,7 @@ pub enum Rule {
 
 /// The parts of the request a rule may read. Header names are lower-case with `-` as `_`, as
 /// PocketBase exposes them (`@request.headers.x_api_key`).
-#[derive(Debug, Default, Clone)]
+#[derive(Default, Clone)]
 pub struct RequestInfo {
     /// The client's IP (after `settings.trustedProxy`), for limits and the audit log; rules do
     /// not see it.
@@ -67,6 +79,20 @@ pub struct RequestInfo {
     pub query: Map<String, Value>,
     pub headers: Map<String, Value>,
     pub body: Map<String, Value>,
+}
+
+// Hand-written: bodies hold passwords and codes, headers and queries tokens. Names only.
+impl std::fmt::Debug for RequestInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names = |map: &Map<String, Value>| map.keys().cloned().collect::<Vec<_>>();
+        f.debug_struct("RequestInfo")
+            .field("ip", &self.ip)
+            .field("method", &self.method)
+            .field("query", &names(&self.query))
+            .field("headers", &names(&self.headers))
+            .field("body", &names(&self.body))
+            .finish()
+    }
 }
 
 /// The request-wide values a rule reads: `@request.*` and the date macros.
@@ -292,6 +318,19 @@ mod tests {
         })
     }
 
+    fn claims(collection_id: &str, id: &str) -> AuthClaims {
+        AuthClaims {
+            aal: 1,
+            amr: vec!["password".into()],
+            auth_time: 0,
+            collection_id: collection_id.into(),
+            exp: 0,
+            id: id.into(),
+            refreshable: true,
+            kind: "auth".into(),
+        }
+    }
+
     #[test]
     fn rules_read_the_record_the_caller_and_the_clock() {
         let users = users("x");
@@ -299,16 +338,7 @@ mod tests {
         let caller = Caller {
             collection: Arc::new(users.clone()),
             record: record("abc", false),
-            claims: AuthClaims {
-                aal: 1,
-                amr: vec![],
-                auth_time: 0,
-                collection_id: users.id.clone(),
-                exp: 0,
-                id: "abc".into(),
-                refreshable: true,
-                kind: "auth".into(),
-            },
+            claims: claims(&users.id, "abc"),
             token: String::new(),
         };
         let now = 1_795_854_471_408; // 2026-11-28
@@ -364,5 +394,45 @@ mod tests {
         assert!(allows("@request.query.page = ''", &owner));
         // Not evaluated yet: fails closed.
         assert!(!allows("@collection.users.id != ''", &owner));
+    }
+
+    #[test]
+    fn debug_output_keeps_tokens_bodies_and_secrets_out() {
+        let mut users = users("x");
+        users.oauth2.providers = vec![json!({"name": "google", "clientSecret": "oauth-secret-1"})];
+        users.auth_token.secret = "collection-secret-1".into();
+        let caller = Caller {
+            collection: Arc::new(users.clone()),
+            record: record("abc", true),
+            claims: claims(&users.id, "abc"),
+            token: "eyJhbGciOiJIUzI1NiJ9.raw-token-1".into(),
+        };
+        let mut request = RequestInfo {
+            ip: "203.0.113.7".into(),
+            method: "POST".into(),
+            ..RequestInfo::default()
+        };
+        request
+            .body
+            .insert("password".into(), json!("body-password-1"));
+        request
+            .headers
+            .insert("authorization".into(), json!("Bearer header-token-1"));
+        request.query.insert("token".into(), json!("query-token-1"));
+        let printed = format!("{caller:?} {request:?} {users:?}");
+        for secret in [
+            "raw-token-1",
+            "body-password-1",
+            "header-token-1",
+            "query-token-1",
+            "oauth-secret-1",
+            "collection-secret-1",
+        ] {
+            assert!(!printed.contains(secret), "{secret} in {printed}");
+        }
+        // Still useful for a log: who, from where, which fields.
+        for shown in ["abc", "203.0.113.7", "POST", "password", "users"] {
+            assert!(printed.contains(shown), "{shown} not in {printed}");
+        }
     }
 }

@@ -30,7 +30,7 @@ pub const SYSTEM_FIELDS: &[&str] = &[
     "verified",
 ];
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Collection {
     pub id: String,
@@ -62,6 +62,18 @@ pub struct Collection {
     pub verification_template: EmailTemplate,
     pub reset_password_template: EmailTemplate,
     pub confirm_email_change_template: EmailTemplate,
+}
+
+// Hand-written: the options carry token secrets and OAuth2 client secrets.
+impl std::fmt::Debug for Collection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Collection")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("system", &self.system)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Collection {

@@ -16,10 +16,19 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 /// PocketBase's auth answer.
-#[derive(Debug, Serialize)]
+#[derive(Serialize)]
 pub struct AuthResponse {
     pub token: String,
     pub record: Value,
+}
+
+// Hand-written: the token is a bearer credential and the record may show the email.
+impl std::fmt::Debug for AuthResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthResponse")
+            .field("record", &self.record.get("id"))
+            .finish_non_exhaustive()
+    }
 }
 
 /// The body of `auth-with-password`.
@@ -463,4 +472,23 @@ fn render_auth_record(c: &Collection, record: &Record) -> Value {
             hidden: c.is_superusers(),
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_neither_the_token_nor_the_record() {
+        let answer = AuthResponse {
+            token: "eyJ.secret-token-1".into(),
+            record: serde_json::json!({"id": "abc", "email": "ann@example.com"}),
+        };
+        let printed = format!("{answer:?}");
+        assert!(
+            !printed.contains("secret-token-1") && !printed.contains("ann@"),
+            "{printed}"
+        );
+        assert!(printed.contains("abc"), "{printed}");
+    }
 }

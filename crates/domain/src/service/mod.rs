@@ -6,6 +6,7 @@ mod auth_alert;
 pub mod collections;
 pub mod email_change;
 mod email_tokens;
+pub mod housekeeping;
 pub mod limits;
 mod mailing;
 mod mfa;

@@ -1,4 +1,7 @@
-//! `GET/PATCH /api/settings`, and the cached copy that every rate-limited request reads.
+//! `GET/PATCH /api/settings`, and the cached copy that every rate-limited request reads. The SMTP
+//! password is stored sealed with the server key (a database dump does not give the mail
+//! account); one stored in plain text by an older version is read as it is and sealed on the next
+//! save.
 
 use super::audit::Event;
 use super::limits::RATE_LIMIT_PREFIX;
@@ -11,6 +14,8 @@ use serde_json::Value;
 use std::sync::{Arc, RwLock};
 
 const SETTINGS_KEY: &str = "settings";
+/// What the SMTP password's ciphertext is bound to.
+const SMTP_PASSWORD_PURPOSE: &str = "settings.smtp.password";
 
 /// How long another instance's settings change may take to be seen here.
 const MAX_AGE_MS: i64 = 1000;
@@ -45,7 +50,38 @@ impl Gatehouse {
         let mut merged = serde_json::to_value(Settings::default()).map_err(Error::internal)?;
         let stored: Value = serde_json::from_str(&raw).map_err(Error::internal)?;
         merge_json(&mut merged, &stored);
-        serde_json::from_value(merged).map_err(Error::internal)
+        let mut settings: Settings = serde_json::from_value(merged).map_err(Error::internal)?;
+        // Saved before `tlsMode` existed: `tls` says which.
+        settings.smtp.reconcile_tls(&Value::Null);
+        match self
+            .key
+            .open(SMTP_PASSWORD_PURPOSE, &settings.smtp.password)
+        {
+            Ok(Some(password)) => settings.smtp.password = password,
+            Ok(None) => {}
+            Err(e) => {
+                // Mail then fails to log in, which the mail log shows; the rest keeps working.
+                tracing::error!(error = %e, "the stored SMTP password cannot be decrypted with this server key");
+                settings.smtp.password.clear();
+            }
+        }
+        Ok(settings)
+    }
+
+    /// Stores `settings` with the SMTP password sealed, and drops the cached copy.
+    async fn save_settings(&self, settings: &Settings) -> Result<()> {
+        let mut stored = settings.clone();
+        if !stored.smtp.password.is_empty() {
+            stored.smtp.password = self
+                .key
+                .seal(SMTP_PASSWORD_PURPOSE, &settings.smtp.password);
+        }
+        let json = serde_json::to_string(&stored).map_err(Error::internal)?;
+        self.store.put_setting(SETTINGS_KEY, &json).await?;
+        if let Ok(mut guard) = self.settings_cache.0.write() {
+            *guard = None;
+        }
+        Ok(())
     }
 
     pub async fn get_settings(&self, caller: Option<&Caller>) -> Result<Value> {
@@ -82,18 +118,18 @@ impl Gatehouse {
         if merged["smtp"]["password"] == "" {
             merged["smtp"]["password"] = Value::String(current.smtp.password.clone());
         }
-        let settings: Settings = serde_json::from_value(merged).map_err(|_| {
+        let mut settings: Settings = serde_json::from_value(merged).map_err(|_| {
             Error::bad_request("An error occurred while loading the submitted data.")
         })?;
+        settings.smtp.reconcile_tls(&patch["smtp"]);
+        let password_sent = patch["smtp"]["password"]
+            .as_str()
+            .is_some_and(|p| !p.is_empty());
         settings
-            .check()
+            .check_update(&current, password_sent)
             .into_result("An error occurred while saving the new settings.")?;
-        let json = serde_json::to_string(&settings).map_err(Error::internal)?;
-        self.store.put_setting(SETTINGS_KEY, &json).await?;
+        self.save_settings(&settings).await?;
         self.audit(event, request).await?;
-        if let Ok(mut guard) = self.settings_cache.0.write() {
-            *guard = None;
-        }
         // As in PocketBase, saving the settings starts every rate-limit window afresh.
         self.store.counters_clear(RATE_LIMIT_PREFIX).await?;
         tracing::info!("settings updated");
@@ -112,11 +148,7 @@ impl Gatehouse {
             }
         }
         if renamed {
-            let json = serde_json::to_string(&settings).map_err(Error::internal)?;
-            self.store.put_setting(SETTINGS_KEY, &json).await?;
-            if let Ok(mut guard) = self.settings_cache.0.write() {
-                *guard = None;
-            }
+            self.save_settings(&settings).await?;
         }
         Ok(())
     }

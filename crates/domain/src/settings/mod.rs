@@ -3,12 +3,14 @@
 mod client_ip;
 mod lockout;
 mod rate_limits;
+mod retention;
 mod smtp;
 
 pub use client_ip::{TrustedProxy, client_key, list_contains_str};
 pub use lockout::Lockout;
 pub use rate_limits::{Audience, RateLimitRule, RateLimits};
-pub use smtp::Smtp;
+pub use retention::Retention;
+pub use smtp::{Smtp, TlsMode};
 
 use crate::collection::field::is_email;
 use crate::error::{FieldErrors, codes};
@@ -29,6 +31,8 @@ pub struct Settings {
     pub trusted_proxy: TrustedProxy,
     #[serde(default)]
     pub lockout: Lockout,
+    #[serde(default)]
+    pub retention: Retention,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -66,12 +70,23 @@ impl Default for Settings {
             rate_limits: RateLimits::default(),
             trusted_proxy: TrustedProxy::default(),
             lockout: Lockout::default(),
+            retention: Retention::default(),
         }
     }
 }
 
 impl Settings {
     pub fn check(&self) -> FieldErrors {
+        self.check_against(None)
+    }
+
+    /// [`check`](Self::check) for an update from `before`, whose PATCH did not carry a new SMTP
+    /// password when `smtp_password_sent` is false.
+    pub fn check_update(&self, before: &Settings, smtp_password_sent: bool) -> FieldErrors {
+        self.check_against((!smtp_password_sent).then_some(&before.smtp))
+    }
+
+    fn check_against(&self, smtp_kept_from: Option<&Smtp>) -> FieldErrors {
         let mut meta = FieldErrors::default();
         let m = &self.meta;
         for (name, value) in [("appName", &m.app_name), ("senderName", &m.sender_name)] {
@@ -94,10 +109,11 @@ impl Settings {
         let mut errors = FieldErrors::default();
         client_ip::check_ip_list(&mut errors, "superuserIPs", &self.superuser_ips);
         errors.nest("meta", meta);
-        self.smtp.check(&mut errors);
+        self.smtp.check(&mut errors, smtp_kept_from);
         self.rate_limits.check(&mut errors);
         self.trusted_proxy.check(&mut errors);
         self.lockout.check(&mut errors);
+        self.retention.check(&mut errors);
         errors
     }
 

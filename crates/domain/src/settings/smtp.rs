@@ -1,5 +1,10 @@
-//! `settings.smtp`, as PocketBase has it. The password is write-only: it is kept when a PATCH
-//! omits it or sends it empty, and never rendered.
+//! `settings.smtp`, as PocketBase has it, plus Gatehouse's `tlsMode` and `allowInsecureAuth`. The
+//! password is write-only: it is kept when a PATCH omits it or sends it empty, and never rendered.
+//!
+//! `tlsMode` is `implicit` (TLS from the first byte, PocketBase's `tls: true`), `starttls` (the
+//! default: a server that does not offer STARTTLS gets nothing, as an attacker on the path could
+//! strip the offer) or `none` (plain text). `tls` and `tlsMode` are kept in step, so an SDK that
+//! only knows `tls` reads and writes what it expects.
 
 use crate::error::{FieldErrors, codes};
 use serde::{Deserialize, Serialize};
@@ -21,9 +26,15 @@ pub struct Smtp {
     /// `""` (let the server choose), `PLAIN` or `LOGIN`.
     #[serde(default)]
     pub auth_method: String,
-    /// Implicit TLS (port 465 style). Without it, STARTTLS is used when the server offers it.
+    /// Implicit TLS (port 465 style): the same as `tlsMode: "implicit"`.
     #[serde(default)]
     pub tls: bool,
+    /// `implicit`, `starttls` (required) or `none`.
+    #[serde(default = "default_tls_mode")]
+    pub tls_mode: String,
+    /// Lets AUTH go out over a connection without TLS to a host that is not this machine.
+    #[serde(default)]
+    pub allow_insecure_auth: bool,
     /// The EHLO name; empty: this machine's hostname.
     #[serde(default)]
     pub local_name: String,
@@ -31,6 +42,22 @@ pub struct Smtp {
 
 fn default_port() -> i64 {
     587
+}
+
+pub const TLS_IMPLICIT: &str = "implicit";
+pub const TLS_STARTTLS: &str = "starttls";
+pub const TLS_NONE: &str = "none";
+
+fn default_tls_mode() -> String {
+    TLS_STARTTLS.to_owned()
+}
+
+/// How the connection to the SMTP server is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    Implicit,
+    RequiredStarttls,
+    None,
 }
 
 impl std::fmt::Debug for Smtp {
@@ -53,14 +80,60 @@ impl Default for Smtp {
             password: String::new(),
             auth_method: String::new(),
             tls: false,
+            tls_mode: default_tls_mode(),
+            allow_insecure_auth: false,
             local_name: String::new(),
         }
     }
 }
 
 impl Smtp {
-    pub fn check(&self, errors: &mut FieldErrors) {
+    /// The protection to use. `tls` wins, as PocketBase's flag; an unknown mode (refused on save)
+    /// is the strict default.
+    pub fn tls_mode(&self) -> TlsMode {
+        match self.tls_mode.as_str() {
+            _ if self.tls => TlsMode::Implicit,
+            TLS_IMPLICIT => TlsMode::Implicit,
+            TLS_NONE => TlsMode::None,
+            _ => TlsMode::RequiredStarttls,
+        }
+    }
+
+    /// Whether these settings would send the password somewhere, or in a way, `before` did not.
+    fn exposes_password_beyond(&self, before: &Smtp) -> bool {
+        let less_tls = self.tls_mode() == TlsMode::None && before.tls_mode() != TlsMode::None;
+        self.host != before.host
+            || self.port != before.port
+            || self.username != before.username
+            || less_tls
+            || (self.allow_insecure_auth && !before.allow_insecure_auth)
+    }
+
+    /// Keeps `tls` and `tlsMode` in step after a PATCH whose `smtp` part was `sent`: a `tlsMode`
+    /// that was sent decides; otherwise `tls: true` means implicit TLS, and `tls: false` leaves
+    /// implicit TLS for STARTTLS (and keeps any other mode).
+    pub fn reconcile_tls(&mut self, sent: &serde_json::Value) {
+        if sent.get("tlsMode").is_some() {
+            self.tls = self.tls_mode == TLS_IMPLICIT;
+        } else if self.tls {
+            self.tls_mode = TLS_IMPLICIT.to_owned();
+        } else if self.tls_mode == TLS_IMPLICIT {
+            self.tls_mode = default_tls_mode();
+        }
+    }
+
+    /// `kept_from`: the settings whose password this one kept (the PATCH sent none). A stored
+    /// password goes only to the server, and with the protection, it was given for: a new host,
+    /// port or user name, or less TLS, needs it again, or a stolen superuser token could have it
+    /// sent to any server or across the network in clear.
+    pub fn check(&self, errors: &mut FieldErrors, kept_from: Option<&Smtp>) {
         let mut own = FieldErrors::default();
+        if let Some(before) = kept_from
+            && !before.password.is_empty()
+            && self.exposes_password_beyond(before)
+        {
+            own.add_code("password", codes::REQUIRED);
+        }
         if self.enabled {
             if self.host.trim().is_empty() {
                 own.add_code("host", codes::REQUIRED);
@@ -70,6 +143,9 @@ impl Smtp {
             } else if !(1..=65535).contains(&self.port) {
                 own.add("port", "validation_invalid_port", "Must be a valid port.");
             }
+        }
+        if ![TLS_IMPLICIT, TLS_STARTTLS, TLS_NONE].contains(&self.tls_mode.as_str()) {
+            own.add_code("tlsMode", codes::IN_INVALID);
         }
         if !matches!(self.auth_method.as_str(), "" | "PLAIN" | "LOGIN") {
             own.add_code("authMethod", codes::IN_INVALID);

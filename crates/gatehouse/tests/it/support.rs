@@ -315,11 +315,21 @@ fn jsonwebtoken_claims(token: &str) -> Option<Value> {
 }
 
 fn base64_url_decode(s: &str) -> Option<Vec<u8>> {
-    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    base64_decode(s, b'-', b'_')
+}
+
+/// Base64 with `c62` and `c63` as the last two digits (`+/` standard, `-_` URL-safe).
+pub fn base64_decode(s: &str, c62: u8, c63: u8) -> Option<Vec<u8>> {
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let digit = |c: u8| match c {
+        _ if c == c62 => Some(62),
+        _ if c == c63 => Some(63),
+        _ => alphabet.iter().position(|&a| a == c).map(|v| v as u32),
+    };
     let mut out = Vec::new();
     let (mut buf, mut bits) = (0u32, 0u32);
     for c in s.bytes().filter(|&c| c != b'=') {
-        let v = alphabet.iter().position(|&a| a == c)? as u32;
+        let v = digit(c)?;
         buf = (buf << 6) | v;
         bits += 6;
         if bits >= 8 {

@@ -776,6 +776,16 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn delete_audit_before(&self, created_before: &str) -> Result<u64> {
+        let cutoff = created_before.to_owned();
+        self.write(move |c| {
+            c.prepare_cached(&positional(sql::DELETE_AUDIT_BEFORE))?
+                .execute([cutoff])
+                .map(|n| n as u64)
+        })
+        .await
+    }
+
     async fn insert_audit(&self, row: &AuditRow) -> Result<()> {
         let row = row.clone();
         self.write(move |c| {

@@ -1,0 +1,86 @@
+//! The HTTP listener. `axum::serve` (0.8) gives a client all the time it likes to send its
+//! request header and accepts every connection it is offered, so a few hundred sockets that
+//! trickle a header byte now and then hold the server's file descriptors and memory. Here each
+//! connection is served by hyper directly with a header read timeout, and at most
+//! `max_connections` are open: past that, new ones wait in the kernel's backlog.
+
+use axum::extract::ConnectInfo;
+use gatehouse_domain::Gatehouse;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tower::Layer;
+
+#[derive(Debug, Clone, Copy)]
+pub struct ListenerLimits {
+    /// A client that has not sent a whole request header within this is disconnected (also
+    /// between requests on a kept-alive connection).
+    pub header_read_timeout: Duration,
+    /// Connections open at once.
+    pub max_connections: usize,
+}
+
+impl Default for ListenerLimits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(15),
+            // Well inside the usual limit of 1024 open files, leaving room for the database.
+            max_connections: 768,
+        }
+    }
+}
+
+/// A server listening on `listener`, until `shutdown` resolves; then it waits for the requests
+/// in flight. The hourly purge runs meanwhile.
+pub async fn serve_with(
+    gh: Arc<Gatehouse>,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    limits: ListenerLimits,
+) -> anyhow::Result<()> {
+    let purge = crate::housekeeping::start(gh.clone());
+    let app = gatehouse_http::router(gh);
+    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let graceful = GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    tokio::pin!(shutdown);
+    loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot?,
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors, say: wait a little rather than spin.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        // What `into_make_service_with_connect_info` does: handlers read the peer address.
+        let service = TowerToHyperService::new(
+            axum::Extension(ConnectInfo::<SocketAddr>(peer)).layer(app.clone()),
+        );
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            let _ = connection.await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    purge.abort();
+    graceful.shutdown().await;
+    Ok(())
+}
