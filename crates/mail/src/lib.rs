@@ -57,7 +57,6 @@ impl Mailer {
             .map_err(|e| format!("writing {}: {e}", path.display()))?;
         tracing::info!(
             to = %mail.to,
-            subject = %mail.subject,
             file = %path.display(),
             "SMTP is not configured: the message was written to the mail folder"
         );
