@@ -7,7 +7,6 @@
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request};
-use gatehouse_store::Store;
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 use tower::ServiceExt;
