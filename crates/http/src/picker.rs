@@ -1,17 +1,26 @@
 //! PocketBase's generic `?fields=` picker: applies to every successful JSON answer.
 //! `fields=a,b.c,*` keeps `a`, `b.c` and, with `*`, every other key at that level;
 //! `name:excerpt(100,true)` shortens a text to plain text of at most 100 characters.
+//!
+//! The value is untrusted: its length, number of entries and path depth are capped before the
+//! handler runs (an over-limit value answers 400), so the tree it builds stays small and shallow.
 
+use crate::error::ApiError;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
 /// JSON answers larger than this are passed through unpicked rather than buffered.
 const MAX_PICK_BYTES: usize = 16 * 1024 * 1024;
+/// Limits on the `fields` value: far beyond what PocketBase's SDKs send, small enough that the
+/// tree is cheap to build, walk and drop.
+const MAX_FIELDS_LEN: usize = 2048;
+const MAX_ENTRIES: usize = 100;
+const MAX_DEPTH: usize = 16;
 
 pub async fn pick_fields(req: Request, next: Next) -> Response {
     let fields = req.uri().query().and_then(|q| {
@@ -21,8 +30,16 @@ pub async fn pick_fields(req: Request, next: Next) -> Response {
             .find(|(k, _)| k == "fields")
             .map(|(_, v)| v)
     });
+    let tree = match fields
+        .filter(|f| !f.trim().is_empty())
+        .map(|f| Tree::parse(&f))
+    {
+        None => None,
+        Some(Ok(tree)) => Some(tree),
+        Some(Err(e)) => return e.into_response(),
+    };
     let response = next.run(req).await;
-    let Some(fields) = fields.filter(|f| !f.trim().is_empty()) else {
+    let Some(tree) = tree else {
         return response;
     };
     let is_json = response
@@ -40,7 +57,7 @@ pub async fn pick_fields(req: Request, next: Next) -> Response {
     let Ok(value) = serde_json::from_slice::<Value>(&bytes) else {
         return Response::from_parts(parts, Body::from(bytes));
     };
-    let picked = pick(&value, &Tree::parse(&fields));
+    let picked = pick(&value, &tree);
     let out = serde_json::to_vec(&picked).unwrap_or_default();
     parts.headers.remove(CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(out))
@@ -54,15 +71,28 @@ struct Tree {
 }
 
 impl Tree {
-    fn parse(fields: &str) -> Self {
+    fn parse(fields: &str) -> Result<Self, ApiError> {
+        let too_big =
+            || ApiError::bad_request("Invalid fields parameter: too long, too many or too deep.");
+        if fields.len() > MAX_FIELDS_LEN {
+            return Err(too_big());
+        }
+        let entries = split_top_level(fields);
+        if entries.len() > MAX_ENTRIES {
+            return Err(too_big());
+        }
         let mut root = Tree::default();
-        for raw in split_top_level(fields) {
+        for raw in entries {
             let (path, excerpt) = match raw.split_once(':') {
                 Some((path, modifier)) => (path, parse_excerpt(modifier)),
                 None => (raw, None),
             };
             let mut node = &mut root;
-            for part in path.trim().split('.').filter(|p| !p.is_empty()) {
+            let parts: Vec<&str> = path.trim().split('.').filter(|p| !p.is_empty()).collect();
+            if parts.len() > MAX_DEPTH {
+                return Err(too_big());
+            }
+            for part in parts {
                 if part == "*" {
                     node.all = true;
                     break;
@@ -73,7 +103,7 @@ impl Tree {
                 node.excerpt = excerpt;
             }
         }
-        root
+        Ok(root)
     }
 
     fn is_leaf(&self) -> bool {
@@ -192,7 +222,7 @@ mod tests {
     use serde_json::json;
 
     fn run(v: Value, f: &str) -> Value {
-        pick(&v, &Tree::parse(f))
+        pick(&v, &Tree::parse(f).unwrap())
     }
 
     #[test]
@@ -212,6 +242,15 @@ mod tests {
     fn lists_pick_inside_items() {
         let v = json!({"items": [{"id": "1", "x": 2}], "page": 1, "perPage": 30, "totalItems": 1, "totalPages": 1});
         assert_eq!(run(v, "id")["items"], json!([{"id": "1"}]));
+    }
+
+    #[test]
+    fn over_limit_values_are_refused_before_building_anything() {
+        assert!(Tree::parse(&vec!["a"; MAX_DEPTH].join(".")).is_ok());
+        assert!(Tree::parse(&vec!["a"; MAX_DEPTH + 1].join(".")).is_err());
+        assert!(Tree::parse(&vec!["a"; 30_000].join(".")).is_err());
+        assert!(Tree::parse(&vec!["a"; MAX_ENTRIES + 1].join(",")).is_err());
+        assert!(Tree::parse(&"a".repeat(MAX_FIELDS_LEN + 1)).is_err());
     }
 
     #[test]

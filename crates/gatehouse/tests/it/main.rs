@@ -22,6 +22,7 @@ mod mfa;
 mod multi_instance;
 mod otp;
 mod otp_attempts;
+mod query_limits;
 mod records;
 mod routes;
 mod rules;
