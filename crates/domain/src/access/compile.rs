@@ -51,8 +51,12 @@ enum Side {
 impl Compiler<'_> {
     pub fn compile(&self, expr: &Expr) -> Result<Condition, CompileError> {
         match expr {
-            Expr::And(a, b) => Ok(and(self.compile(a)?, self.compile(b)?)),
-            Expr::Or(a, b) => Ok(or(self.compile(a)?, self.compile(b)?)),
+            Expr::And(parts) => parts.iter().try_fold(Condition::Const(true), |acc, p| {
+                Ok(and(acc, self.compile(p)?))
+            }),
+            Expr::Or(parts) => parts.iter().try_fold(Condition::Const(false), |acc, p| {
+                Ok(or(acc, self.compile(p)?))
+            }),
             Expr::Compare { left, op, right } => match (self.side(left)?, self.side(right)?) {
                 (Side::Value(l), Side::Value(r)) => {
                     Ok(Condition::Const(filter::compare(&l, *op, &r)))

@@ -23,8 +23,8 @@ pub trait Context {
 
 pub fn evaluate(expr: &Expr, ctx: &dyn Context) -> bool {
     match expr {
-        Expr::And(a, b) => evaluate(a, ctx) && evaluate(b, ctx),
-        Expr::Or(a, b) => evaluate(a, ctx) || evaluate(b, ctx),
+        Expr::And(parts) => parts.iter().all(|p| evaluate(p, ctx)),
+        Expr::Or(parts) => parts.iter().any(|p| evaluate(p, ctx)),
         Expr::Compare { left, op, right } => compare(&value(left, ctx), *op, &value(right, ctx)),
     }
 }

@@ -2,8 +2,9 @@
 //! comparisons `= != > >= < <= ~ !~` and their any-of forms `?= ?!= …`, `&&`, `||`, parentheses,
 //! string/number/`true`/`false`/`null` literals, record fields, `@request.*`, and the date macros.
 //!
-//! Parsing never panics and refuses hostile input (deep nesting) with a positioned error;
-//! evaluation works on JSON values supplied by a [`Context`].
+//! Parsing never panics and refuses hostile input (too long, too many comparisons, too deep) with
+//! a positioned error; evaluation works on JSON values supplied by a [`Context`]. Chains of `&&`
+//! and `||` parse into one flat list each, so every walker's depth is the parentheses' depth.
 
 mod eval;
 mod lexer;
@@ -15,8 +16,10 @@ pub use lexer::{Op, OpKind};
 /// A parsed expression.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expr {
-    And(Box<Expr>, Box<Expr>),
-    Or(Box<Expr>, Box<Expr>),
+    /// Two or more parts, all true.
+    And(Vec<Expr>),
+    /// Two or more parts, one true.
+    Or(Vec<Expr>),
     Compare {
         left: Operand,
         op: Op,
@@ -85,9 +88,10 @@ impl Expr {
 
     fn collect_idents<'a>(&'a self, out: &mut Vec<&'a Operand>) {
         match self {
-            Expr::And(a, b) | Expr::Or(a, b) => {
-                a.collect_idents(out);
-                b.collect_idents(out);
+            Expr::And(parts) | Expr::Or(parts) => {
+                for part in parts {
+                    part.collect_idents(out);
+                }
             }
             Expr::Compare { left, right, .. } => {
                 for operand in [left, right] {

@@ -1,13 +1,21 @@
 //! Parses tokens into an expression tree. `&&` binds tighter than `||`, as in SQL, which is what
-//! PocketBase's rules compile to.
+//! PocketBase's rules compile to. A chain `a || b || c` is one `Or` of three parts (not nested
+//! pairs), so the tree is only as deep as the parentheses.
 
 use super::lexer::{Op, Token, tokenize};
 use super::{Expr, Operand, ParseError};
 
 /// Deeper nesting than this is refused (a hostile rule must not exhaust the stack).
 const MAX_DEPTH: usize = 64;
+/// PocketBase's own limits on a filter: its length in bytes and its number of comparisons. They
+/// also keep the SQL a filter becomes within the databases' expression and parameter limits.
+pub const MAX_LENGTH: usize = 3500;
+pub const MAX_COMPARISONS: usize = 200;
 
 pub fn parse(src: &str) -> Result<Expr, ParseError> {
+    if src.len() > MAX_LENGTH {
+        return Err(ParseError::at(MAX_LENGTH, "expression too long"));
+    }
     let tokens = tokenize(src)?;
     if tokens.is_empty() {
         return Err(ParseError::at(0, "empty expression"));
@@ -16,6 +24,7 @@ pub fn parse(src: &str) -> Result<Expr, ParseError> {
         tokens,
         pos: 0,
         end: src.len(),
+        comparisons: 0,
     };
     let expr = p.or(0)?;
     match p.tokens.get(p.pos) {
@@ -28,6 +37,7 @@ struct Parser {
     tokens: Vec<(usize, Token)>,
     pos: usize,
     end: usize,
+    comparisons: usize,
 }
 
 impl Parser {
@@ -46,23 +56,21 @@ impl Parser {
     }
 
     fn or(&mut self, depth: usize) -> Result<Expr, ParseError> {
-        let mut left = self.and(depth)?;
+        let mut parts = vec![self.and(depth)?];
         while self.peek() == Some(&Token::Or) {
             self.pos += 1;
-            let right = self.and(depth)?;
-            left = Expr::Or(Box::new(left), Box::new(right));
+            parts.push(self.and(depth)?);
         }
-        Ok(left)
+        Ok(joined(parts, Expr::Or))
     }
 
     fn and(&mut self, depth: usize) -> Result<Expr, ParseError> {
-        let mut left = self.unary(depth)?;
+        let mut parts = vec![self.unary(depth)?];
         while self.peek() == Some(&Token::And) {
             self.pos += 1;
-            let right = self.unary(depth)?;
-            left = Expr::And(Box::new(left), Box::new(right));
+            parts.push(self.unary(depth)?);
         }
-        Ok(left)
+        Ok(joined(parts, Expr::And))
     }
 
     fn unary(&mut self, depth: usize) -> Result<Expr, ParseError> {
@@ -78,6 +86,10 @@ impl Parser {
                 _ => Err(ParseError::at(at, "expected ')'")),
             };
         }
+        if self.comparisons >= MAX_COMPARISONS {
+            return Err(ParseError::at(self.here(), "too many comparisons"));
+        }
+        self.comparisons += 1;
         let left = self.operand()?;
         let at = self.here();
         let op: Op = match self.next() {
@@ -102,4 +114,14 @@ impl Parser {
             _ => Err(ParseError::at(at, "expected a value or a field")),
         }
     }
+}
+
+/// One part as itself, several as `join(parts)`.
+fn joined(mut parts: Vec<Expr>, join: fn(Vec<Expr>) -> Expr) -> Expr {
+    if parts.len() == 1
+        && let Some(only) = parts.pop()
+    {
+        return only;
+    }
+    join(parts)
 }

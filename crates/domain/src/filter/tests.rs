@@ -139,3 +139,27 @@ fn random_input_never_panics() {
         }
     }
 }
+
+#[test]
+fn chains_are_flat_and_capped() {
+    let chain = |n: usize, join: &str| vec!["id = 'x'"; n].join(join);
+    let Ok(Expr::Or(parts)) = parse(&chain(parser::MAX_COMPARISONS, " || ")) else {
+        panic!("a chain of || is one Or");
+    };
+    assert_eq!(parts.len(), parser::MAX_COMPARISONS);
+    assert!(
+        matches!(parse("a = 1 && b = 2 || c = 3"), Ok(Expr::Or(p)) if matches!(p[0], Expr::And(_)))
+    );
+    for join in ["||", "&&"] {
+        for n in [parser::MAX_COMPARISONS + 1, 5_000, 20_000] {
+            let src = chain(n, join);
+            let err = parse(&src).map(|_| ()).unwrap_err();
+            assert!(err.message.contains("too"), "{n}: {err}");
+        }
+    }
+    let long = format!("name = '{}'", "x".repeat(parser::MAX_LENGTH));
+    assert_eq!(
+        parse(&long).map(|_| ()).unwrap_err().message,
+        "expression too long"
+    );
+}

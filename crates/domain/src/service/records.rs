@@ -119,7 +119,7 @@ impl Gatehouse {
                 None => Condition::Const(true),
             };
             Ok(match &filter {
-                Some(expr) => and(from_rule, compile_filter(c, scope, filter_src, expr, !su)?),
+                Some(expr) => and(from_rule, compile_filter(c, scope, expr, !su)?),
                 None => from_rule,
             })
         };
@@ -693,16 +693,16 @@ fn empty_page(page: i64, per_page: i64, skip_total: bool) -> ListOf<Value> {
 
 /// `sort=-created,name`: system columns or visible custom fields, `-` for descending.
 /// Like PocketBase, a bad `filter` is a generic 400 with no details (the reason goes to the
-/// debug log).
-fn invalid_filter(src: &str, detail: &str) -> Error {
-    tracing::debug!(filter = src, detail, "invalid filter");
+/// debug log, without the filter itself: its literals may be secrets being guessed at).
+fn invalid_filter(detail: &str) -> Error {
+    tracing::debug!(detail, "invalid filter");
     Error::bad_request(GENERIC_400)
 }
 
 /// The `filter` parameter, parsed. Only superusers may use `@request` and `@collection` in it
 /// (`public`: a non-superuser's).
 fn parse_filter(src: &str, public: bool) -> Result<filter::Expr> {
-    let expr = filter::parse(src).map_err(|e| invalid_filter(src, &e.to_string()))?;
+    let expr = filter::parse(src).map_err(|e| invalid_filter(&e.to_string()))?;
     if public {
         for (path, _) in expr.identifiers() {
             for prefix in ["@request.", "@collection."] {
@@ -721,7 +721,6 @@ fn parse_filter(src: &str, public: bool) -> Result<filter::Expr> {
 fn compile_filter(
     c: &Collection,
     scope: Scope<'_>,
-    src: &str,
     expr: &filter::Expr,
     public: bool,
 ) -> Result<Condition> {
@@ -731,7 +730,7 @@ fn compile_filter(
         public,
     }
     .compile(expr)
-    .map_err(|e| invalid_filter(src, &e.0))
+    .map_err(|e| invalid_filter(&e.0))
 }
 
 fn parse_sort(c: &Collection, sort: &str, su: bool) -> Result<Vec<SortTerm>> {
