@@ -82,6 +82,9 @@ impl std::fmt::Debug for RecordChanges {
 pub enum SortKey {
     Column(crate::Column),
     Field(String),
+    /// The email where `emailVisibility` shows it, `''` where it is hidden: sorting by hidden
+    /// addresses would reveal their order.
+    ShownEmail,
 }
 
 #[derive(Debug, Clone, PartialEq)]

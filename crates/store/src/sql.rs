@@ -76,6 +76,7 @@ pub fn list_records(query: &crate::ListQuery, dialect: Dialect) -> ListSql<'_> {
     for term in &query.sort {
         let expr = match &term.key {
             SortKey::Column(c) => c.name().to_owned(),
+            SortKey::ShownEmail => "CASE WHEN email_visibility THEN email ELSE '' END".to_owned(),
             SortKey::Field(name) => {
                 let p = b.bind(Param::Path(vec![name.clone()]));
                 match dialect {

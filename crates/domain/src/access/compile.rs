@@ -79,7 +79,11 @@ impl Compiler<'_> {
                         target: r,
                         modifier: rm,
                     },
-                ) => field_vs_field(l, lm.as_deref(), *op, r, rm.as_deref()),
+                ) => {
+                    let email = is_email(&l) || is_email(&r);
+                    let condition = field_vs_field(l, lm.as_deref(), *op, r, rm.as_deref())?;
+                    Ok(self.email_shown_if(email, condition))
+                }
             },
         }
     }
@@ -174,7 +178,7 @@ impl Compiler<'_> {
             Value::Array(items) => items.clone(),
             other => vec![other.clone()],
         };
-        let email = matches!(target, Target::Column(Column::Email, _));
+        let email = is_email(&target);
         let condition = match (target, modifier) {
             (Target::Multi { path } | Target::Data { path, kind: None }, Some("length")) => {
                 let length = Scalar::Length(path);
@@ -211,10 +215,16 @@ impl Compiler<'_> {
                 return Err(CompileError(format!(":{m} does not apply to this field")));
             }
         };
-        if email && self.public {
-            return Ok(and(condition, visible_email()));
+        Ok(self.email_shown_if(email, condition))
+    }
+
+    /// For the public, a comparison that reads the email holds only where the address is shown,
+    /// whatever the other side is (a value or another field), so hidden addresses reveal nothing.
+    fn email_shown_if(&self, reads_email: bool, condition: Condition) -> Condition {
+        match reads_email && self.public {
+            true => and(condition, visible_email()),
+            false => condition,
         }
-        Ok(condition)
     }
 }
 
@@ -240,6 +250,10 @@ fn scalar_compare(
             typed_compare(scalar(kind), kind, op, r)
         }
     })
+}
+
+fn is_email(target: &Target) -> bool {
+    matches!(target, Target::Column(Column::Email, _))
 }
 
 fn visible_email() -> Condition {

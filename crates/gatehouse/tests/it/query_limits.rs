@@ -132,3 +132,111 @@ both_backends!(
         }
     }
 );
+
+both_backends!(
+    sort_terms_past_the_limit_answer_400,
+    |app: TestApp| async move {
+        let su = app.superuser_token().await;
+        let r = list(
+            &app,
+            &format!("sort={}", vec!["name"; 8].join(",")),
+            Some(&su),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        for terms in [9, 3_000] {
+            for key in ["id", "name"] {
+                let sort = vec![key; terms].join(",");
+                let r = list(&app, &format!("sort={sort}"), Some(&su)).await;
+                assert_400(&r);
+                assert_eq!(r.body["message"], GENERIC_400);
+            }
+        }
+        let long = "x".repeat(300);
+        assert_400(&list(&app, &format!("sort={long}"), Some(&su)).await);
+    }
+);
+
+/// Two users with hidden emails, `zed` signed up before `amy`, both listable by guests.
+async fn two_hidden_users(app: &TestApp) -> (String, String, String) {
+    let su = app.superuser_token().await;
+    let (zed, _) = app.user("zed@example.com", "zed-password").await;
+    let (amy, _) = app.user("amy@example.com", "amy-password").await;
+    let r = app
+        .patch("/api/collections/users", Some(&su), json!({"listRule": ""}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    (su, zed, amy)
+}
+
+both_backends!(
+    sorting_by_a_hidden_email_reveals_nothing,
+    |app: TestApp| async move {
+        let (su, zed, amy) = two_hidden_users(&app).await;
+        // A superuser sorts by the real addresses.
+        let r = list(&app, "sort=email", Some(&su)).await;
+        assert_eq!(ids(&r), [amy.clone(), zed.clone()], "{}", r.text);
+        // Others: hidden addresses sort as empty, so the order is the insertion order.
+        for sort in ["email", "-email"] {
+            let r = list(&app, &format!("sort={sort}"), None).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            assert_eq!(ids(&r), [zed.clone(), amy.clone()], "sort={sort}");
+        }
+        // A shown address sorts by its value again.
+        let r = app
+            .patch(
+                &format!("/api/collections/users/records/{amy}"),
+                Some(&su),
+                json!({"emailVisibility": true}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let r = list(&app, "sort=-email", None).await;
+        assert_eq!(ids(&r), [amy.clone(), zed.clone()], "{}", r.text);
+    }
+);
+
+both_backends!(
+    comparing_a_hidden_email_with_a_field_reveals_nothing,
+    |app: TestApp| async move {
+        let (su, zed, amy) = two_hidden_users(&app).await;
+        let path = format!("/api/collections/users/records/{zed}");
+        let r = app
+            .patch(&path, Some(&su), json!({"name": "zed@example.com"}))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        // Like `email = "zed@example.com"`: no match on a hidden address.
+        let plain = list(
+            &app,
+            &format!("filter={}", enc("email='zed@example.com'")),
+            None,
+        )
+        .await;
+        assert_eq!(plain.status, 200, "{}", plain.text);
+        assert_eq!(ids(&plain), Vec::<String>::new());
+        // A superuser sees what the addresses hold (amy's empty name is below any address).
+        let only_zed = vec![zed.clone()];
+        let both = vec![zed.clone(), amy.clone()];
+        for (filter, for_superusers) in [
+            ("email = name", &only_zed),
+            ("name = email", &only_zed),
+            ("email >= name", &both),
+            ("name <= email", &both),
+        ] {
+            let r = list(&app, &format!("filter={}", enc(filter)), None).await;
+            assert_eq!(r.status, 200, "{filter}: {}", r.text);
+            assert_eq!(ids(&r), Vec::<String>::new(), "{filter}");
+            let r = list(&app, &format!("filter={}", enc(filter)), Some(&su)).await;
+            assert_eq!(&ids(&r), for_superusers, "{filter} (superuser)");
+        }
+        // A pattern between two fields is refused for everyone, as before.
+        assert_400(&list(&app, &format!("filter={}", enc("email ~ name")), None).await);
+        // Once shown, the address compares with the field.
+        let r = app
+            .patch(&path, Some(&su), json!({"emailVisibility": true}))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let r = list(&app, &format!("filter={}", enc("email = name")), None).await;
+        assert_eq!(ids(&r), [zed.clone()], "{}", r.text);
+    }
+);
