@@ -1,6 +1,7 @@
 //! Superuser management of auth collections (`/api/collections`).
 
 use super::audit::Event;
+use super::paging::Paging;
 use super::records::unique_indexes;
 use super::{Gatehouse, ListOf, require_superuser};
 use crate::access::{Caller, RequestInfo};
@@ -50,25 +51,20 @@ impl Gatehouse {
     ) -> Result<ListOf<Value>> {
         require_superuser(caller)?;
         let all = self.collections.all().await?;
-        let page = page.max(1);
-        let per_page = if per_page <= 0 {
-            30
-        } else {
-            per_page.min(1000)
-        };
+        let paging = Paging::new(page, per_page);
         let total = all.len() as i64;
         let items = all
             .iter()
-            .skip(((page - 1) * per_page) as usize)
-            .take(per_page as usize)
+            .skip(usize::try_from(paging.offset()).unwrap_or(usize::MAX))
+            .take(paging.per_page as usize)
             .map(|c| c.to_api_json())
             .collect();
         Ok(ListOf {
             items,
-            page,
-            per_page,
+            page: paging.page,
+            per_page: paging.per_page,
             total_items: total,
-            total_pages: (total + per_page - 1) / per_page,
+            total_pages: paging.total_pages(total),
         })
     }
 

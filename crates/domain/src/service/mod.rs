@@ -12,6 +12,7 @@ mod mailing;
 mod mfa;
 pub mod otp;
 pub mod otp_limits;
+mod paging;
 pub mod password_reset;
 pub mod records;
 mod settings;

@@ -2,6 +2,7 @@
 //! see and change what.
 
 use super::audit::{Event, kinds};
+use super::paging::Paging;
 use super::{Gatehouse, ListOf};
 use crate::access::{
     Caller, Compiler, RequestInfo, Rule, Scope, Subject, and, can_manage, is_superuser,
@@ -22,8 +23,6 @@ use std::sync::Arc;
 const ONLY_SUPERUSERS: &str = "Only superusers can perform this action.";
 /// PocketBase's answer to a bad `filter` or `sort`: no details.
 const GENERIC_400: &str = "Something went wrong while processing your request.";
-const DEFAULT_PER_PAGE: i64 = 30;
-const MAX_PER_PAGE: i64 = 1000;
 /// PocketBase's limit on the terms of `sort`; it also keeps the ORDER BY within the databases'
 /// limits on terms and bound parameters.
 const MAX_SORT_TERMS: usize = 8;
@@ -48,23 +47,19 @@ impl Gatehouse {
     ) -> Result<ListOf<Value>> {
         let c = self.collection_for_records(collection).await?;
         let su = is_superuser(caller);
-        let page = params.page.max(1);
-        let per_page = match params.per_page {
-            n if n <= 0 => DEFAULT_PER_PAGE,
-            n => n.min(MAX_PER_PAGE),
-        };
+        let paging = Paging::new(params.page, params.per_page);
         let sort = parse_sort(&c, &params.sort, su)?;
         let scope = self.scope(caller, request);
         let condition = self.list_condition(&c, su, &params.filter, scope)?;
         if condition.is_never() {
-            return Ok(empty_page(page, per_page, params.skip_total));
+            return Ok(empty_page(paging, params.skip_total));
         }
         let query = ListQuery {
             collection_id: c.id.clone(),
             condition,
             sort,
-            limit: per_page,
-            offset: (page - 1).saturating_mul(per_page),
+            limit: paging.per_page,
+            offset: paging.offset(),
             skip_total: params.skip_total,
         };
         let result = self.store.list_records(&query).await?;
@@ -78,13 +73,13 @@ impl Gatehouse {
             })
             .collect();
         let (total_items, total_pages) = match result.total {
-            Some(total) => (total, (total + per_page - 1) / per_page),
+            Some(total) => (total, paging.total_pages(total)),
             None => (-1, -1),
         };
         Ok(ListOf {
             items,
-            page,
-            per_page,
+            page: paging.page,
+            per_page: paging.per_page,
             total_items,
             total_pages,
         })
@@ -683,12 +678,12 @@ fn as_bool(v: &Value) -> bool {
     }
 }
 
-fn empty_page(page: i64, per_page: i64, skip_total: bool) -> ListOf<Value> {
+fn empty_page(paging: Paging, skip_total: bool) -> ListOf<Value> {
     let total = if skip_total { -1 } else { 0 };
     ListOf {
         items: Vec::new(),
-        page,
-        per_page,
+        page: paging.page,
+        per_page: paging.per_page,
         total_items: total,
         total_pages: total,
     }

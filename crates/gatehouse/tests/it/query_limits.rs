@@ -157,6 +157,31 @@ both_backends!(
     }
 );
 
+both_backends!(
+    huge_and_negative_pages_never_fail,
+    |app: TestApp| async move {
+        let su = app.superuser_token().await;
+        app.user("page@example.com", "page-password").await;
+        let max = i64::MAX;
+        for path in ["/api/collections/users/records", "/api/collections"] {
+            for (query, page, per_page) in [
+                (format!("page={max}&perPage={max}"), max, 1000),
+                (format!("page=-{max}&perPage=-{max}"), 1, 30),
+                ("page=-1&perPage=0".to_owned(), 1, 30),
+                (format!("page={max}"), max, 30),
+            ] {
+                let r = app.get(&format!("{path}?{query}"), Some(&su)).await;
+                assert_eq!(r.status, 200, "{path}?{query}: {}", r.text);
+                assert_eq!(r.body["page"], page, "{path}?{query}");
+                assert_eq!(r.body["perPage"], per_page, "{path}?{query}");
+                if page == max {
+                    assert_eq!(r.body["items"], json!([]), "{path}?{query}");
+                }
+            }
+        }
+    }
+);
+
 /// Two users with hidden emails, `zed` signed up before `amy`, both listable by guests.
 async fn two_hidden_users(app: &TestApp) -> (String, String, String) {
     let su = app.superuser_token().await;
