@@ -363,9 +363,7 @@ fn check_password_auth(c: &Collection, specs: &[IndexSpec], errors: &mut FieldEr
 fn check_methods(c: &Collection, errors: &mut FieldErrors) {
     let mut otp = FieldErrors::default();
     if c.otp.enabled {
-        if !(10..=86_400).contains(&c.otp.duration) {
-            otp.min_threshold("duration", 10);
-        }
+        in_range(&mut otp, "duration", c.otp.duration, METHOD_DURATION_RANGE);
         if c.otp.length < 4 {
             otp.min_threshold("length", 4);
         }
@@ -376,8 +374,8 @@ fn check_methods(c: &Collection, errors: &mut FieldErrors) {
     if c.mfa.enabled {
         if c.mfa.duration == 0 {
             mfa.add_code("duration", codes::REQUIRED);
-        } else if !(10..=86_400).contains(&c.mfa.duration) {
-            mfa.min_threshold("duration", 10);
+        } else {
+            in_range(&mut mfa, "duration", c.mfa.duration, METHOD_DURATION_RANGE);
         }
         // Two factors need two methods (OAuth2 is refused above until it lands).
         let methods = [c.password_auth.enabled, c.otp.enabled, c.oauth2.enabled]
@@ -405,14 +403,21 @@ fn check_methods(c: &Collection, errors: &mut FieldErrors) {
     errors.nest("oauth2", oauth2);
 }
 
+/// PocketBase's bounds on `otp.duration` and `mfa.duration`, in seconds.
+const METHOD_DURATION_RANGE: (i64, i64) = (10, 86_400);
+
+/// A superuser-set number within `(min, max)`, with the error naming the bound it crosses.
+fn in_range(e: &mut FieldErrors, field: &str, value: i64, (min, max): (i64, i64)) {
+    if value < min {
+        e.min_threshold(field, min);
+    } else if value > max {
+        e.max_threshold(field, max);
+    }
+}
+
 fn check_token(token: &TokenOptions) -> FieldErrors {
     let mut e = FieldErrors::default();
-    let (min, max) = TOKEN_DURATION_RANGE;
-    if token.duration < min {
-        e.min_threshold("duration", min);
-    } else if token.duration > max {
-        e.max_threshold("duration", max);
-    }
+    in_range(&mut e, "duration", token.duration, TOKEN_DURATION_RANGE);
     let (smin, smax) = TOKEN_SECRET_LEN_RANGE;
     if !(smin..=smax).contains(&token.secret.len()) {
         e.length_out_of_range("secret", smin, smax);
@@ -447,6 +452,29 @@ mod tests {
         c.indexes
             .push("CREATE UNIQUE INDEX idx_name ON users (name)".into());
         assert!(check_collection(&c, None).is_empty());
+    }
+
+    #[test]
+    fn durations_past_the_maximum_name_the_maximum() {
+        let mut c = users("x");
+        c.otp.enabled = true;
+        c.mfa.enabled = true;
+        c.otp.duration = i64::MAX;
+        c.mfa.duration = 86_401;
+        c.auth_token.duration = i64::MAX;
+        let errors = format!("{:?}", check_collection(&c, None));
+        assert_eq!(
+            errors.matches("Must be no greater than 86400.").count(),
+            2,
+            "{errors}"
+        );
+        assert!(
+            errors.contains("Must be no greater than 94670856."),
+            "{errors}"
+        );
+        c.otp.duration = i64::MIN;
+        let errors = format!("{:?}", check_collection(&c, None));
+        assert!(errors.contains("Must be no less than 10."), "{errors}");
     }
 
     #[test]

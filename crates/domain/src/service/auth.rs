@@ -396,7 +396,8 @@ impl Gatehouse {
             amr: proof.amr.clone(),
             auth_time: proof.auth_time,
             collection_id: c.id.clone(),
-            exp: self.clock.now_secs() + duration,
+            // An impersonation may ask for any duration: the expiry saturates, never wraps.
+            exp: self.clock.now_secs().saturating_add(duration),
             id: record.id().to_owned(),
             refreshable,
             kind: TYPE_AUTH.to_owned(),

@@ -265,3 +265,27 @@ both_backends!(
         assert_eq!(ids(&r), [zed.clone()], "{}", r.text);
     }
 );
+
+both_backends!(
+    an_impersonation_of_any_length_never_overflows,
+    |app: TestApp| async move {
+        let su = app.superuser_token().await;
+        let (id, _) = app.user("long@example.com", "long-password").await;
+        let path = format!("/api/collections/users/impersonate/{id}");
+        let r = app
+            .post(&path, Some(&su), json!({"duration": i64::MAX}))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let token = r.body["token"].as_str().unwrap_or_default().to_owned();
+        // The expiry saturates at the largest time there is: the token works.
+        assert_eq!(claims(&token)["exp"], i64::MAX);
+        let r = app
+            .get(
+                &format!("/api/collections/users/records/{id}"),
+                Some(&token),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["id"], id);
+    }
+);
