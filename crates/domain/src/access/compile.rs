@@ -48,8 +48,21 @@ enum Side {
     },
 }
 
+/// The most comparisons a condition may hold once `?=` lists of values are expanded: the parser
+/// caps what is written, but one `@request.*` value may be a list of any length. It keeps the
+/// SQL within SQLite's expression depth (1,000) and both databases' bound parameters.
+const MAX_COMPARISONS: usize = 500;
+
 impl Compiler<'_> {
     pub fn compile(&self, expr: &Expr) -> Result<Condition, CompileError> {
+        let condition = self.compile_expr(expr)?;
+        match comparisons(&condition) > MAX_COMPARISONS {
+            true => Err(too_many_comparisons()),
+            false => Ok(condition),
+        }
+    }
+
+    fn compile_expr(&self, expr: &Expr) -> Result<Condition, CompileError> {
         match expr {
             Expr::And(parts) => parts.iter().try_fold(Condition::Const(true), |acc, p| {
                 Ok(and(acc, self.compile(p)?))
@@ -174,6 +187,9 @@ impl Compiler<'_> {
         value: &Value,
     ) -> Result<Condition, CompileError> {
         let rights: Vec<Value> = match value {
+            Value::Array(items) if items.len() > MAX_COMPARISONS => {
+                return Err(too_many_comparisons());
+            }
             Value::Array(items) if items.is_empty() => vec![Value::Null],
             Value::Array(items) => items.clone(),
             other => vec![other.clone()],
@@ -394,6 +410,21 @@ fn field_vs_field(
         op: store_op(op.kind),
         right: scalar(right)?,
     })
+}
+
+fn too_many_comparisons() -> CompileError {
+    CompileError("the condition has too many comparisons".into())
+}
+
+/// How many comparisons the database evaluates for `c`.
+fn comparisons(c: &Condition) -> usize {
+    match c {
+        Condition::Const(_) => 0,
+        Condition::Compare { .. } => 1,
+        Condition::Elements { rights, .. } => rights.len().max(1),
+        Condition::Not(inner) => comparisons(inner),
+        Condition::And(parts) | Condition::Or(parts) => parts.iter().map(comparisons).sum(),
+    }
 }
 
 /// `value op field` as `field op' value`; `None` for patterns, which are not symmetric.

@@ -289,3 +289,60 @@ both_backends!(
         assert_eq!(r.body["id"], id);
     }
 );
+
+both_backends!(
+    a_rule_that_expands_to_too_many_values_shows_nothing_instead_of_failing,
+    |app: TestApp| async move {
+        let su = app.superuser_token().await;
+        let r = app
+            .post(
+                "/api/collections",
+                Some(&su),
+                json!({
+                    "name": "members", "type": "auth",
+                    "listRule": "id ?= @request.auth.meta",
+                    "fields": [{"name": "meta", "type": "json"}]
+                }),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let r = app
+            .post(
+                "/api/collections/members/records",
+                Some(&su),
+                json!({"email": "m@example.com", "password": "member-password",
+                       "passwordConfirm": "member-password"}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let id = r.body["id"].as_str().unwrap_or_default().to_owned();
+        let path = format!("/api/collections/members/records/{id}");
+        // A few values: the rule runs as SQL and shows the member itself.
+        let r = app
+            .patch(&path, Some(&su), json!({"meta": [1, 2, id]}))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let token = app
+            .login("members", "m@example.com", "member-password")
+            .await;
+        let token = token.body["token"].as_str().unwrap_or_default().to_owned();
+        let r = app
+            .get("/api/collections/members/records", Some(&token))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(ids(&r), [id.clone()]);
+        // Past SQLite's expression depth (1,000) and PostgreSQL's parameters (65,535): the rule
+        // fails closed, as one that cannot run as SQL does.
+        for n in [1_500, 70_000] {
+            let mut meta = vec![json!(1); n];
+            meta.push(json!(id));
+            let r = app.patch(&path, Some(&su), json!({"meta": meta})).await;
+            assert_eq!(r.status, 200, "{}", r.text.get(..200).unwrap_or_default());
+            let r = app
+                .get("/api/collections/members/records", Some(&token))
+                .await;
+            assert_eq!(r.status, 200, "{n}: {}", r.text);
+            assert_eq!(ids(&r), Vec::<String>::new(), "{n}");
+        }
+    }
+);
