@@ -52,14 +52,19 @@ enum Side {
 /// caps what is written, but one `@request.*` value may be a list of any length. It keeps the
 /// SQL within SQLite's expression depth (1,000) and both databases' bound parameters.
 const MAX_COMPARISONS: usize = 500;
+/// SQLite refuses LIKE patterns longer than this many bytes (a `~` value from `@request.*` may be).
+const MAX_PATTERN_BYTES: usize = 50_000;
 
 impl Compiler<'_> {
     pub fn compile(&self, expr: &Expr) -> Result<Condition, CompileError> {
         let condition = self.compile_expr(expr)?;
-        match comparisons(&condition) > MAX_COMPARISONS {
-            true => Err(too_many_comparisons()),
-            false => Ok(condition),
+        if comparisons(&condition) > MAX_COMPARISONS {
+            return Err(too_many_comparisons());
         }
+        if longest_pattern(&condition) > MAX_PATTERN_BYTES {
+            return Err(CompileError("a ~ pattern is too long".into()));
+        }
+        Ok(condition)
     }
 
     fn compile_expr(&self, expr: &Expr) -> Result<Condition, CompileError> {
@@ -424,6 +429,27 @@ fn comparisons(c: &Condition) -> usize {
         Condition::Elements { rights, .. } => rights.len().max(1),
         Condition::Not(inner) => comparisons(inner),
         Condition::And(parts) | Condition::Or(parts) => parts.iter().map(comparisons).sum(),
+    }
+}
+
+/// The length of the longest LIKE pattern in `c`, in bytes.
+fn longest_pattern(c: &Condition) -> usize {
+    match c {
+        Condition::Compare {
+            op: CompareOp::Like | CompareOp::NotLike,
+            right: Scalar::Text(pattern),
+            ..
+        } => pattern.len(),
+        Condition::Elements {
+            op: CompareOp::Like | CompareOp::NotLike,
+            rights,
+            ..
+        } => rights.iter().map(String::len).max().unwrap_or(0),
+        Condition::Const(_) | Condition::Compare { .. } | Condition::Elements { .. } => 0,
+        Condition::Not(inner) => longest_pattern(inner),
+        Condition::And(parts) | Condition::Or(parts) => {
+            parts.iter().map(longest_pattern).max().unwrap_or(0)
+        }
     }
 }
 
