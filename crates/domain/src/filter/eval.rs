@@ -65,6 +65,10 @@ pub fn value(operand: &Operand, ctx: &dyn Context) -> Value {
     }
 }
 
+/// Past this many value pairs a comparison is false (a rule denies): two lists from a request
+/// body could otherwise ask for billions of comparisons in one evaluation.
+const MAX_PAIRS: usize = 1_000_000;
+
 /// One comparison, with the any-of and multi-value rules of the module comment.
 pub fn compare(left: &Value, op: Op, right: &Value) -> bool {
     let lefts: Vec<&Value> = match left {
@@ -88,6 +92,9 @@ pub fn compare(left: &Value, op: Op, right: &Value) -> bool {
             rights[0]
         };
         return scalar(l, op.kind, r);
+    }
+    if lefts.len().saturating_mul(rights.len()) > MAX_PAIRS {
+        return false;
     }
     let pair = |l: &Value| rights.iter().any(|r| scalar(l, op.kind, r));
     if op.any {

@@ -162,3 +162,16 @@ fn chains_are_flat_and_capped() {
     let long = format!("name = '{}'", "x".repeat(parser::MAX_LENGTH));
     assert!(matches!(parse(&long), Err(e) if e.message == "expression too long"));
 }
+
+#[test]
+fn two_huge_lists_are_not_compared_pair_by_pair() {
+    let ids = |n: usize| Value::from((0..n).map(|i| i.to_string()).collect::<Vec<_>>());
+    let any_eq = Op {
+        kind: OpKind::Eq,
+        any: true,
+    };
+    // Within the bound the lists are compared; past it the comparison is false (a rule denies).
+    assert!(compare(&ids(1_000), any_eq, &json!(["999"])));
+    assert!(compare(&ids(1_000), any_eq, &ids(1_000)));
+    assert!(!compare(&ids(2_000), any_eq, &ids(2_000)));
+}
