@@ -108,8 +108,9 @@ fn scalar(left: &Value, kind: OpKind, right: &Value) -> bool {
     match kind {
         OpKind::Eq => equal(left, right),
         OpKind::Neq => !equal(left, right),
-        OpKind::Like => like(&text(left), &text(right)),
-        OpKind::NotLike => !like(&text(left), &text(right)),
+        // Past the work bound neither `~` nor `!~` holds, so a rule denies either way.
+        OpKind::Like => like(&text(left), &text(right)).unwrap_or(false),
+        OpKind::NotLike => like(&text(left), &text(right)).is_some_and(|m| !m),
         OpKind::Gt => order(left, right).is_some_and(|o| o.is_gt()),
         OpKind::Gte => order(left, right).is_some_and(|o| o.is_ge()),
         OpKind::Lt => order(left, right).is_some_and(|o| o.is_lt()),
@@ -168,9 +169,16 @@ fn order(a: &Value, b: &Value) -> Option<std::cmp::Ordering> {
     }
 }
 
+/// The most `value` × `pattern` characters one `~` may work through (the matching below is
+/// quadratic in the worst case, and both sides may come from a request).
+const MAX_LIKE_WORK: usize = 100_000_000;
+
 /// SQL LIKE semantics (ASCII case-insensitive, `%` any run, `_` one character); a pattern with
-/// neither wildcard means "contains".
-fn like(value: &str, pattern: &str) -> bool {
+/// neither wildcard means "contains". `None` past [`MAX_LIKE_WORK`].
+fn like(value: &str, pattern: &str) -> Option<bool> {
+    if value.len().saturating_mul(pattern.len()) > MAX_LIKE_WORK {
+        return None;
+    }
     let value: Vec<char> = value.to_lowercase().chars().collect();
     let pattern = pattern.to_lowercase();
     let pattern: Vec<char> = if pattern.contains(['%', '_']) {
@@ -194,11 +202,11 @@ fn like(value: &str, pattern: &str) -> bool {
             mark += 1;
             v = mark;
         } else {
-            return false;
+            return Some(false);
         }
     }
     while p < pattern.len() && pattern[p] == '%' {
         p += 1;
     }
-    p == pattern.len()
+    Some(p == pattern.len())
 }

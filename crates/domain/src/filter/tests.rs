@@ -175,3 +175,16 @@ fn two_huge_lists_are_not_compared_pair_by_pair() {
     assert!(compare(&ids(1_000), any_eq, &ids(1_000)));
     assert!(!compare(&ids(2_000), any_eq, &ids(2_000)));
 }
+
+#[test]
+fn a_pattern_too_costly_to_match_denies() {
+    let op = |kind| Op { kind, any: false };
+    let value = json!(format!("{}b", "a".repeat(20_000)));
+    let cheap = json!(format!("{}b", "a".repeat(100)));
+    assert!(compare(&value, op(OpKind::Like), &cheap));
+    assert!(!compare(&value, op(OpKind::NotLike), &cheap));
+    // 20,000 × 10,000 characters is past the bound: neither ~ nor !~ holds.
+    let costly = json!(format!("{}b", "a".repeat(10_000)));
+    assert!(!compare(&value, op(OpKind::Like), &costly));
+    assert!(!compare(&value, op(OpKind::NotLike), &costly));
+}
