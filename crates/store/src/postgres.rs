@@ -417,7 +417,7 @@ impl Store for PostgresStore {
                 .next_sweep_ms
                 .compare_exchange(
                     due,
-                    now_ms + SWEEP_EVERY_MS,
+                    now_ms.saturating_add(SWEEP_EVERY_MS),
                     Ordering::Relaxed,
                     Ordering::Relaxed,
                 )
@@ -429,16 +429,17 @@ impl Store for PostgresStore {
                 .await?;
         }
         // One statement, so concurrent hits from several instances count exactly.
+        // The window's end saturates here: bigint arithmetic in SQL would fail instead.
         Ok(sqlx::query_scalar(
-            "INSERT INTO counters (key, window_end, hits) VALUES ($1, $2 + $3, 1) \
+            "INSERT INTO counters (key, window_end, hits) VALUES ($1, $3, 1) \
              ON CONFLICT (key) DO UPDATE SET \
                hits = CASE WHEN counters.window_end <= $2 THEN 1 ELSE counters.hits + 1 END, \
-               window_end = CASE WHEN counters.window_end <= $2 THEN $2 + $3 ELSE counters.window_end END \
+               window_end = CASE WHEN counters.window_end <= $2 THEN $3 ELSE counters.window_end END \
              RETURNING hits",
         )
         .bind(key)
         .bind(now_ms)
-        .bind(window_ms)
+        .bind(now_ms.saturating_add(window_ms))
         .fetch_one(&self.pool)
         .await?)
     }

@@ -56,6 +56,9 @@ impl Lockout {
                 own.min_threshold(name, 1);
             }
         }
+        if self.duration > super::MAX_WINDOW_SECS {
+            own.max_threshold("duration", super::MAX_WINDOW_SECS);
+        }
         errors.nest("lockout", own);
     }
 

@@ -16,6 +16,10 @@ use crate::collection::field::is_email;
 use crate::error::{FieldErrors, codes};
 use serde::{Deserialize, Serialize};
 
+/// The longest window a rate-limit rule or the lockout may count over (a year, in seconds):
+/// enough for any policy, and far from overflowing the counters' millisecond arithmetic.
+pub const MAX_WINDOW_SECS: i64 = 365 * 24 * 3600;
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Settings {

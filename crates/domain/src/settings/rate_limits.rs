@@ -134,6 +134,9 @@ impl RateLimits {
                     e.min_threshold(name, 1);
                 }
             }
+            if r.duration > super::MAX_WINDOW_SECS {
+                e.max_threshold("duration", super::MAX_WINDOW_SECS);
+            }
             rules.nest(&i.to_string(), e);
         }
         if self.enabled && self.rules.is_empty() {

@@ -108,3 +108,66 @@ both_backends!(
         assert_eq!(login("lou-password-1").await, 200);
     }
 );
+
+both_backends!(
+    window_lengths_are_bounded_and_never_overflow,
+    |app: TestApp| async move {
+        let su = app.superuser_token().await;
+        // Past a year a window is refused, with a field error, for limits and lockout alike.
+        let r = app
+            .patch(
+                "/api/settings",
+                Some(&su),
+                json!({"lockout": {"enabled": true, "maxFailures": 5, "duration": i64::MAX, "slowdownAfter": 20},
+                       "rateLimits": {"enabled": true, "rules": [
+                           {"label": "*:auth", "maxRequests": 3, "duration": i64::MAX}]}}),
+            )
+            .await;
+        assert_eq!(r.status, 400, "{}", r.text);
+        assert_eq!(
+            r.body["data"]["lockout"]["duration"]["code"],
+            "validation_max_less_equal_than_required",
+            "{}",
+            r.text
+        );
+        assert_eq!(
+            r.body["data"]["rateLimits"]["rules"]["0"]["duration"]["code"],
+            "validation_max_less_equal_than_required",
+            "{}",
+            r.text
+        );
+        // The longest window allowed counts as it should.
+        let year = 365 * 24 * 3600;
+        let r = app
+            .patch(
+                "/api/settings",
+                Some(&su),
+                json!({"lockout": {"enabled": true, "maxFailures": 2, "duration": year, "slowdownAfter": 1000},
+                       "rateLimits": {"enabled": true, "rules": [
+                           {"label": "*:auth", "maxRequests": 3, "duration": year}]}}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let statuses = {
+            let mut s = Vec::new();
+            for _ in 0..4 {
+                s.push(
+                    app.login("users", "nobody@example.com", "wrong-1")
+                        .await
+                        .status
+                        .as_u16(),
+                );
+            }
+            s
+        };
+        assert_eq!(statuses, [400, 400, 429, 429]);
+        // Even a window the settings would refuse never overflows the counters.
+        let hits = app
+            .gh
+            .store()
+            .counter_hit("test:huge", i64::MAX - 10, i64::MAX)
+            .await
+            .unwrap();
+        assert_eq!(hits, 1);
+    }
+);
