@@ -11,6 +11,7 @@ mod cli;
 mod client_ip;
 mod collections;
 mod data_at_rest;
+mod expiry;
 mod filter_sql;
 mod hostile;
 mod housekeeping;
