@@ -2,6 +2,7 @@
 //! marker end when their time is up, and not a second before. No test here sleeps.
 
 use crate::both_backends;
+use crate::mfa::enable_mfa;
 use crate::otp::{auth_with_otp, code_for, enable_otp, request_otp};
 use crate::support::*;
 use serde_json::json;
@@ -52,17 +53,8 @@ both_backends!(
 both_backends!(
     an_mfa_session_ends_with_its_duration,
     |app: TestApp| async move {
-        enable_otp(&app).await;
         app.user("mia@example.com", "mia-password-1").await;
-        let su = app.superuser_token().await;
-        let r = app
-            .patch(
-                "/api/collections/users",
-                Some(&su),
-                json!({"mfa": {"enabled": true}}),
-            )
-            .await;
-        assert_eq!(r.status, 200, "{}", r.text);
+        enable_mfa(&app).await;
         let first_step = || async {
             let r = app
                 .login("users", "mia@example.com", "mia-password-1")
