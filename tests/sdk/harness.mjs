@@ -5,7 +5,7 @@
 // Gatehouse additionally takes `--db URL` (PostgreSQL) on both subcommands.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -101,7 +101,7 @@ async function waitHealthy(url, child, logFile) {
  * Start a server. Returns {url, pb(), suEmail, suPassword, kind, dataDir, logFile, dbUrl, stop()}.
  * `kind` overrides SDK_TARGET (the differential script starts both).
  * `sibling: server` (Gatehouse on PostgreSQL only) starts a second instance on the same `--db` URL
- * (same schema) as `server`, with its own temp dir and port: it skips `superuser upsert` (the
+ * (same schema) as `server`, with its own temp dir and port and the same server key: it skips `superuser upsert` (the
  * superuser is already in the database, and an upsert would rotate its token key) and `limits`
  * (settings live in the shared database). Its stop() leaves the schema alone; `server.stop()` drops it.
  */
@@ -145,6 +145,10 @@ export async function startServer({ kind = targetKind(), limits = 'off', sibling
   if (sibling) {
     dbUrl = sibling.dbUrl;
     extra.push('--db', dbUrl);
+    // Instances on one database share one server key (a different one is refused at start).
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    copyFileSync(join(sibling.dataDir, 'gatehouse.key'), join(dataDir, 'gatehouse.key'));
+    chmodSync(join(dataDir, 'gatehouse.key'), 0o600);
   } else if (kind === 'gatehouse' && process.env.GATEHOUSE_TEST_PG_URL) {
     // Each server gets its own schema, which Gatehouse creates itself; psql drops it afterwards
     // (where psql is missing the schema stays, and says so).

@@ -93,7 +93,7 @@ impl ServerKey {
     }
 
     /// A short public name of this key: it tells which key sealed a value, nothing about the key.
-    fn key_id(&self) -> String {
+    pub fn key_id(&self) -> String {
         hex(&self.mac(&self.0, b"key-id")[..4])
     }
 

@@ -38,6 +38,7 @@ pub async fn open_with_clock(
         .map(|n| n.get())
         .unwrap_or(1);
     let key = server_key::load(&config.data_dir)?;
+    server_key::check_matches_database(&*store, &key).await?;
     let mailer = Arc::new(gatehouse_mail::Mailer::new(&config.data_dir, clock.clone()));
     let gh = Gatehouse::start(store, clock, cores, mailer, key).await?;
     Ok(Arc::new(gh))

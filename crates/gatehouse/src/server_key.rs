@@ -1,7 +1,8 @@
 //! Where the server key comes from: `GATEHOUSE_ENCRYPTION_KEY` (64 hex characters), or the file
 //! `gatehouse.key` in the data dir, created on first start with mode 0600. Instances that share a
 //! PostgreSQL database must share the key (set the variable on each), or one instance cannot check
-//! the codes another sent.
+//! the codes another sent: the database remembers its key's id, and an instance with another key
+//! refuses to start.
 
 use anyhow::{Context, bail};
 use gatehouse_domain::server_key::ServerKey;
@@ -9,6 +10,8 @@ use std::path::Path;
 
 const ENV: &str = "GATEHOUSE_ENCRYPTION_KEY";
 const FILE: &str = "gatehouse.key";
+/// The settings entry where the database keeps the id of the key it was set up with.
+const KEY_ID_SETTING: &str = "serverKeyId";
 
 pub fn load(data_dir: &Path) -> anyhow::Result<ServerKey> {
     if let Ok(hex) = std::env::var(ENV) {
@@ -30,6 +33,24 @@ pub fn load(data_dir: &Path) -> anyhow::Result<ServerKey> {
             parse(&hex)
         }
         Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+/// Refuses a key other than the one the database was set up with: codes, limit and lockout
+/// counters and the sealed SMTP password are keyed by it, so instances with different keys on one
+/// database would silently neither accept each other's codes nor count together.
+pub async fn check_matches_database(
+    store: &dyn gatehouse_store::Store,
+    key: &ServerKey,
+) -> anyhow::Result<()> {
+    let mine = key.key_id();
+    match store.get_setting(KEY_ID_SETTING).await? {
+        Some(stored) if stored == mine => Ok(()),
+        Some(stored) => bail!(
+            "this database was set up with server key {stored}, but this instance has key {mine}: \
+             every instance on one database needs the same {ENV} (or {FILE})"
+        ),
+        None => Ok(store.put_setting(KEY_ID_SETTING, &mine).await?),
     }
 }
 

@@ -53,3 +53,28 @@ async fn postgres_two_instances_share_records_tokens_and_collection_changes() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_an_instance_with_another_server_key_refuses_to_start() {
+    with_app(Backend::Postgres, |a: TestApp| async move {
+        // Another data dir: another `gatehouse.key`, so codes and counters would not match.
+        let other = tempfile::tempdir().unwrap();
+        let config = gatehouse::StoreConfig {
+            data_dir: other.path().join("data"),
+            db_url: a.config.db_url.clone(),
+        };
+        let refused = gatehouse::open(&config)
+            .await
+            .err()
+            .expect("a second key is refused");
+        let message = format!("{refused:#}");
+        assert!(
+            message.contains("same GATEHOUSE_ENCRYPTION_KEY"),
+            "{message}"
+        );
+        // The same key (here: the same data dir) starts as before.
+        let same = gatehouse::open(&a.config).await;
+        assert!(same.is_ok());
+    })
+    .await;
+}
