@@ -6,6 +6,7 @@ pub mod access;
 pub mod clock;
 pub mod collection;
 pub mod error;
+pub mod factor_codes;
 pub mod filter;
 pub mod mail;
 pub mod password;
