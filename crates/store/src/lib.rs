@@ -8,6 +8,7 @@
 mod condition;
 mod counters;
 mod error;
+mod factors_sql;
 mod list_condition;
 mod model;
 mod postgres;
@@ -20,8 +21,8 @@ pub use counters::RATE_LIMIT_PREFIX;
 pub use error::StoreError;
 pub use list_condition::ListCondition;
 pub use model::{
-    AuditPage, AuditQuery, AuditRow, CollectionRow, ListQuery, Page, RecordChanges, RecordRow,
-    SortKey, SortTerm, TicketKey, TicketRow, UniqueIndex,
+    AuditPage, AuditQuery, AuditRow, CollectionRow, FactorRow, ListQuery, Page, RecordChanges,
+    RecordRow, SortKey, SortTerm, TicketKey, TicketRow, UniqueIndex,
 };
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -44,7 +45,7 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_collection(&self, row: &CollectionRow) -> Result<()>;
     /// Replaces the stored definition; fails with `NotFound` when the id is unknown.
     async fn update_collection(&self, row: &CollectionRow) -> Result<()>;
-    /// Deletes the collection and, with it, every record it holds.
+    /// Deletes the collection and, with it, every record it holds and their factors.
     async fn delete_collection(&self, id: &str) -> Result<()>;
     /// Makes the physical unique indexes on custom fields of one collection match `wanted`.
     async fn sync_unique_indexes(&self, collection_id: &str, wanted: &[UniqueIndex]) -> Result<()>;
@@ -82,7 +83,7 @@ pub trait Store: Send + Sync + 'static {
     /// password change that raced with it). Returns whether the row changed.
     async fn replace_password_hash(&self, id: &str, old_hash: &str, new_hash: &str)
     -> Result<bool>;
-    /// Deletes the record and its tickets (codes, MFA sessions) in one transaction. With
+    /// Deletes the record, its tickets (codes, MFA sessions) and its factors in one transaction. With
     /// `keep_last`, only if another record of the collection remains, judged in the same
     /// statement (the last superuser). Returns whether the record was deleted.
     async fn delete_record(&self, collection_id: &str, id: &str, keep_last: bool) -> Result<bool>;
@@ -133,6 +134,59 @@ pub trait Store: Send + Sync + 'static {
         now_ms: i64,
     ) -> Result<Vec<TicketRow>>;
     async fn delete_expired_tickets(&self, now_ms: i64) -> Result<()>;
+
+    // --- second factors ---
+    /// A record's factors, oldest first.
+    async fn list_factors(&self, record_id: &str) -> Result<Vec<FactorRow>>;
+    /// Puts `row` (status pending) in place of the record's pending factor of the same kind, if any,
+    /// with `events`, in one transaction. Fails with `StoreError::Unique` (writing nothing) when the
+    /// record already has a verified factor of that kind.
+    async fn put_pending_factor(&self, row: &FactorRow, events: &[AuditRow]) -> Result<()>;
+    /// Marks the record's pending factor `id` verified with `last_step`, in one conditional statement;
+    /// with `backup`, also replaces the record's backup-code set (as `replace_backup_codes`), and
+    /// writes `events` — all in one transaction. `false` (nothing written) when no such pending factor.
+    async fn verify_factor(
+        &self,
+        record_id: &str,
+        id: &str,
+        last_step: i64,
+        backup: Option<(&FactorRow, &[String])>,
+        events: &[AuditRow],
+    ) -> Result<bool>;
+    /// Replaces the record's backup-code set: deletes its `backupCode` factor and codes, inserts `row`
+    /// and one `factor_codes` row per hash, writes `events`; one transaction (a failure leaves the old set).
+    async fn replace_backup_codes(
+        &self,
+        row: &FactorRow,
+        code_hashes: &[String],
+        events: &[AuditRow],
+    ) -> Result<()>;
+    /// Deletes one backup code of the record whose hash is any of `code_hashes` (the same code hashed
+    /// under each server key), in one statement, and stamps the set's `last_used`. The codes left, or
+    /// `None` when none matched (unknown, or used by a concurrent call: of concurrent uses exactly one wins).
+    async fn consume_backup_code(
+        &self,
+        record_id: &str,
+        code_hashes: &[String],
+        used_at: &str,
+    ) -> Result<Option<i64>>;
+    async fn count_backup_codes(&self, record_id: &str) -> Result<i64>;
+    /// Records an accepted TOTP step: only if the factor is verified and `step` is greater than its
+    /// `last_step`, in one statement; also stamps `last_used`. Whether it was recorded (false: a replay,
+    /// or a concurrent use of the same code won).
+    async fn use_totp_step(&self, factor_id: &str, step: i64, used_at: &str) -> Result<bool>;
+    /// Stamps `last_used` (an email factor used for a login).
+    async fn touch_factor(&self, factor_id: &str, used_at: &str) -> Result<()>;
+    /// Deletes the record's factor of `kind` (with its codes for `backupCode`) and writes `events`, in
+    /// one transaction; whether there was one (no events written when there was none).
+    async fn delete_factor(&self, record_id: &str, kind: &str, events: &[AuditRow])
+    -> Result<bool>;
+    /// Deletes every factor and code of the record and writes `events` (a superuser's MFA reset); how many factors.
+    async fn delete_factors(&self, record_id: &str, events: &[AuditRow]) -> Result<u64>;
+    /// Every factor of `kind` on the server (key rotation re-encrypts TOTP secrets).
+    async fn factors_of_kind(&self, kind: &str) -> Result<Vec<FactorRow>>;
+    /// Swaps a factor's secret if it is still `old`; whether it changed.
+    async fn replace_factor_secret(&self, id: &str, old: &str, new: &str) -> Result<bool>;
 
     // --- the audit log ---
     async fn insert_audit(&self, row: &AuditRow) -> Result<()>;

@@ -257,6 +257,53 @@ impl std::fmt::Debug for TicketRow {
     }
 }
 
+/// A second factor of one record: `totp`, `backupCode` (the set; its codes live in `factor_codes`),
+/// `email` (an alternate address for codes), later `sms`, `webauthn`. At most one per (record, kind).
+#[derive(Clone, PartialEq, sqlx::FromRow)]
+pub struct FactorRow {
+    /// A 15-character id.
+    pub id: String,
+    pub collection_id: String,
+    pub record_id: String,
+    pub kind: String,
+    /// `pending` until the user proves possession once, then `verified`.
+    pub status: String,
+    /// The sealed (AEAD) secret of a `totp` factor; `""` otherwise.
+    pub secret: String,
+    /// Where codes go (an email address, a phone number); `""` otherwise.
+    pub target: String,
+    /// JSON of kind-specific parameters, `"{}"` by default.
+    pub data: String,
+    /// PocketBase datetime text (`2006-01-02 15:04:05.000Z`).
+    pub created: String,
+    /// `""` until first use.
+    pub last_used: String,
+    /// The last accepted TOTP time step; 0 = none.
+    pub last_step: i64,
+}
+
+impl FactorRow {
+    /// This row as a new enrolment (what `put_pending_factor` stores).
+    pub(crate) fn as_pending(&self) -> FactorRow {
+        FactorRow {
+            status: "pending".to_owned(),
+            ..self.clone()
+        }
+    }
+}
+
+// Hand-written so that a stray `{:?}` never prints a sealed secret or where codes go.
+impl std::fmt::Debug for FactorRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FactorRow")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field("status", &self.status)
+            .field("record_id", &self.record_id)
+            .finish_non_exhaustive()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{UniqueIndex, unique_target};

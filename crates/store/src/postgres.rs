@@ -2,11 +2,13 @@
 //! parameter in the URL keeps Gatehouse's tables in their own schema (created if missing), so one
 //! database can host several installations or test runs side by side.
 
+mod factors;
+
 use crate::condition::{Dialect, Param};
 use crate::model::{name_index_field, unique_target};
 use crate::{
-    AuditPage, AuditQuery, AuditRow, CollectionRow, ListQuery, Page, RecordChanges, RecordRow,
-    Result, Store, StoreError, TicketKey, TicketRow, UniqueIndex, record_write, sql,
+    AuditPage, AuditQuery, AuditRow, CollectionRow, FactorRow, ListQuery, Page, RecordChanges,
+    RecordRow, Result, Store, StoreError, TicketKey, TicketRow, UniqueIndex, record_write, sql,
 };
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -139,6 +141,7 @@ fn map_err(err: sqlx::Error) -> StoreError {
             "records_email" => "email".to_owned(),
             "records_token_key" => "tokenKey".to_owned(),
             "collections_name" => "name".to_owned(),
+            "factors_record_kind" => "kind".to_owned(),
             name if name.starts_with("gh_uniq_") => unique_target(name),
             _ => "id".to_owned(),
         };
@@ -204,6 +207,7 @@ impl Store for PostgresStore {
         ] {
             sqlx::query(statement).bind(id).execute(&mut *tx).await?;
         }
+        factors::delete_of_collection(&mut tx, id).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -379,6 +383,7 @@ impl Store for PostgresStore {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
+            factors::delete_of_record(&mut tx, id).await?;
         }
         tx.commit().await?;
         Ok(deleted)
@@ -587,6 +592,87 @@ impl Store for PostgresStore {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    async fn list_factors(&self, record_id: &str) -> Result<Vec<FactorRow>> {
+        factors::rows_where(self, crate::factors_sql::LIST_FACTORS, record_id).await
+    }
+
+    async fn put_pending_factor(&self, row: &FactorRow, events: &[AuditRow]) -> Result<()> {
+        factors::put_pending(self, row, events).await
+    }
+
+    async fn verify_factor(
+        &self,
+        record_id: &str,
+        id: &str,
+        last_step: i64,
+        backup: Option<(&FactorRow, &[String])>,
+        events: &[AuditRow],
+    ) -> Result<bool> {
+        factors::verify(self, record_id, id, last_step, backup, events).await
+    }
+
+    async fn replace_backup_codes(
+        &self,
+        row: &FactorRow,
+        code_hashes: &[String],
+        events: &[AuditRow],
+    ) -> Result<()> {
+        factors::replace_backup_codes(self, row, code_hashes, events).await
+    }
+
+    async fn consume_backup_code(
+        &self,
+        record_id: &str,
+        code_hashes: &[String],
+        used_at: &str,
+    ) -> Result<Option<i64>> {
+        factors::consume_backup_code(self, record_id, code_hashes, used_at).await
+    }
+
+    async fn count_backup_codes(&self, record_id: &str) -> Result<i64> {
+        factors::count_codes(self, record_id).await
+    }
+
+    async fn use_totp_step(&self, factor_id: &str, step: i64, used_at: &str) -> Result<bool> {
+        factors::use_totp_step(self, factor_id, step, used_at).await
+    }
+
+    async fn touch_factor(&self, factor_id: &str, used_at: &str) -> Result<()> {
+        factors::change(
+            self,
+            crate::factors_sql::TOUCH_FACTOR,
+            &[factor_id, used_at],
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn delete_factor(
+        &self,
+        record_id: &str,
+        kind: &str,
+        events: &[AuditRow],
+    ) -> Result<bool> {
+        factors::delete_one(self, record_id, kind, events).await
+    }
+
+    async fn delete_factors(&self, record_id: &str, events: &[AuditRow]) -> Result<u64> {
+        factors::delete_all(self, record_id, events).await
+    }
+
+    async fn factors_of_kind(&self, kind: &str) -> Result<Vec<FactorRow>> {
+        factors::rows_where(self, crate::factors_sql::FACTORS_OF_KIND, kind).await
+    }
+
+    async fn replace_factor_secret(&self, id: &str, old: &str, new: &str) -> Result<bool> {
+        factors::change(
+            self,
+            crate::factors_sql::REPLACE_FACTOR_SECRET,
+            &[id, old, new],
+        )
+        .await
     }
 
     async fn delete_audit_before(&self, created_before: &str) -> Result<u64> {

@@ -12,6 +12,7 @@ mod client_ip;
 mod collections;
 mod data_at_rest;
 mod expiry;
+mod factor_store;
 mod filter_sql;
 mod hostile;
 mod housekeeping;

@@ -7,8 +7,8 @@ use crate::condition::{Dialect, Param, sqlite_path};
 use crate::counters::MemoryCounters;
 use crate::model::{name_index_field, unique_target};
 use crate::{
-    AuditPage, AuditQuery, AuditRow, CollectionRow, ListQuery, Page, RecordChanges, RecordRow,
-    Result, Store, StoreError, TicketKey, TicketRow, UniqueIndex, record_write, sql,
+    AuditPage, AuditQuery, AuditRow, CollectionRow, FactorRow, ListQuery, Page, RecordChanges,
+    RecordRow, Result, Store, StoreError, TicketKey, TicketRow, UniqueIndex, record_write, sql,
 };
 use async_trait::async_trait;
 use rusqlite::config::DbConfig;
@@ -17,6 +17,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+mod factors;
 mod jsonb;
 pub(crate) mod matcher;
 
@@ -27,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0003_tickets.sql"),
     include_str!("../../migrations/sqlite/0004_jsonb.sql"),
     include_str!("../../migrations/sqlite/0005_records_collection.sql"),
+    include_str!("../../migrations/sqlite/0006_factors.sql"),
 ];
 
 const AUDIT_COLUMNS: &str =
@@ -429,6 +431,7 @@ impl Store for SqliteStore {
             drop_indexes(&tx, &index_names(&tx, &id)?)?;
             tx.execute(&positional(sql::DELETE_COLLECTION), [&id])?;
             tx.execute(&positional(record_write::DELETE_COLLECTION_TICKETS), [&id])?;
+            factors::delete_of_collection(&tx, &id)?;
             tx.commit()
         })
         .await
@@ -591,6 +594,7 @@ impl Store for SqliteStore {
             if deleted {
                 tx.prepare_cached(&positional(record_write::DELETE_TICKETS))?
                     .execute([&args[1]])?;
+                factors::delete_of_record(&tx, &args[1])?;
             }
             tx.commit()?;
             Ok(deleted)
@@ -774,6 +778,87 @@ impl Store for SqliteStore {
                 .map(drop)
         })
         .await
+    }
+
+    async fn list_factors(&self, record_id: &str) -> Result<Vec<FactorRow>> {
+        factors::list(self, record_id)
+    }
+
+    async fn put_pending_factor(&self, row: &FactorRow, events: &[AuditRow]) -> Result<()> {
+        factors::put_pending(self, row, events).await
+    }
+
+    async fn verify_factor(
+        &self,
+        record_id: &str,
+        id: &str,
+        last_step: i64,
+        backup: Option<(&FactorRow, &[String])>,
+        events: &[AuditRow],
+    ) -> Result<bool> {
+        factors::verify(self, record_id, id, last_step, backup, events).await
+    }
+
+    async fn replace_backup_codes(
+        &self,
+        row: &FactorRow,
+        code_hashes: &[String],
+        events: &[AuditRow],
+    ) -> Result<()> {
+        factors::replace_backup_codes(self, row, code_hashes, events).await
+    }
+
+    async fn consume_backup_code(
+        &self,
+        record_id: &str,
+        code_hashes: &[String],
+        used_at: &str,
+    ) -> Result<Option<i64>> {
+        factors::consume_backup_code(self, record_id, code_hashes, used_at).await
+    }
+
+    async fn count_backup_codes(&self, record_id: &str) -> Result<i64> {
+        factors::count_codes(self, record_id)
+    }
+
+    async fn use_totp_step(&self, factor_id: &str, step: i64, used_at: &str) -> Result<bool> {
+        use rusqlite::types::Value;
+        let args = [
+            Value::Text(factor_id.to_owned()),
+            Value::Integer(step),
+            Value::Text(used_at.to_owned()),
+        ];
+        factors::change(self, crate::factors_sql::USE_TOTP_STEP, args).await
+    }
+
+    async fn touch_factor(&self, factor_id: &str, used_at: &str) -> Result<()> {
+        let args = [factor_id.to_owned(), used_at.to_owned()].map(rusqlite::types::Value::Text);
+        factors::change(self, crate::factors_sql::TOUCH_FACTOR, args)
+            .await
+            .map(drop)
+    }
+
+    async fn delete_factor(
+        &self,
+        record_id: &str,
+        kind: &str,
+        events: &[AuditRow],
+    ) -> Result<bool> {
+        factors::delete_one(self, record_id, kind, events).await
+    }
+
+    async fn delete_factors(&self, record_id: &str, events: &[AuditRow]) -> Result<u64> {
+        factors::delete_all(self, record_id, events).await
+    }
+
+    async fn factors_of_kind(&self, kind: &str) -> Result<Vec<FactorRow>> {
+        factors::of_kind(self, kind)
+    }
+
+    async fn replace_factor_secret(&self, id: &str, old: &str, new: &str) -> Result<bool> {
+        let args =
+            [id.to_owned(), old.to_owned(), new.to_owned()].map(rusqlite::types::Value::Text);
+        factors::change(self, crate::factors_sql::REPLACE_FACTOR_SECRET, args).await
     }
 
     async fn delete_audit_before(&self, created_before: &str) -> Result<u64> {
