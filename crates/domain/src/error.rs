@@ -46,6 +46,19 @@ impl Error {
             ..Self::new(ErrorKind::Unauthorized, "MFA required")
         }
     }
+    /// 403 asking for a fresh authentication before second factors change (MFA design §9).
+    pub fn reauth_required() -> Self {
+        const MESSAGE: &str = "Please authenticate again to change your second factors.";
+        Self {
+            body: Some(Box::new(serde_json::json!({
+                "status": 403,
+                "message": MESSAGE,
+                "data": {},
+                "reauthRequired": true,
+            }))),
+            ..Self::new(ErrorKind::Forbidden, MESSAGE)
+        }
+    }
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::BadRequest, message)
     }

@@ -29,6 +29,12 @@ impl ServerKey {
         hex(&self.mac(&derived, data.as_bytes()))
     }
 
+    /// `data` hashed for `purpose` under every key that may have hashed a stored value (the
+    /// current key first): a lookup by hash finds values stored before a key rotation.
+    pub fn hashes(&self, purpose: &str, data: &str) -> Vec<String> {
+        vec![self.hash(purpose, data)]
+    }
+
     /// Whether `data` hashes to `expected`, compared in constant time.
     pub fn verify(&self, purpose: &str, data: &str, expected: &str) -> bool {
         self.hash(purpose, data)

@@ -7,6 +7,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 pub const TYPE_AUTH: &str = "auth";
+/// A token that may only enrol a second factor (the MFA session it names must still live).
+pub const TYPE_ENROLL: &str = "mfaEnroll";
 
 /// Claims of an auth token. Field order is alphabetical, matching PocketBase's payloads.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -26,6 +28,18 @@ pub struct AuthClaims {
     pub id: String,
     #[serde(default)]
     pub refreshable: bool,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// Claims of an enrolment token: the record, and the MFA session whose life it shares.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct EnrollClaims {
+    pub collection_id: String,
+    pub exp: i64,
+    pub id: String,
+    pub mfa_id: String,
     #[serde(rename = "type")]
     pub kind: String,
 }

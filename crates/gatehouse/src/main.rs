@@ -54,6 +54,14 @@ enum SuperuserAction {
     },
     /// Delete a superuser (the last one cannot be deleted).
     Delete { email: String },
+    /// Remove every second factor of a record (a superuser who lost their authenticator; the
+    /// API refuses this for superusers).
+    ResetMfa {
+        email: String,
+        /// The auth collection of the record.
+        #[arg(long, default_value = "_superusers")]
+        collection: String,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -117,6 +125,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!(e.message))?;
             println!("Deleted superuser {email}.");
+            Ok(())
+        }
+        Command::Superuser {
+            action: SuperuserAction::ResetMfa { email, collection },
+        } => {
+            let found = gh
+                .reset_mfa_by_email(&collection, &email)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message))?;
+            if !found {
+                anyhow::bail!("no record with email {email} in {collection}");
+            }
+            println!("Removed every second factor of {email} ({collection}).");
             Ok(())
         }
     }

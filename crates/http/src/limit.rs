@@ -5,6 +5,7 @@
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::routes::tags;
 use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, RawPathParams, Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
@@ -108,30 +109,4 @@ fn audience_of(caller: Option<&Caller>) -> Audience {
     } else {
         Audience::Guest
     }
-}
-
-/// PocketBase's rate-limit tags of the collection routes; `None` for routes that only have the
-/// path labels (impersonate and the superuser routes).
-fn tags(method: &Method, pattern: &str) -> Option<&'static [&'static str]> {
-    let route = pattern.strip_prefix("/api/collections/{collection}/")?;
-    Some(match (method.as_str(), route) {
-        ("GET", "auth-methods") => &["listAuthMethods"],
-        ("POST", "auth-refresh") => &["authRefresh"],
-        ("POST", "auth-with-password") => &["authWithPassword", "auth"],
-        ("POST", "auth-with-oauth2") => &["authWithOAuth2", "auth"],
-        ("POST", "request-otp") => &["requestOTP"],
-        ("POST", "auth-with-otp") => &["authWithOTP", "auth"],
-        ("POST", "request-password-reset") => &["requestPasswordReset"],
-        ("POST", "confirm-password-reset") => &["confirmPasswordReset"],
-        ("POST", "request-verification") => &["requestVerification"],
-        ("POST", "confirm-verification") => &["confirmVerification"],
-        ("POST", "request-email-change") => &["requestEmailChange"],
-        ("POST", "confirm-email-change") => &["confirmEmailChange"],
-        ("GET", "records") => &["list"],
-        ("POST", "records") => &["create"],
-        ("GET", "records/{id}") => &["view"],
-        ("PATCH", "records/{id}") => &["update"],
-        ("DELETE", "records/{id}") => &["delete"],
-        _ => return None,
-    })
 }

@@ -151,7 +151,12 @@ pub fn auth_scaffold(name: &str, now: &str) -> Collection {
             enabled: false,
             duration: 600,
             rule: String::new(),
+            user_opt_in: true,
+            reauth_window: 600,
+            trusted_device_duration: 30 * 24 * 3600,
         },
+        totp: TotpOptions::default(),
+        backup_codes: BackupCodeOptions::default(),
         otp: OtpOptions {
             enabled: false,
             duration: 180,
@@ -185,6 +190,7 @@ pub fn auth_scaffold(name: &str, now: &str) -> Collection {
                  <p><i>If you didn't ask to reset your password, you can ignore this email.</i></p>",
             ),
         ),
+        security_alert_template: security_alert_template(),
         confirm_email_change_template: EmailTemplate::new(
             "Confirm your {APP_NAME} new email address",
             &mail_body(
@@ -223,4 +229,17 @@ pub fn users(now: &str) -> Collection {
     c.fields.extend(autodate_fields());
     c.oauth2.mapped_fields.name = "name".to_owned();
     c
+}
+
+/// The mail sent when a record's second factors change (added, removed, codes regenerated or
+/// used, reset by a superuser).
+pub(crate) fn security_alert_template() -> EmailTemplate {
+    EmailTemplate::new(
+        "Your {APP_NAME} sign-in settings changed",
+        &mail_body(
+            "<p>We noticed a change to how you sign in to your {APP_NAME} account:</p>\n\
+             <p><em>{ALERT_INFO}</em></p>\n\
+             <p><strong>If this wasn't you, change your {APP_NAME} password and review your two-factor settings right away.</strong></p>",
+        ),
+    )
 }

@@ -15,7 +15,8 @@ pub use index::IndexSpec;
 pub use validate::{RESERVED_FIELD_NAMES, check_collection, check_raw_fields, prepare};
 
 use options::{
-    AuthAlert, EmailTemplate, MfaOptions, OAuth2Options, OtpOptions, PasswordAuth, TokenOptions,
+    AuthAlert, BackupCodeOptions, EmailTemplate, MfaOptions, OAuth2Options, OtpOptions,
+    PasswordAuth, TokenOptions, TotpOptions,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -54,6 +55,11 @@ pub struct Collection {
     pub password_auth: PasswordAuth,
     pub mfa: MfaOptions,
     pub otp: OtpOptions,
+    /// Gatehouse's second factors; absent from PocketBase definitions, so defaulted.
+    #[serde(default)]
+    pub totp: TotpOptions,
+    #[serde(default)]
+    pub backup_codes: BackupCodeOptions,
     pub auth_token: TokenOptions,
     pub password_reset_token: TokenOptions,
     pub email_change_token: TokenOptions,
@@ -62,6 +68,9 @@ pub struct Collection {
     pub verification_template: EmailTemplate,
     pub reset_password_template: EmailTemplate,
     pub confirm_email_change_template: EmailTemplate,
+    /// The mail telling the owner that their second factors changed (`{ALERT_INFO}` says how).
+    #[serde(default = "defaults::security_alert_template")]
+    pub security_alert_template: EmailTemplate,
 }
 
 // Hand-written: the options carry token secrets and OAuth2 client secrets.

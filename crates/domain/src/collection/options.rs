@@ -58,12 +58,81 @@ pub struct PasswordAuth {
     pub identity_fields: Vec<String>,
 }
 
+/// PocketBase's `mfa` block, with Gatehouse's additions (each defaulted, so a PocketBase
+/// definition without them reads as the design's defaults).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
 pub struct MfaOptions {
     pub enabled: bool,
     pub duration: i64,
     #[serde(default)]
     pub rule: String,
+    /// A record with a verified second factor is asked for it whatever `enabled` says.
+    #[serde(default = "yes")]
+    pub user_opt_in: bool,
+    /// Seconds after a login within which factors may be changed without proving it again.
+    #[serde(default = "default_reauth_window")]
+    pub reauth_window: i64,
+    /// Seconds a trusted device skips the second step (0: never).
+    #[serde(default = "default_trusted_device_duration")]
+    pub trusted_device_duration: i64,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_reauth_window() -> i64 {
+    600
+}
+
+fn default_trusted_device_duration() -> i64 {
+    30 * 24 * 3600
+}
+
+/// Authenticator apps (RFC 6238). Parameters apply to new enrolments; an enrolled factor keeps
+/// the ones it was created with.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct TotpOptions {
+    pub enabled: bool,
+    /// The name the authenticator app shows; empty: the app name from settings.
+    pub issuer: String,
+    pub digits: i64,
+    pub period: i64,
+    /// Steps before and after the current one that are still accepted.
+    pub skew: i64,
+    pub algorithm: String,
+}
+
+impl Default for TotpOptions {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            issuer: String::new(),
+            digits: 6,
+            period: 30,
+            skew: 1,
+            algorithm: "SHA1".to_owned(),
+        }
+    }
+}
+
+/// Single-use recovery codes.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct BackupCodeOptions {
+    pub enabled: bool,
+    pub count: i64,
+}
+
+impl Default for BackupCodeOptions {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            count: 10,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

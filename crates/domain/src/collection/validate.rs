@@ -377,12 +377,14 @@ fn check_methods(c: &Collection, errors: &mut FieldErrors) {
         } else {
             in_range(&mut mfa, "duration", c.mfa.duration, METHOD_DURATION_RANGE);
         }
-        // Two factors need two methods (OAuth2 is refused above until it lands).
-        let methods = [c.password_auth.enabled, c.otp.enabled, c.oauth2.enabled]
+        // Two factors need two methods (OAuth2 is refused above until it lands). Gatehouse
+        // widens PocketBase's check: one first step and a second-step factor also make two.
+        let first_steps = [c.password_auth.enabled, c.otp.enabled, c.oauth2.enabled]
             .iter()
             .filter(|on| **on)
             .count();
-        if methods < 2 {
+        let factors = c.totp.enabled || c.backup_codes.enabled;
+        if first_steps < 2 && !(first_steps == 1 && factors) {
             mfa.add(
                 "enabled",
                 "validation_mfa_not_enough_auths",
@@ -390,7 +392,28 @@ fn check_methods(c: &Collection, errors: &mut FieldErrors) {
             );
         }
     }
+    in_range(
+        &mut mfa,
+        "reauthWindow",
+        c.mfa.reauth_window,
+        REAUTH_WINDOW_RANGE,
+    );
+    in_range(
+        &mut mfa,
+        "trustedDeviceDuration",
+        c.mfa.trusted_device_duration,
+        TRUSTED_DEVICE_RANGE,
+    );
     errors.nest("mfa", mfa);
+    errors.nest("totp", check_totp(c));
+    let mut backup = FieldErrors::default();
+    in_range(
+        &mut backup,
+        "count",
+        c.backup_codes.count,
+        BACKUP_CODE_COUNT_RANGE,
+    );
+    errors.nest("backupCodes", backup);
 
     let mut oauth2 = FieldErrors::default();
     if c.oauth2.enabled {
@@ -401,6 +424,37 @@ fn check_methods(c: &Collection, errors: &mut FieldErrors) {
         );
     }
     errors.nest("oauth2", oauth2);
+}
+
+/// Bounds of Gatehouse's additions: seconds, steps, digits, codes.
+const REAUTH_WINDOW_RANGE: (i64, i64) = (0, 86_400);
+const TRUSTED_DEVICE_RANGE: (i64, i64) = (0, 366 * 86_400);
+const TOTP_DIGITS_RANGE: (i64, i64) = (6, 8);
+const TOTP_PERIOD_RANGE: (i64, i64) = (15, 300);
+const TOTP_SKEW_RANGE: (i64, i64) = (0, 10);
+const BACKUP_CODE_COUNT_RANGE: (i64, i64) = (1, 50);
+
+/// The `totp` block: what RFC 6238 apps understand. A `:` in the issuer would split the
+/// otpauth label in two, so it is refused.
+fn check_totp(c: &Collection) -> FieldErrors {
+    let mut e = FieldErrors::default();
+    let t = &c.totp;
+    in_range(&mut e, "digits", t.digits, TOTP_DIGITS_RANGE);
+    in_range(&mut e, "period", t.period, TOTP_PERIOD_RANGE);
+    in_range(&mut e, "skew", t.skew, TOTP_SKEW_RANGE);
+    if !["SHA1", "SHA256", "SHA512"].contains(&t.algorithm.as_str()) {
+        e.add_code("algorithm", codes::IN_INVALID);
+    }
+    if t.issuer.chars().count() > 100 {
+        e.length_out_of_range("issuer", 0, 100);
+    } else if t.issuer.contains(':') {
+        e.add(
+            "issuer",
+            "validation_invalid_issuer",
+            "The issuer cannot contain a colon.",
+        );
+    }
+    e
 }
 
 /// PocketBase's bounds on `otp.duration` and `mfa.duration`, in seconds.

@@ -26,6 +26,12 @@ pub mod kinds {
     pub const EMAIL_CHANGE_REQUESTED: &str = "email.change_requested";
     pub const EMAIL_CHANGED: &str = "email.changed";
     pub const AUTH_ALERT_SENT: &str = "login.new_location";
+    pub const FACTOR_ENROLLED: &str = "factor.enrolled";
+    pub const FACTOR_REMOVED: &str = "factor.removed";
+    pub const BACKUP_CODES_REGENERATED: &str = "backupCodes.regenerated";
+    pub const BACKUP_CODE_USED: &str = "backupCode.used";
+    pub const MFA_RESET: &str = "mfa.reset";
+    pub const STEP_UP: &str = "mfa.stepUp";
 }
 
 const DEFAULT_PER_PAGE: i64 = 30;

@@ -15,11 +15,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-/// PocketBase's auth answer.
+/// PocketBase's auth answer. `meta` carries what a second step adds (backup codes left).
 #[derive(Serialize)]
 pub struct AuthResponse {
     pub token: String,
     pub record: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub meta: Option<Value>,
 }
 
 // Hand-written: the token is a bearer credential and the record may show the email.
@@ -68,6 +70,9 @@ impl Gatehouse {
             "oauth2": {"providers": [], "enabled": c.oauth2.enabled},
             "mfa": {"enabled": c.mfa.enabled, "duration": if c.mfa.enabled { c.mfa.duration } else { 0 }},
             "otp": {"enabled": c.otp.enabled, "duration": if c.otp.enabled { c.otp.duration } else { 0 }},
+            // Gatehouse's second factors (PocketBase SDKs pass unknown keys through).
+            "totp": {"enabled": c.totp.enabled, "digits": c.totp.digits, "period": c.totp.period, "algorithm": c.totp.algorithm},
+            "backupCodes": {"enabled": c.backup_codes.enabled},
             "authProviders": [],
             "usernamePassword": has("username"),
             "emailPassword": has("email"),
@@ -256,6 +261,7 @@ impl Gatehouse {
         Ok(AuthResponse {
             token,
             record: render_auth_record(&c, &record),
+            meta: None,
         })
     }
 
@@ -325,6 +331,7 @@ impl Gatehouse {
         Ok(AuthResponse {
             token,
             record: render_auth_record(&c, &record),
+            meta: None,
         })
     }
 
@@ -343,17 +350,29 @@ impl Gatehouse {
         let proof = self
             .check_mfa(c, &record, caller, proof, mfa_id, request)
             .await?;
+        self.finish_login(c, record, &proof, request).await
+    }
+
+    /// The end of a login whose every step passed: the new-location alert and the token.
+    pub(super) async fn finish_login(
+        &self,
+        c: &Collection,
+        record: Record,
+        proof: &Proof,
+        request: &RequestInfo,
+    ) -> Result<AuthResponse> {
         self.note_login_origin(c, &record, request).await?;
-        let token = self.mint(c, &record, &proof, true, c.auth_token.duration)?;
+        let token = self.mint(c, &record, proof, true, c.auth_token.duration)?;
         Ok(AuthResponse {
             token,
             record: render_auth_record(c, &record),
+            meta: None,
         })
     }
 
     /// The collection's `authRule`, against the record logging in (bypassed for superuser
     /// callers). `context` is PocketBase's `@request.context`: the login method, or `default`.
-    fn check_auth_rule(
+    pub(super) fn check_auth_rule(
         &self,
         c: &Collection,
         record: &Record,
@@ -484,6 +503,7 @@ mod tests {
         let answer = AuthResponse {
             token: "eyJ.secret-token-1".into(),
             record: serde_json::json!({"id": "abc", "email": "ann@example.com"}),
+            meta: None,
         };
         let printed = format!("{answer:?}");
         assert!(

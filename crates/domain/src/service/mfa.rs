@@ -1,13 +1,16 @@
-//! PocketBase's MFA (`mfa.enabled`, `mfa.duration`, `mfa.rule`): a first step that the rule
-//! selects answers 401 `{"mfaId"}`; a second step with a *different* method and that `mfaId`
-//! completes the login. Gatehouse adds `methods` to the challenge (what the record can use next),
-//! kills an MFA session after 5 failed second steps, and locks a record's second steps for a
-//! while after 10 failures across sessions (never its password step).
+//! When a login needs a second step, and the challenge that says so. PocketBase's MFA
+//! (`mfa.enabled`, `mfa.duration`, `mfa.rule`) asks the records its rule selects; Gatehouse also
+//! asks any record that enrolled a second factor (`mfa.userOptIn`). The 401 `{"mfaId"}` gains
+//! `methods` (what this record can use next), or an `enrollToken` when it has none. A first-step
+//! method used as the second step (PocketBase's way) closes the session through
+//! [`super::second_step`], like the factors do.
 
 use super::Gatehouse;
 use super::audit::{Event, kinds};
 use super::auth::Proof;
+use super::factors;
 use super::mailing::mask_email;
+use super::second_step::{INVALID_SESSION, session_key};
 use super::ticket_data::{MfaSessionData, TicketData};
 use crate::access::{Caller, RequestInfo, Rule, Scope, Subject};
 use crate::collection::Collection;
@@ -15,18 +18,11 @@ use crate::error::{Error, Result};
 use crate::filter::Expr;
 use crate::random;
 use crate::record::Record;
-use gatehouse_store::{TicketKey, TicketRow};
+use crate::token::{self, EnrollClaims, TYPE_ENROLL};
+use gatehouse_store::{FactorRow, TicketRow};
 use serde_json::{Value, json};
 
 pub(crate) const MFA_TICKET: &str = "mfa";
-/// Failed second steps that end one MFA session.
-const SESSION_FAILURES: i64 = 5;
-/// Failed second steps (across sessions) within the window that lock a record's second steps.
-const RECORD_FAILURES: i64 = 10;
-const RECORD_WINDOW_MS: i64 = 15 * 60 * 1000;
-const RECORD_LOCK_PREFIX: &str = "mfa-lock:";
-
-const INVALID_OR_EXPIRED: &str = "Invalid or expired MFA session.";
 
 impl Gatehouse {
     /// Step 4 of the auth pipeline, after the authRule: `proof` unchanged when no MFA applies, the
@@ -41,78 +37,94 @@ impl Gatehouse {
         request: &RequestInfo,
     ) -> Result<Proof> {
         let method = proof.amr.first().cloned().unwrap_or_default();
-        if !c.mfa.enabled || method.is_empty() {
+        if method.is_empty() {
             return Ok(proof);
         }
+        let by_rule =
+            c.mfa.enabled && self.mfa_rule_applies_to(c, record, caller, &method, request);
+        // The opt-in needs the record's factors: read only when the rule did not decide.
+        let factors = match by_rule || c.mfa.user_opt_in {
+            true => self.store.list_factors(record.id()).await?,
+            false => Vec::new(),
+        };
+        if !by_rule && !factors::opted_in(c, &factors) {
+            return Ok(proof);
+        }
+        if mfa_id.is_empty() {
+            return Err(self
+                .challenge(c, record, &factors, &method, request)
+                .await?);
+        }
+        let step = match self.open_second_step(c, mfa_id, &method).await {
+            Ok(step) if step.record.id() == record.id() => step,
+            Ok(_) => return Err(Error::bad_request("Invalid MFA session.")),
+            Err(e) => {
+                if e.message == INVALID_SESSION {
+                    // An expired session of this record goes; any other ticket stays untouched.
+                    self.store
+                        .delete_ticket(session_key(mfa_id, record.id()))
+                        .await?;
+                    let event = Event {
+                        kind: kinds::MFA_FAILURE,
+                        collection_id: &c.id,
+                        record_id: record.id(),
+                        method: &method,
+                        data: json!({"reason": "session"}),
+                    };
+                    self.audit(event, request).await?;
+                }
+                return Err(e);
+            }
+        };
+        // The first step's own check passed: this closes the session as a success.
+        let closed = self
+            .close_second_step(c, &step, &method, true, request)
+            .await?;
+        Ok(Proof {
+            auth_time: proof.auth_time,
+            ..closed
+        })
+    }
+
+    /// Whether `mfa.rule` asks this record for a second step (with `mfa.enabled` on).
+    pub(super) fn mfa_rule_applies(
+        &self,
+        c: &Collection,
+        record: &Record,
+        request: &RequestInfo,
+    ) -> bool {
+        c.mfa.enabled && self.mfa_rule_applies_to(c, record, None, "default", request)
+    }
+
+    fn mfa_rule_applies_to(
+        &self,
+        c: &Collection,
+        record: &Record,
+        caller: Option<&Caller>,
+        method: &str,
+        request: &RequestInfo,
+    ) -> bool {
         let subject = Subject {
             collection: c,
             record,
             scope: Scope {
                 caller,
-                context: &method,
+                context: method,
                 request,
                 now_millis: self.clock.now_millis(),
             },
         };
         let rule = self.rules.get(Some(&c.mfa.rule));
-        if !mfa_wanted(c, &rule, &subject) {
-            return Ok(proof);
-        }
-        if mfa_id.is_empty() {
-            return Err(self.challenge(c, record, &method, request).await?);
-        }
-        self.check_record_lock(record.id()).await?;
-        let now = self.clock.now_millis();
-        let event = |kind, data| Event {
-            kind,
-            collection_id: &c.id,
-            record_id: record.id(),
-            method: &method,
-            data,
-        };
-        let key = session_key(mfa_id, record.id());
-        let Some(session) = self.store.find_ticket(mfa_id, MFA_TICKET, now).await? else {
-            // An expired session of this record goes; an id of any other ticket stays untouched.
-            self.store.delete_ticket(key).await?;
-            self.audit(
-                event(kinds::MFA_FAILURE, json!({"reason": "session"})),
-                request,
-            )
-            .await?;
-            return Err(Error::bad_request(INVALID_OR_EXPIRED));
-        };
-        if session.collection_id != c.id || session.record_id != record.id() {
-            return Err(Error::bad_request("Invalid MFA session."));
-        }
-        let first = MfaSessionData::of(&session).method;
-        if first == method {
-            return Err(Error::bad_request(
-                "A different authentication method is required.",
-            ));
-        }
-        // Deleting the session is the consume: of two concurrent second steps one wins.
-        if self
-            .store
-            .consume_ticket(key, "", SESSION_FAILURES - 1, now)
-            .await?
-            .is_none()
-        {
-            return Err(Error::bad_request(INVALID_OR_EXPIRED));
-        }
-        self.audit(event(kinds::MFA_SUCCESS, json!({"first": first})), request)
-            .await?;
-        Ok(Proof {
-            amr: vec![first, method],
-            aal: 2,
-            auth_time: proof.auth_time,
-        })
+        mfa_wanted(c, &rule, &subject)
     }
 
-    /// A new MFA session and the 401 that names it.
+    /// A new MFA session and the 401 that names it, with the methods this record can use next;
+    /// when it has none, an enrolment token instead (design §2, "enrollment required").
     async fn challenge(
         &self,
         c: &Collection,
         record: &Record,
+        factors: &[FactorRow],
         method: &str,
         request: &RequestInfo,
     ) -> Result<Error> {
@@ -126,6 +138,7 @@ impl Gatehouse {
             data: json!({}),
         };
         let events = [self.audit_row(event, request)];
+        let expires_ms = now + c.mfa.duration.saturating_mul(1000);
         let session = TicketRow {
             id: id.clone(),
             kind: MFA_TICKET.to_owned(),
@@ -137,7 +150,7 @@ impl Gatehouse {
             }
             .to_data(),
             created_ms: now,
-            expires_ms: now + c.mfa.duration.saturating_mul(1000),
+            expires_ms,
             failures: 0,
         };
         self.store.insert_ticket(&session, &events).await?;
@@ -148,45 +161,37 @@ impl Gatehouse {
         if c.otp.enabled && method != "otp" && !record.row.email.is_empty() {
             methods.push(json!({"type": "otp", "sentTo": mask_email(&record.row.email)}));
         }
-        Ok(Error::challenge(json!({"mfaId": id, "methods": methods})))
+        methods.extend(self.factor_methods(c, record, factors, method).await?);
+        let mut body = json!({"mfaId": id, "methods": methods});
+        if methods_empty(&body) {
+            body["enrollmentRequired"] = json!(true);
+            body["enrollToken"] = json!(self.enroll_token(c, record, &id, expires_ms)?);
+        }
+        Ok(Error::challenge(body))
     }
 
-    /// A second step carrying `mfa_id` failed (a wrong code or password). Only a live session of
-    /// `record_id` is charged: the session ends after a few failures, and the record's second
-    /// steps lock after more. A made-up or foreign `mfa_id` charges nothing, so a stranger cannot
-    /// lock anyone's second step.
-    pub(super) async fn second_step_failed(&self, mfa_id: &str, record_id: &str) -> Result<()> {
-        if mfa_id.is_empty() || record_id.is_empty() {
-            return Ok(());
-        }
-        let key = session_key(mfa_id, record_id);
-        let now = self.clock.now_millis();
-        let Some(failures) = self.store.fail_ticket(key, SESSION_FAILURES, now).await? else {
-            return Ok(());
+    /// A token that may only enrol a factor, as long as MFA session `mfa_id` lives.
+    fn enroll_token(
+        &self,
+        c: &Collection,
+        record: &Record,
+        mfa_id: &str,
+        expires_ms: i64,
+    ) -> Result<String> {
+        let claims = EnrollClaims {
+            collection_id: c.id.clone(),
+            exp: expires_ms / 1000,
+            id: record.id().to_owned(),
+            mfa_id: mfa_id.to_owned(),
+            kind: TYPE_ENROLL.to_owned(),
         };
-        if failures >= SESSION_FAILURES {
-            self.store.delete_ticket(key).await?;
-        }
-        let lock = format!("{RECORD_LOCK_PREFIX}{record_id}");
-        self.store.counter_hit(&lock, now, RECORD_WINDOW_MS).await?;
-        Ok(())
+        token::sign(&claims, &record.row.token_key, &c.auth_token.secret)
+            .ok_or_else(|| Error::internal("token signing failed"))
     }
+}
 
-    /// 429 while a record's second steps are locked (nothing is checked or consumed).
-    pub(super) async fn check_record_lock(&self, record_id: &str) -> Result<()> {
-        let key = format!("{RECORD_LOCK_PREFIX}{record_id}");
-        if self
-            .store
-            .counter_get(&key, self.clock.now_millis())
-            .await?
-            >= RECORD_FAILURES
-        {
-            return Err(Error::too_many_requests(
-                "Too many failed attempts, please try again later.",
-            ));
-        }
-        Ok(())
-    }
+fn methods_empty(body: &Value) -> bool {
+    body["methods"].as_array().is_none_or(Vec::is_empty)
 }
 
 /// Whether `mfa.rule` asks `subject` for a second step: an empty rule asks everyone. A rule
@@ -206,15 +211,6 @@ fn names_only_known_fields(c: &Collection, expr: &Expr) -> bool {
     expr.identifiers().iter().all(|(path, _)| {
         path.starts_with('@') || path.split('.').next().is_some_and(|f| c.field(f).is_some())
     })
-}
-
-/// An MFA session of one record (never another kind of ticket with the same id).
-fn session_key<'a>(mfa_id: &'a str, record_id: &'a str) -> TicketKey<'a> {
-    TicketKey {
-        id: mfa_id,
-        kind: MFA_TICKET,
-        record_id,
-    }
 }
 
 /// The `mfaId` of a second step: the query string first (where the SDK puts it), then the body.

@@ -73,6 +73,9 @@ impl Default for RateLimits {
                 rule("*:authWithOTP", 10, 60),
                 rule("*:authWithTotp", 10, 60),
                 rule("*:authWithBackupCode", 10, 60),
+                rule("*:stepUp", 10, 60),
+                // Enrolment and factor changes (confirming checks a code).
+                rule("*:manageMfa", 30, 60),
                 rule("*:requestOTP", 5, 60),
                 rule("*:requestSmsOtp", 3, 60),
                 rule("*:requestPasswordReset", 5, 60),

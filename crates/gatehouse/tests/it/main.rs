@@ -32,6 +32,7 @@ mod smtp;
 mod smtp_sink;
 mod tickets;
 mod tickets_race;
+mod totp;
 mod transport;
 mod write_races;
 mod writes;

@@ -1,9 +1,12 @@
-//! Routes, one file per resource.
+//! Routes, one file per resource. Each collection route is declared once, with its rate-limit
+//! tags beside it (PocketBase's `{collection}:{tag}` labels), so a new route cannot be added
+//! without deciding how it is limited.
 
 mod account;
 mod audit;
 mod auth;
 mod collections;
+mod factors;
 mod health;
 mod otp;
 mod records;
@@ -11,69 +14,73 @@ mod settings;
 
 use crate::AppState;
 use axum::Router;
-use axum::routing::{get, post};
+use axum::http::Method;
+use axum::routing::{MethodFilter, get, on};
+
+/// `METHOD "path under /api/collections/{collection}/" => handler, [tags];` — the routes and
+/// [`tags`], the table the rate limiter reads, from one list.
+macro_rules! collection_routes {
+    ($( $method:ident $path:literal => $handler:path, [$($tag:literal),*]; )*) => {
+        fn collection_routes() -> Router<AppState> {
+            Router::new()
+                $(.route(
+                    concat!("/api/collections/{collection}/", $path),
+                    on(MethodFilter::$method, $handler),
+                ))*
+        }
+
+        /// The rate-limit tags of a collection route (`None` for routes that only have the
+        /// path labels, and for any other route).
+        pub(crate) fn tags(method: &Method, pattern: &str) -> Option<&'static [&'static str]> {
+            let route = pattern.strip_prefix("/api/collections/{collection}/")?;
+            $(
+                if method.as_str() == stringify!($method) && route == $path {
+                    let tags: &'static [&'static str] = &[$($tag),*];
+                    return (!tags.is_empty()).then_some(tags);
+                }
+            )*
+            None
+        }
+    };
+}
+
+collection_routes! {
+    GET "auth-methods" => auth::auth_methods, ["listAuthMethods"];
+    POST "auth-with-password" => auth::auth_with_password, ["authWithPassword", "auth"];
+    POST "request-otp" => otp::request_otp, ["requestOTP"];
+    POST "auth-with-otp" => otp::auth_with_otp, ["authWithOTP", "auth"];
+    POST "auth-with-totp" => factors::auth_with_totp, ["authWithTotp", "auth"];
+    POST "auth-with-backup-code" => factors::auth_with_backup_code, ["authWithBackupCode", "auth"];
+    POST "step-up" => factors::step_up, ["stepUp"];
+    POST "request-verification" => account::request_verification, ["requestVerification"];
+    POST "confirm-verification" => account::confirm_verification, ["confirmVerification"];
+    POST "request-password-reset" => account::request_password_reset, ["requestPasswordReset"];
+    POST "confirm-password-reset" => account::confirm_password_reset, ["confirmPasswordReset"];
+    POST "request-email-change" => account::request_email_change, ["requestEmailChange"];
+    POST "confirm-email-change" => account::confirm_email_change, ["confirmEmailChange"];
+    POST "auth-refresh" => auth::auth_refresh, ["authRefresh"];
+    POST "impersonate/{id}" => auth::impersonate, [];
+    GET "records" => records::list, ["list"];
+    POST "records" => records::create, ["create"];
+    GET "records/{id}" => records::view, ["view"];
+    PATCH "records/{id}" => records::update, ["update"];
+    DELETE "records/{id}" => records::delete, ["delete"];
+    GET "records/{id}/security-events" => audit::security_events, [];
+    GET "records/{id}/mfa" => factors::overview, ["mfa"];
+    DELETE "records/{id}/mfa" => factors::reset, [];
+    POST "records/{id}/mfa/totp" => factors::enrol_totp, ["manageMfa"];
+    DELETE "records/{id}/mfa/totp" => factors::remove_totp, ["manageMfa"];
+    POST "records/{id}/mfa/totp/confirm" => factors::confirm_totp, ["manageMfa"];
+    GET "records/{id}/mfa/totp/uri" => factors::totp_uri, ["manageMfa"];
+    POST "records/{id}/mfa/email" => factors::enrol_email, ["manageMfa"];
+    DELETE "records/{id}/mfa/email" => factors::remove_email, ["manageMfa"];
+    POST "records/{id}/mfa/email/confirm" => factors::confirm_email, ["manageMfa"];
+    POST "records/{id}/mfa/backup-codes" => factors::regenerate_backup_codes, ["manageMfa"];
+}
 
 pub fn all() -> Router<AppState> {
-    Router::new()
+    collection_routes()
         .route("/api/health", get(health::health).head(health::health))
-        .route(
-            "/api/collections/{collection}/auth-methods",
-            get(auth::auth_methods),
-        )
-        .route(
-            "/api/collections/{collection}/auth-with-password",
-            post(auth::auth_with_password),
-        )
-        .route(
-            "/api/collections/{collection}/request-otp",
-            post(otp::request_otp),
-        )
-        .route(
-            "/api/collections/{collection}/auth-with-otp",
-            post(otp::auth_with_otp),
-        )
-        .route(
-            "/api/collections/{collection}/request-verification",
-            post(account::request_verification),
-        )
-        .route(
-            "/api/collections/{collection}/confirm-verification",
-            post(account::confirm_verification),
-        )
-        .route(
-            "/api/collections/{collection}/request-password-reset",
-            post(account::request_password_reset),
-        )
-        .route(
-            "/api/collections/{collection}/confirm-password-reset",
-            post(account::confirm_password_reset),
-        )
-        .route(
-            "/api/collections/{collection}/request-email-change",
-            post(account::request_email_change),
-        )
-        .route(
-            "/api/collections/{collection}/confirm-email-change",
-            post(account::confirm_email_change),
-        )
-        .route(
-            "/api/collections/{collection}/auth-refresh",
-            post(auth::auth_refresh),
-        )
-        .route(
-            "/api/collections/{collection}/impersonate/{id}",
-            post(auth::impersonate),
-        )
-        .route(
-            "/api/collections/{collection}/records",
-            get(records::list).post(records::create),
-        )
-        .route(
-            "/api/collections/{collection}/records/{id}",
-            get(records::view)
-                .patch(records::update)
-                .delete(records::delete),
-        )
         .route(
             "/api/collections",
             get(collections::list).post(collections::create),
@@ -84,10 +91,27 @@ pub fn all() -> Router<AppState> {
                 .patch(collections::update)
                 .delete(collections::delete),
         )
-        .route(
-            "/api/collections/{collection}/records/{id}/security-events",
-            get(audit::security_events),
-        )
         .route("/api/settings", get(settings::view).patch(settings::update))
         .route("/api/audit", get(audit::list))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_come_from_the_route_list() {
+        let route = |r: &str| format!("/api/collections/{{collection}}/{r}");
+        assert_eq!(
+            tags(&Method::POST, &route("auth-with-password")),
+            Some(&["authWithPassword", "auth"][..])
+        );
+        assert_eq!(
+            tags(&Method::POST, &route("auth-with-totp")),
+            Some(&["authWithTotp", "auth"][..])
+        );
+        assert_eq!(tags(&Method::GET, &route("auth-with-totp")), None);
+        assert_eq!(tags(&Method::POST, &route("impersonate/{id}")), None);
+        assert_eq!(tags(&Method::GET, "/api/settings"), None);
+    }
 }

@@ -1,0 +1,183 @@
+//! The one path every second step of an MFA login takes, whatever checks its code: find the
+//! live MFA session (`mfaId`) and its record, refuse while the record's second steps are
+//! locked, then — after the method checked its code — count a failure (the session dies after 5,
+//! the record's second steps lock after 10 within 15 minutes, the password step never) or
+//! consume the session (of two concurrent second steps exactly one wins) and write the audit row.
+//!
+//! A second factor ([`super::factors`]) only checks its code; first-step methods used as a
+//! second step (password, email OTP) come here through `check_mfa`.
+
+use super::Gatehouse;
+use super::audit::{Event, kinds};
+use super::auth::Proof;
+use super::mfa::MFA_TICKET;
+use super::ticket_data::{MfaSessionData, TicketData};
+use crate::collection::Collection;
+use crate::error::{Error, Result};
+use crate::record::Record;
+use gatehouse_store::{TicketKey, TicketRow};
+use serde_json::json;
+
+/// Failed second steps that end one MFA session.
+const SESSION_FAILURES: i64 = 5;
+/// Failed second steps (across sessions) within the window that lock a record's second steps.
+const RECORD_FAILURES: i64 = 10;
+const RECORD_WINDOW_MS: i64 = 15 * 60 * 1000;
+const RECORD_LOCK_PREFIX: &str = "mfa-lock:";
+
+pub(super) const INVALID_SESSION: &str = "Invalid or expired MFA session.";
+/// The answer to any wrong second-factor code: never which part was wrong.
+pub(super) const INVALID_CODE: &str = "Invalid or expired code.";
+
+/// A live MFA session, opened for a second step.
+pub(super) struct OpenStep {
+    pub(super) session: TicketRow,
+    pub(super) record: Record,
+    /// The method of the first step (the second must differ).
+    pub(super) first: String,
+}
+
+impl Gatehouse {
+    /// The live MFA session `mfa_id` of collection `c` and its record, for a second step with
+    /// `method`. 400 for an unknown, expired or foreign session or a repeated method; 429 while
+    /// the record's second steps are locked (nothing is checked or consumed then).
+    pub(super) async fn open_second_step(
+        &self,
+        c: &Collection,
+        mfa_id: &str,
+        method: &str,
+    ) -> Result<OpenStep> {
+        let now = self.clock.now_millis();
+        let session = match mfa_id.is_empty() {
+            true => None,
+            false => self.store.find_ticket(mfa_id, MFA_TICKET, now).await?,
+        }
+        .filter(|s| s.collection_id == c.id)
+        .ok_or_else(|| Error::bad_request(INVALID_SESSION))?;
+        let row = self
+            .store
+            .find_record(&c.id, &session.record_id)
+            .await?
+            .ok_or_else(|| Error::bad_request(INVALID_SESSION))?;
+        let first = MfaSessionData::of(&session).method;
+        if first == method {
+            return Err(Error::bad_request(
+                "A different authentication method is required.",
+            ));
+        }
+        self.check_record_lock(&session.record_id).await?;
+        Ok(OpenStep {
+            session,
+            record: Record::from_row(row),
+            first,
+        })
+    }
+
+    /// The bookkeeping after `method` checked its code on `step`: a failure is counted and
+    /// audited and answers [`INVALID_CODE`]; a success consumes the session and answers the
+    /// two-method proof.
+    pub(super) async fn close_second_step(
+        &self,
+        c: &Collection,
+        step: &OpenStep,
+        method: &str,
+        passed: bool,
+        request: &crate::access::RequestInfo,
+    ) -> Result<Proof> {
+        let event = |kind, data| Event {
+            kind,
+            collection_id: &c.id,
+            record_id: step.record.id(),
+            method,
+            data,
+        };
+        if !passed {
+            self.second_step_failed(&step.session.id, step.record.id())
+                .await?;
+            self.audit(event(kinds::MFA_FAILURE, json!({})), request)
+                .await?;
+            return Err(Error::bad_request(INVALID_CODE));
+        }
+        self.consume_session(&step.session.id, step.record.id())
+            .await?;
+        self.audit(
+            event(kinds::MFA_SUCCESS, json!({"first": step.first})),
+            request,
+        )
+        .await?;
+        Ok(Proof {
+            amr: vec![step.first.clone(), method.to_owned()],
+            aal: 2,
+            auth_time: self.clock.now_secs(),
+        })
+    }
+
+    /// Deletes the MFA session: the consume of a second step. Of two concurrent second steps
+    /// on one session only one gets it; the other gets [`INVALID_SESSION`].
+    pub(super) async fn consume_session(&self, mfa_id: &str, record_id: &str) -> Result<()> {
+        let now = self.clock.now_millis();
+        self.store
+            .consume_ticket(
+                session_key(mfa_id, record_id),
+                "",
+                SESSION_FAILURES - 1,
+                now,
+            )
+            .await?
+            .map(drop)
+            .ok_or_else(|| Error::bad_request(INVALID_SESSION))
+    }
+
+    /// A second step carrying `mfa_id` failed (a wrong code or password). Only a live session of
+    /// `record_id` is charged: the session ends after a few failures, and the record's second
+    /// steps lock after more. A made-up or foreign `mfa_id` charges nothing, so a stranger cannot
+    /// lock anyone's second step.
+    pub(super) async fn second_step_failed(&self, mfa_id: &str, record_id: &str) -> Result<()> {
+        if mfa_id.is_empty() || record_id.is_empty() {
+            return Ok(());
+        }
+        let key = session_key(mfa_id, record_id);
+        let now = self.clock.now_millis();
+        let Some(failures) = self.store.fail_ticket(key, SESSION_FAILURES, now).await? else {
+            return Ok(());
+        };
+        if failures >= SESSION_FAILURES {
+            self.store.delete_ticket(key).await?;
+        }
+        self.count_factor_failure(record_id).await
+    }
+
+    /// Counts one failed second-factor code of a record (a second step, a step-up, an
+    /// enrolment confirm) towards its lock.
+    pub(super) async fn count_factor_failure(&self, record_id: &str) -> Result<()> {
+        let lock = format!("{RECORD_LOCK_PREFIX}{record_id}");
+        let now = self.clock.now_millis();
+        self.store.counter_hit(&lock, now, RECORD_WINDOW_MS).await?;
+        Ok(())
+    }
+
+    /// 429 while a record's second steps are locked (nothing is checked or consumed).
+    pub(super) async fn check_record_lock(&self, record_id: &str) -> Result<()> {
+        let key = format!("{RECORD_LOCK_PREFIX}{record_id}");
+        if self
+            .store
+            .counter_get(&key, self.clock.now_millis())
+            .await?
+            >= RECORD_FAILURES
+        {
+            return Err(Error::too_many_requests(
+                "Too many failed attempts, please try again later.",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// An MFA session of one record (never another kind of ticket with the same id).
+pub(super) fn session_key<'a>(mfa_id: &'a str, record_id: &'a str) -> TicketKey<'a> {
+    TicketKey {
+        id: mfa_id,
+        kind: MFA_TICKET,
+        record_id,
+    }
+}
