@@ -82,12 +82,12 @@ both_backends!(
             .await;
         assert_eq!(r.status, 200, "{}", r.text);
         let uri = r.body["uri"].as_str().unwrap();
-        // The issuer defaults to the app name (PocketBase's default, "Acme").
+        // The issuer defaults to the app name (settings.meta.appName).
         assert!(
-            uri.starts_with("otpauth://totp/Acme:ann%40example.com?secret="),
+            uri.starts_with("otpauth://totp/Gatehouse:ann%40example.com?secret="),
             "{uri}"
         );
-        assert!(uri.contains("&issuer=Acme&"), "{uri}");
+        assert!(uri.contains("&issuer=Gatehouse&"), "{uri}");
         assert!(uri.contains("&algorithm=SHA1&digits=6&period=30"), "{uri}");
         assert!(
             r.body["qr"]
