@@ -7,6 +7,10 @@
 //! key derived from the server key, with the purpose (e.g. `settings.smtp.password`) and the key
 //! id as associated data, so a ciphertext cannot be moved to another purpose and a value sealed
 //! under another key is recognised as such rather than mistaken for garbage.
+//!
+//! After a key rotation the server key is a ring: the current key hashes and seals; older keys
+//! still open what they sealed (until `gatehouse keys rotate` re-seals it) and still check codes
+//! hashed under them (backup codes live for years).
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
@@ -15,41 +19,69 @@ use rand::RngExt;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-pub struct ServerKey([u8; 32]);
+pub struct ServerKey {
+    current: Key,
+    /// Keys of earlier rotations, newest first.
+    older: Vec<Key>,
+}
+
+struct Key([u8; 32]);
 
 impl ServerKey {
     pub fn new(bytes: [u8; 32]) -> Self {
-        Self(bytes)
+        Self::with_older(bytes, Vec::new())
+    }
+
+    /// A ring: `current` hashes and seals, `older` only open and verify.
+    pub fn with_older(current: [u8; 32], older: Vec<[u8; 32]>) -> Self {
+        Self {
+            current: Key(current),
+            older: older.into_iter().map(Key).collect(),
+        }
+    }
+
+    /// The ids of every key in the ring, the current one first.
+    pub fn key_ids(&self) -> Vec<String> {
+        self.keys().map(Key::id).collect()
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &Key> {
+        std::iter::once(&self.current).chain(&self.older)
     }
 
     /// HMAC-SHA256 of `data` under a key derived for `purpose`, in hex. Different purposes never
     /// share a key, so a hash made for one cannot be replayed as another.
     pub fn hash(&self, purpose: &str, data: &str) -> String {
-        let derived = self.mac(&self.0, purpose.as_bytes());
-        hex(&self.mac(&derived, data.as_bytes()))
+        self.current.hash(purpose, data)
     }
 
     /// `data` hashed for `purpose` under every key that may have hashed a stored value (the
     /// current key first): a lookup by hash finds values stored before a key rotation.
     pub fn hashes(&self, purpose: &str, data: &str) -> Vec<String> {
-        vec![self.hash(purpose, data)]
+        self.keys().map(|k| k.hash(purpose, data)).collect()
     }
 
-    /// Whether `data` hashes to `expected`, compared in constant time.
+    /// Whether `data` hashes to `expected` under any key of the ring, compared in constant time
+    /// (every key is tried, so the time does not tell which matched).
     pub fn verify(&self, purpose: &str, data: &str, expected: &str) -> bool {
-        self.hash(purpose, data)
-            .as_bytes()
-            .ct_eq(expected.as_bytes())
-            .into()
+        self.keys().fold(false, |found, k| {
+            let same: bool = k
+                .hash(purpose, data)
+                .as_bytes()
+                .ct_eq(expected.as_bytes())
+                .into();
+            found | same
+        })
     }
 
     /// `plaintext` encrypted for `purpose` (see the module notes for the format).
     pub fn seal(&self, purpose: &str, plaintext: &str) -> String {
         let key_id = self.key_id();
+        let key = &self.current;
         let mut nonce = [0u8; 24];
         rand::rng().fill(&mut nonce);
         let aad = format!("{purpose}\n{key_id}");
-        let sealed = self.cipher().encrypt(
+        let sealed = key.cipher().encrypt(
             &XNonce::from(nonce),
             Payload {
                 msg: plaintext.as_bytes(),
@@ -73,9 +105,10 @@ impl ServerKey {
             return Ok(None);
         };
         let (key_id, body) = rest.split_once(':').ok_or(OpenError::Malformed)?;
-        if key_id != self.key_id() {
-            return Err(OpenError::OtherKey);
-        }
+        let key = self
+            .keys()
+            .find(|k| k.id() == key_id)
+            .ok_or(OpenError::OtherKey)?;
         let bytes = unhex(body).ok_or(OpenError::Malformed)?;
         if bytes.len() < 24 {
             return Err(OpenError::Malformed);
@@ -83,7 +116,7 @@ impl ServerKey {
         let (nonce, ciphertext) = bytes.split_at(24);
         let nonce: [u8; 24] = nonce.try_into().map_err(|_| OpenError::Malformed)?;
         let aad = format!("{purpose}\n{key_id}");
-        let plain = self
+        let plain = key
             .cipher()
             .decrypt(
                 &XNonce::from(nonce),
@@ -98,23 +131,43 @@ impl ServerKey {
             .map_err(|_| OpenError::Malformed)
     }
 
-    /// A short public name of this key: it tells which key sealed a value, nothing about the key.
+    /// Whether `value` was sealed under an older key of the ring (rotation re-seals it).
+    pub fn sealed_by_older(&self, value: &str) -> bool {
+        value
+            .strip_prefix(SEALED_PREFIX)
+            .and_then(|rest| rest.split_once(':'))
+            .is_some_and(|(id, _)| id != self.key_id())
+    }
+
+    /// A short public name of the current key: it tells which key sealed a value, nothing
+    /// about the key.
     pub fn key_id(&self) -> String {
-        hex(&self.mac(&self.0, b"key-id")[..4])
+        self.current.id()
+    }
+}
+
+impl Key {
+    fn hash(&self, purpose: &str, data: &str) -> String {
+        let derived = mac(&self.0, purpose.as_bytes());
+        hex(&mac(&derived, data.as_bytes()))
+    }
+
+    fn id(&self) -> String {
+        hex(&mac(&self.0, b"key-id")[..4])
     }
 
     fn cipher(&self) -> XChaCha20Poly1305 {
-        XChaCha20Poly1305::new(&self.mac(&self.0, b"aead-v1").into())
+        XChaCha20Poly1305::new(&mac(&self.0, b"aead-v1").into())
     }
+}
 
-    fn mac(&self, key: &[u8], data: &[u8]) -> [u8; 32] {
-        // HMAC takes keys of any length; this cannot fail.
-        let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(key) else {
-            return [0; 32];
-        };
-        mac.update(data);
-        mac.finalize().into_bytes().into()
-    }
+fn mac(key: &[u8], data: &[u8]) -> [u8; 32] {
+    // HMAC takes keys of any length; this cannot fail.
+    let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(key) else {
+        return [0; 32];
+    };
+    mac.update(data);
+    mac.finalize().into_bytes().into()
 }
 
 impl std::fmt::Debug for ServerKey {
@@ -174,6 +227,23 @@ mod tests {
         assert!(!a.verify("otp", "id:1235", &h));
         assert!(!a.verify("backup", "id:1234", &h));
         assert!(!b.verify("otp", "id:1234", &h));
+    }
+
+    #[test]
+    fn a_ring_seals_with_its_first_key_and_still_opens_and_verifies_older_ones() {
+        let old = ServerKey::new([1; 32]);
+        let sealed = old.seal("totp", "JBSWY3DP");
+        let hash = old.hash("backup-code", "r:abcde12345");
+        let ring = ServerKey::with_older([2; 32], vec![[1; 32]]);
+        assert_eq!(ring.key_ids(), [ring.key_id(), old.key_id()]);
+        assert_eq!(ring.open("totp", &sealed), Ok(Some("JBSWY3DP".to_owned())));
+        assert!(ring.sealed_by_older(&sealed));
+        let resealed = ring.seal("totp", "JBSWY3DP");
+        assert!(!ring.sealed_by_older(&resealed));
+        assert_eq!(old.open("totp", &resealed), Err(OpenError::OtherKey));
+        assert!(ring.verify("backup-code", "r:abcde12345", &hash));
+        assert_eq!(ring.hashes("backup-code", "r:abcde12345")[1], hash);
+        assert_ne!(ring.hash("backup-code", "r:abcde12345"), hash);
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod listener;
 mod server_key;
 
 pub use listener::{ListenerLimits, serve_with};
+pub use server_key::{Rotation, new_key_hex};
 
 use gatehouse_domain::Gatehouse;
 use gatehouse_domain::clock::{Clock, SystemClock};
@@ -42,6 +43,20 @@ pub async fn open_with_clock(
     let mailer = Arc::new(gatehouse_mail::Mailer::new(&config.data_dir, clock.clone()));
     let gh = Gatehouse::start(store, clock, cores, mailer, key).await?;
     Ok(Arc::new(gh))
+}
+
+/// `gatehouse keys rotate`: a new server key first in the ring, every stored secret re-sealed
+/// under it (see `server_key::rotate`).
+pub async fn rotate_keys(config: &StoreConfig) -> anyhow::Result<Rotation> {
+    let sqlite_file = data_dir::sqlite_file(&config.data_dir, config.db_url.as_deref());
+    data_dir::prepare(&config.data_dir, sqlite_file.as_deref())?;
+    let store = gatehouse_store::open(config.db_url.as_deref(), &config.data_dir).await?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let mailer = Arc::new(gatehouse_mail::Mailer::new(&config.data_dir, clock.clone()));
+    server_key::rotate(&config.data_dir, store, async move |store, key| {
+        Ok(Gatehouse::start(store, clock, 1, mailer, key).await?)
+    })
+    .await
 }
 
 /// A server listening on `listener` with the default [`ListenerLimits`], until `shutdown`

@@ -41,6 +41,21 @@ enum Command {
         #[command(subcommand)]
         action: SuperuserAction,
     },
+    /// Manage the server key (stop every instance first; see the README).
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Put a new key first in the data dir's key file and re-encrypt every stored secret with
+    /// it; older keys stay to check codes hashed under them. With GATEHOUSE_ENCRYPTION_KEY, put
+    /// the new key first there yourself, then run this to re-encrypt.
+    Rotate,
+    /// Print a new random key (64 hex characters) for GATEHOUSE_ENCRYPTION_KEY.
+    Generate,
 }
 
 #[derive(Subcommand)]
@@ -78,6 +93,36 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         data_dir: cli.dir.clone(),
         db_url: cli.db.clone(),
     };
+    match cli.command {
+        Command::Keys {
+            action: KeysAction::Generate,
+        } => {
+            println!("{}", gatehouse::new_key_hex());
+            return Ok(());
+        }
+        Command::Keys {
+            action: KeysAction::Rotate,
+        } => {
+            let done = gatehouse::rotate_keys(&config).await?;
+            println!(
+                "{} server key {}; re-encrypted {} TOTP secret(s){}.",
+                if done.created {
+                    "New"
+                } else {
+                    "Finished rotating to"
+                },
+                done.new_key_id,
+                done.resealed.totp_secrets,
+                if done.resealed.smtp_password {
+                    " and the SMTP password"
+                } else {
+                    ""
+                }
+            );
+            return Ok(());
+        }
+        _ => {}
+    }
     let gh = open(&config).await.context("opening the database")?;
     match cli.command {
         Command::Serve { http } => {
@@ -140,6 +185,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("Removed every second factor of {email} ({collection}).");
             Ok(())
         }
+        Command::Keys { .. } => Ok(()),
     }
 }
 

@@ -8,6 +8,7 @@ pub mod email_change;
 mod email_tokens;
 pub mod factors;
 pub mod housekeeping;
+pub mod key_rotation;
 pub mod limits;
 mod mailing;
 mod mfa;

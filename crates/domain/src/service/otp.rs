@@ -176,20 +176,17 @@ impl Gatehouse {
             record_id: &ticket.record_id,
         };
         self.reserve_code_attempt(key).await?;
-        let hash = self.key.hash(
-            HASH_PURPOSE,
-            &format!("{}:{}", login.otp_id, login.password),
-        );
         let matched = self.key.verify(
             HASH_PURPOSE,
             &format!("{}:{}", login.otp_id, login.password),
             &ticket.secret_hash,
         );
-        // The conditional delete is the consume: of concurrent right guesses one wins.
+        // The conditional delete is the consume: of concurrent right guesses one wins. The
+        // stored hash is named (it may be under an older server key, which `verify` accepts).
         let consumed = match matched {
             true => {
                 self.store
-                    .consume_ticket(key, &hash, self.otp_limits().per_code, now)
+                    .consume_ticket(key, &ticket.secret_hash, self.otp_limits().per_code, now)
                     .await?
             }
             false => None,

@@ -84,6 +84,25 @@ impl Gatehouse {
         Ok(())
     }
 
+    /// Seals the stored SMTP password under the current server key if an older key sealed it
+    /// (a key rotation); whether it did.
+    pub(super) async fn reseal_smtp_password(&self) -> Result<bool> {
+        let Some(raw) = self.store.get_setting(SETTINGS_KEY).await? else {
+            return Ok(false);
+        };
+        let stored: Value = serde_json::from_str(&raw).map_err(Error::internal)?;
+        let sealed = stored
+            .pointer("/smtp/password")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if !self.key.sealed_by_older(sealed) {
+            return Ok(false);
+        }
+        let settings = self.settings().await?;
+        self.save_settings(&settings).await?;
+        Ok(true)
+    }
+
     pub async fn get_settings(&self, caller: Option<&Caller>) -> Result<Value> {
         require_superuser(caller)?;
         render(self.settings().await?)

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 /// Runs `gatehouse <args>` on the app's data dir and database with `stdin` as its input.
-async fn gatehouse(app: &TestApp, args: &[&str], stdin: &str) -> Output {
+pub(crate) async fn gatehouse(app: &TestApp, args: &[&str], stdin: &str) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
     command.arg("--dir").arg(&app.config.data_dir);
     if let Some(db) = &app.config.db_url {

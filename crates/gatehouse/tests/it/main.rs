@@ -16,6 +16,7 @@ mod factor_store;
 mod filter_sql;
 mod hostile;
 mod housekeeping;
+mod key_rotation;
 mod limiter_keys;
 mod limits;
 mod listener;

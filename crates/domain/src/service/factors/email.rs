@@ -138,12 +138,23 @@ impl Gatehouse {
                 invalid()
             }
         })?;
-        let data = format!("{otp_id}:{code}");
-        let hash = self.key.hash(HASH_PURPOSE, &data);
         let now = self.clock.now_millis();
+        let stored = self
+            .store
+            .find_ticket(otp_id, TICKET, now)
+            .await?
+            .filter(|t| t.record_id == record.id())
+            .ok_or_else(invalid)?;
+        if !self.key.verify(
+            HASH_PURPOSE,
+            &format!("{otp_id}:{code}"),
+            &stored.secret_hash,
+        ) {
+            return Err(invalid());
+        }
         let ticket = self
             .store
-            .consume_ticket(key, &hash, self.otp_limits().per_code, now)
+            .consume_ticket(key, &stored.secret_hash, self.otp_limits().per_code, now)
             .await?
             .ok_or_else(invalid)?;
         let sent_to = OtpData::of(&ticket).sent_to;

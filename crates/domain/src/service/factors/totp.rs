@@ -336,6 +336,34 @@ impl Gatehouse {
     }
 }
 
+impl Gatehouse {
+    /// Seals every TOTP secret that an older server key sealed under the current key (after a
+    /// key rotation). Each swap is conditional on the old value, so a factor removed or
+    /// re-enrolled meanwhile is left alone. How many were re-sealed.
+    pub(in crate::service) async fn reseal_totp_secrets(&self) -> Result<usize> {
+        let mut resealed = 0;
+        for factor in self.store.factors_of_kind(METHOD).await? {
+            if !self.key.sealed_by_older(&factor.secret) {
+                continue;
+            }
+            let purpose = seal_purpose(&factor.id, &factor.record_id);
+            let Ok(Some(secret)) = self.key.open(&purpose, &factor.secret) else {
+                tracing::error!(factor = %factor.id, "a TOTP secret does not open with any server key");
+                continue;
+            };
+            let fresh = self.key.seal(&purpose, &secret);
+            if self
+                .store
+                .replace_factor_secret(&factor.id, &factor.secret, &fresh)
+                .await?
+            {
+                resealed += 1;
+            }
+        }
+        Ok(resealed)
+    }
+}
+
 /// What a sealed secret is bound to: a ciphertext moved to another factor or record won't open.
 pub(super) fn seal_purpose(factor_id: &str, record_id: &str) -> String {
     format!("totp\n{factor_id}\n{record_id}")
