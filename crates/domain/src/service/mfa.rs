@@ -161,6 +161,15 @@ impl Gatehouse {
         if c.otp.enabled && method != "otp" && !record.row.email.is_empty() {
             methods.push(json!({"type": "otp", "sentTo": mask_email(&record.row.email)}));
         }
+        if c.otp.enabled && method != "otp" {
+            // Verified alternate addresses: `request-otp` with this `mfaId` sends there.
+            let alternates = factors
+                .iter()
+                .filter(|f| f.kind == "email" && f.status == factors::VERIFIED);
+            methods.extend(alternates.map(
+                |f| json!({"type": "otp", "sentTo": mask_email(&f.target), "alternate": true}),
+            ));
+        }
         methods.extend(self.factor_methods(c, record, factors, method).await?);
         let mut body = json!({"mfaId": id, "methods": methods});
         if methods_empty(&body) {

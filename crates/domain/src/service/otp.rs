@@ -39,11 +39,14 @@ pub struct OtpLogin {
 }
 
 impl Gatehouse {
-    /// `POST /api/collections/{c}/request-otp` → `{"otpId"}`.
+    /// `POST /api/collections/{c}/request-otp` → `{"otpId"}`. With the `mfaId` of a live MFA
+    /// session, `email` may also be the verified alternate address (an `email` factor) of that
+    /// session's record: the code goes there.
     pub async fn request_otp(
         &self,
         collection: &str,
         email: &str,
+        mfa_id: &str,
         request: &RequestInfo,
     ) -> Result<Value> {
         let c = self.auth_collection(collection).await?;
@@ -56,11 +59,18 @@ impl Gatehouse {
         errors.into_result("An error occurred while validating the submitted data.")?;
 
         let now = self.clock.now_millis();
-        let record = self
-            .store
-            .find_record_by_email(&c.id, email)
-            .await?
-            .map(Record::from_row);
+        // Where the code goes: the MFA session's record when `email` is its alternate
+        // address, else the record whose address it is (as stored).
+        let (record, to) = match self.alternate_address_owner(&c, mfa_id, email).await? {
+            Some(record) => (Some(record), email.to_owned()),
+            None => match self.store.find_record_by_email(&c.id, email).await? {
+                Some(row) => {
+                    let to = row.email.clone();
+                    (Some(Record::from_row(row)), to)
+                }
+                None => (None, String::new()),
+            },
+        };
         let owner = match &record {
             Some(r) => r.id().to_owned(),
             None => self.decoy_owner(&c, email),
@@ -94,10 +104,7 @@ impl Gatehouse {
             secret_hash: hash,
             data: OtpData {
                 channel: "email".to_owned(),
-                sent_to: record
-                    .as_ref()
-                    .map(|r| r.row.email.clone())
-                    .unwrap_or_default(),
+                sent_to: to.clone(),
             }
             .to_data(),
             created_ms: now,
@@ -111,7 +118,7 @@ impl Gatehouse {
                 &settings,
                 &c,
                 &record,
-                &record.row.email,
+                &to,
                 &c.otp.email_template,
                 &[("{OTP}", &code), ("{OTP_ID}", &id)],
             );
@@ -224,6 +231,39 @@ impl Gatehouse {
         self.audit_login(&c, &record_id, "otp", &answer, request)
             .await?;
         answer
+    }
+
+    /// The record of live MFA session `mfa_id` if `email` is its verified alternate address.
+    async fn alternate_address_owner(
+        &self,
+        c: &Collection,
+        mfa_id: &str,
+        email: &str,
+    ) -> Result<Option<Record>> {
+        if mfa_id.is_empty() {
+            return Ok(None);
+        }
+        let now = self.clock.now_millis();
+        let Some(session) = self
+            .store
+            .find_ticket(mfa_id, super::mfa::MFA_TICKET, now)
+            .await?
+            .filter(|s| s.collection_id == c.id)
+        else {
+            return Ok(None);
+        };
+        let factors = self.store.list_factors(&session.record_id).await?;
+        let holds = factors.iter().any(|f| {
+            f.kind == "email" && f.status == "verified" && f.target.eq_ignore_ascii_case(email)
+        });
+        if !holds {
+            return Ok(None);
+        }
+        Ok(self
+            .store
+            .find_record(&c.id, &session.record_id)
+            .await?
+            .map(Record::from_row))
     }
 
     /// The stand-in owner of the codes asked for an address with no account: derived from the

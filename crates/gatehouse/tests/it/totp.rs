@@ -237,3 +237,80 @@ both_backends!(
         assert_eq!(use_code(fresh[0].clone()).await.status, 200);
     }
 );
+
+both_backends!(
+    an_alternate_address_receives_second_step_codes_once_proven,
+    |app: TestApp| async move {
+        use crate::otp::{auth_with_otp, code_for, enable_otp};
+        enable_otp(&app).await;
+        let (id, token, _, _) = enrolled_user(&app, "ann@example.com").await;
+        let base = format!("/api/collections/users/records/{id}/mfa/email");
+        let r = app
+            .post(
+                &base,
+                Some(&token),
+                json!({"email": "ann.backup@example.org"}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let otp_id = r.body["otpId"].as_str().unwrap().to_owned();
+        let code = code_for(&app, "ann.backup@example.org", 1).await;
+        // The enrolment code is not a login code.
+        let (status, _) = auth_with_otp(&app, &otp_id, &code, "").await;
+        assert_eq!(status, 400);
+        let wrong = app
+            .post(
+                &format!("{base}/confirm"),
+                Some(&token),
+                json!({"otpId": otp_id, "code": "00000000"}),
+            )
+            .await;
+        assert_eq!(wrong.status, 400, "{}", wrong.text);
+        let r = app
+            .post(
+                &format!("{base}/confirm"),
+                Some(&token),
+                json!({"otpId": otp_id, "code": code}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+
+        let body = challenge(&app, "ann@example.com").await;
+        let alternate = body["methods"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["alternate"] == true)
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(alternate["sentTo"], "a***@e******.org", "{body}");
+        let mfa_id = body["mfaId"].as_str().unwrap();
+        let r = app
+            .post(
+                "/api/collections/users/request-otp",
+                None,
+                json!({"email": "ann.backup@example.org", "mfaId": mfa_id}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let code = code_for(&app, "ann.backup@example.org", 2).await;
+        let (status, body) =
+            auth_with_otp(&app, r.body["otpId"].as_str().unwrap(), &code, mfa_id).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            claims(body["token"].as_str().unwrap())["amr"],
+            json!(["password", "otp"])
+        );
+        // Without the session, the alternate address is nobody's: a decoy, and no mail.
+        let r = app
+            .post(
+                "/api/collections/users/request-otp",
+                None,
+                json!({"email": "ann.backup@example.org"}),
+            )
+            .await;
+        assert_eq!(r.status, 200);
+        app.mail_idle().await;
+        assert_eq!(app.mails_to("ann.backup@example.org").len(), 2);
+    }
+);

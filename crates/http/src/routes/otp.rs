@@ -11,8 +11,11 @@ use serde_json::Value;
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
+#[serde(rename_all = "camelCase")]
 pub struct OtpRequest {
     email: String,
+    /// A second step's session: the code may go to the record's alternate address.
+    mfa_id: String,
 }
 
 pub async fn request_otp(
@@ -22,7 +25,8 @@ pub async fn request_otp(
     Body(body): Body<OtpRequest>,
 ) -> Result<Json<Value>, ApiError> {
     Ok(Json(
-        s.gh.request_otp(&collection, &body.email, &meta).await?,
+        s.gh.request_otp(&collection, &body.email, &body.mfa_id, &meta)
+            .await?,
     ))
 }
 
