@@ -147,6 +147,11 @@ test('raw auth-methods keeps the legacy keys; ?fields picks', async () => {
     oauth2: { enabled: false, providers: [] },
     mfa: { enabled: false, duration: 0 },
     otp: { enabled: false, duration: 0 },
+    // Gatehouse's second factors (mfa-design.md §4); the SDK's listAuthMethods() asks for PocketBase's keys only.
+    ...(KIND === 'gatehouse' ? {
+      totp: { enabled: true, digits: 6, period: 30, algorithm: 'SHA1' },
+      backupCodes: { enabled: true },
+    } : {}),
     authProviders: [],
     usernamePassword: false,
     emailPassword: true,
