@@ -151,6 +151,7 @@ test('raw auth-methods keeps the legacy keys; ?fields picks', async () => {
     ...(KIND === 'gatehouse' ? {
       totp: { enabled: true, digits: 6, period: 30, algorithm: 'SHA1' },
       backupCodes: { enabled: true },
+      sms: { enabled: false, duration: 0 },
     } : {}),
     authProviders: [],
     usernamePassword: false,

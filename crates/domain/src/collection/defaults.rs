@@ -157,6 +157,7 @@ pub fn auth_scaffold(name: &str, now: &str) -> Collection {
         },
         totp: TotpOptions::default(),
         backup_codes: BackupCodeOptions::default(),
+        sms: SmsOptions::default(),
         otp: OtpOptions {
             enabled: false,
             duration: 180,

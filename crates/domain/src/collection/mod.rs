@@ -16,7 +16,7 @@ pub use validate::{RESERVED_FIELD_NAMES, check_collection, check_raw_fields, pre
 
 use options::{
     AuthAlert, BackupCodeOptions, EmailTemplate, MfaOptions, OAuth2Options, OtpOptions,
-    PasswordAuth, TokenOptions, TotpOptions,
+    PasswordAuth, SmsOptions, TokenOptions, TotpOptions,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -60,6 +60,8 @@ pub struct Collection {
     pub totp: TotpOptions,
     #[serde(default)]
     pub backup_codes: BackupCodeOptions,
+    #[serde(default)]
+    pub sms: SmsOptions,
     pub auth_token: TokenOptions,
     pub password_reset_token: TokenOptions,
     pub email_change_token: TokenOptions,

@@ -118,6 +118,29 @@ impl Default for TotpOptions {
     }
 }
 
+/// Codes by SMS to a record's verified phone (a second step only).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SmsOptions {
+    pub enabled: bool,
+    /// Seconds a code lives.
+    pub duration: i64,
+    pub length: i64,
+    /// The message: `{APP_NAME}` and `{OTP}` are filled in.
+    pub template: String,
+}
+
+impl Default for SmsOptions {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            duration: 300,
+            length: 6,
+            template: "Your {APP_NAME} code: {OTP}".to_owned(),
+        }
+    }
+}
+
 /// Single-use recovery codes.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase", default)]

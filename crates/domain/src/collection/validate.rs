@@ -383,7 +383,7 @@ fn check_methods(c: &Collection, errors: &mut FieldErrors) {
             .iter()
             .filter(|on| **on)
             .count();
-        let factors = c.totp.enabled || c.backup_codes.enabled;
+        let factors = c.totp.enabled || c.backup_codes.enabled || c.sms.enabled;
         if first_steps < 2 && !(first_steps == 1 && factors) {
             mfa.add(
                 "enabled",
@@ -414,6 +414,7 @@ fn check_methods(c: &Collection, errors: &mut FieldErrors) {
         BACKUP_CODE_COUNT_RANGE,
     );
     errors.nest("backupCodes", backup);
+    errors.nest("sms", check_sms(c));
 
     let mut oauth2 = FieldErrors::default();
     if c.oauth2.enabled {
@@ -456,6 +457,28 @@ fn check_totp(c: &Collection) -> FieldErrors {
     }
     e
 }
+
+/// The `sms` block: a code must fit in the message and reach the phone.
+fn check_sms(c: &Collection) -> FieldErrors {
+    let mut e = FieldErrors::default();
+    let sms = &c.sms;
+    in_range(&mut e, "duration", sms.duration, METHOD_DURATION_RANGE);
+    in_range(&mut e, "length", sms.length, SMS_LENGTH_RANGE);
+    if sms.template.chars().count() > SMS_TEMPLATE_MAX {
+        e.length_out_of_range("template", 1, SMS_TEMPLATE_MAX);
+    } else if !sms.template.contains("{OTP}") {
+        e.add(
+            "template",
+            "validation_missing_otp_placeholder",
+            "The template must contain the {OTP} placeholder.",
+        );
+    }
+    e
+}
+
+const SMS_LENGTH_RANGE: (i64, i64) = (4, 10);
+/// Two concatenated SMS segments at most, so one message never costs more.
+const SMS_TEMPLATE_MAX: usize = 300;
 
 /// PocketBase's bounds on `otp.duration` and `mfa.duration`, in seconds.
 const METHOD_DURATION_RANGE: (i64, i64) = (10, 86_400);

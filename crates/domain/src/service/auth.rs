@@ -73,6 +73,7 @@ impl Gatehouse {
             // Gatehouse's second factors (PocketBase SDKs pass unknown keys through).
             "totp": {"enabled": c.totp.enabled, "digits": c.totp.digits, "period": c.totp.period, "algorithm": c.totp.algorithm},
             "backupCodes": {"enabled": c.backup_codes.enabled},
+            "sms": {"enabled": c.sms.enabled, "duration": if c.sms.enabled { c.sms.duration } else { 0 }},
             "authProviders": [],
             "usernamePassword": has("username"),
             "emailPassword": has("email"),
