@@ -7,6 +7,7 @@
 
 mod condition;
 mod counters;
+mod devices_sql;
 mod error;
 mod factors_sql;
 mod list_condition;
@@ -21,8 +22,8 @@ pub use counters::RATE_LIMIT_PREFIX;
 pub use error::StoreError;
 pub use list_condition::ListCondition;
 pub use model::{
-    AuditPage, AuditQuery, AuditRow, CollectionRow, FactorRow, ListQuery, Page, RecordChanges,
-    RecordRow, SortKey, SortTerm, TicketKey, TicketRow, UniqueIndex,
+    AuditPage, AuditQuery, AuditRow, CollectionRow, DeviceRow, FactorRow, ListQuery, Page,
+    RecordChanges, RecordRow, SortKey, SortTerm, TicketKey, TicketRow, UniqueIndex,
 };
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -45,7 +46,7 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_collection(&self, row: &CollectionRow) -> Result<()>;
     /// Replaces the stored definition; fails with `NotFound` when the id is unknown.
     async fn update_collection(&self, row: &CollectionRow) -> Result<()>;
-    /// Deletes the collection and, with it, every record it holds and their factors.
+    /// Deletes the collection and, with it, every record it holds and their factors and devices.
     async fn delete_collection(&self, id: &str) -> Result<()>;
     /// Makes the physical unique indexes on custom fields of one collection match `wanted`.
     async fn sync_unique_indexes(&self, collection_id: &str, wanted: &[UniqueIndex]) -> Result<()>;
@@ -83,7 +84,8 @@ pub trait Store: Send + Sync + 'static {
     /// password change that raced with it). Returns whether the row changed.
     async fn replace_password_hash(&self, id: &str, old_hash: &str, new_hash: &str)
     -> Result<bool>;
-    /// Deletes the record, its tickets (codes, MFA sessions) and its factors in one transaction. With
+    /// Deletes the record, its tickets (codes, MFA sessions), factors and trusted devices in one
+    /// transaction. With
     /// `keep_last`, only if another record of the collection remains, judged in the same
     /// statement (the last superuser). Returns whether the record was deleted.
     async fn delete_record(&self, collection_id: &str, id: &str, keep_last: bool) -> Result<bool>;
@@ -187,6 +189,27 @@ pub trait Store: Send + Sync + 'static {
     async fn factors_of_kind(&self, kind: &str) -> Result<Vec<FactorRow>>;
     /// Swaps a factor's secret if it is still `old`; whether it changed.
     async fn replace_factor_secret(&self, id: &str, old: &str, new: &str) -> Result<bool>;
+
+    // --- trusted devices ---
+    /// Inserts a trusted device and writes `events`, in one transaction.
+    async fn insert_device(&self, row: &DeviceRow, events: &[AuditRow]) -> Result<()>;
+    /// The record's live (unexpired at `now_ms`) device whose `token_hash` is any of `token_hashes`.
+    async fn find_device(
+        &self,
+        record_id: &str,
+        token_hashes: &[String],
+        now_ms: i64,
+    ) -> Result<Option<DeviceRow>>;
+    /// Stamps `last_used`.
+    async fn touch_device(&self, id: &str, used_at: &str) -> Result<()>;
+    /// The record's live devices, newest first.
+    async fn list_devices(&self, record_id: &str, now_ms: i64) -> Result<Vec<DeviceRow>>;
+    /// Deletes the record's device `id` and writes `events` (only when there was one); whether there was one.
+    async fn delete_device(&self, record_id: &str, id: &str, events: &[AuditRow]) -> Result<bool>;
+    /// Deletes every device of the record; how many.
+    async fn delete_devices(&self, record_id: &str) -> Result<u64>;
+    /// Deletes devices expired at `now_ms` (housekeeping); how many.
+    async fn delete_expired_devices(&self, now_ms: i64) -> Result<u64>;
 
     // --- the audit log ---
     async fn insert_audit(&self, row: &AuditRow) -> Result<()>;

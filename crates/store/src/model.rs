@@ -304,6 +304,35 @@ impl std::fmt::Debug for FactorRow {
     }
 }
 
+/// A device a record trusts to skip its second step until `expires_ms`.
+#[derive(Clone, PartialEq, sqlx::FromRow)]
+pub struct DeviceRow {
+    /// A 15-character id.
+    pub id: String,
+    pub collection_id: String,
+    pub record_id: String,
+    /// The keyed hash of the device token (never the token), unique across the server.
+    pub token_hash: String,
+    /// A label from the user agent, e.g. "Firefox on Linux".
+    pub name: String,
+    /// PocketBase datetime text (`2006-01-02 15:04:05.000Z`).
+    pub created: String,
+    /// `""` until first use.
+    pub last_used: String,
+    pub expires_ms: i64,
+}
+
+// Hand-written so that a stray `{:?}` never prints the token's hash (a lookup key for the device).
+impl std::fmt::Debug for DeviceRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceRow")
+            .field("id", &self.id)
+            .field("record_id", &self.record_id)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{UniqueIndex, unique_target};

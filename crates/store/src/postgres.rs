@@ -2,13 +2,15 @@
 //! parameter in the URL keeps Gatehouse's tables in their own schema (created if missing), so one
 //! database can host several installations or test runs side by side.
 
+mod devices;
 mod factors;
 
 use crate::condition::{Dialect, Param};
 use crate::model::{name_index_field, unique_target};
 use crate::{
-    AuditPage, AuditQuery, AuditRow, CollectionRow, FactorRow, ListQuery, Page, RecordChanges,
-    RecordRow, Result, Store, StoreError, TicketKey, TicketRow, UniqueIndex, record_write, sql,
+    AuditPage, AuditQuery, AuditRow, CollectionRow, DeviceRow, FactorRow, ListQuery, Page,
+    RecordChanges, RecordRow, Result, Store, StoreError, TicketKey, TicketRow, UniqueIndex,
+    record_write, sql,
 };
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -208,6 +210,7 @@ impl Store for PostgresStore {
             sqlx::query(statement).bind(id).execute(&mut *tx).await?;
         }
         factors::delete_of_collection(&mut tx, id).await?;
+        devices::delete_of_collection(&mut tx, id).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -384,6 +387,7 @@ impl Store for PostgresStore {
                 .execute(&mut *tx)
                 .await?;
             factors::delete_of_record(&mut tx, id).await?;
+            devices::delete_of_record(&mut tx, id).await?;
         }
         tx.commit().await?;
         Ok(deleted)
@@ -673,6 +677,39 @@ impl Store for PostgresStore {
             &[id, old, new],
         )
         .await
+    }
+
+    async fn insert_device(&self, row: &DeviceRow, events: &[AuditRow]) -> Result<()> {
+        devices::insert(self, row, events).await
+    }
+
+    async fn find_device(
+        &self,
+        record_id: &str,
+        token_hashes: &[String],
+        now_ms: i64,
+    ) -> Result<Option<DeviceRow>> {
+        devices::find(self, record_id, token_hashes, now_ms).await
+    }
+
+    async fn touch_device(&self, id: &str, used_at: &str) -> Result<()> {
+        devices::touch(self, id, used_at).await
+    }
+
+    async fn list_devices(&self, record_id: &str, now_ms: i64) -> Result<Vec<DeviceRow>> {
+        devices::list(self, record_id, now_ms).await
+    }
+
+    async fn delete_device(&self, record_id: &str, id: &str, events: &[AuditRow]) -> Result<bool> {
+        devices::delete_one(self, record_id, id, events).await
+    }
+
+    async fn delete_devices(&self, record_id: &str) -> Result<u64> {
+        devices::delete_all(self, record_id).await
+    }
+
+    async fn delete_expired_devices(&self, now_ms: i64) -> Result<u64> {
+        devices::delete_expired(self, now_ms).await
     }
 
     async fn delete_audit_before(&self, created_before: &str) -> Result<u64> {

@@ -28,7 +28,7 @@ fn factor(id: &str, record_id: &str, kind: &str, status: &str) -> FactorRow {
     }
 }
 
-fn event(id: &str, record_id: &str) -> AuditRow {
+pub(crate) fn event(id: &str, record_id: &str) -> AuditRow {
     AuditRow {
         id: id.to_owned(),
         kind: "factor".to_owned(),
@@ -42,7 +42,7 @@ fn event(id: &str, record_id: &str) -> AuditRow {
     }
 }
 
-fn hashes(names: &[&str]) -> Vec<String> {
+pub(crate) fn hashes(names: &[&str]) -> Vec<String> {
     names.iter().map(|n| (*n).to_owned()).collect()
 }
 
@@ -51,7 +51,7 @@ async fn listed(store: &Arc<dyn Store>, record_id: &str) -> Vec<FactorRow> {
 }
 
 /// How many audit events the record has.
-async fn events_of(store: &Arc<dyn Store>, record_id: &str) -> i64 {
+pub(crate) async fn events_of(store: &Arc<dyn Store>, record_id: &str) -> i64 {
     let query = gatehouse_store::AuditQuery {
         record_id: Some(record_id.to_owned()),
         limit: 100,

@@ -11,6 +11,7 @@ mod cli;
 mod client_ip;
 mod collections;
 mod data_at_rest;
+mod device_store;
 mod expiry;
 mod factor_store;
 mod filter_sql;

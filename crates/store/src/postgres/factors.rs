@@ -31,7 +31,7 @@ fn bind_factor<'q>(query: PgQuery<'q>, row: &'q FactorRow) -> PgQuery<'q> {
         .bind(row.last_step)
 }
 
-async fn insert_events(c: &mut PgConnection, events: &[AuditRow]) -> Result<()> {
+pub(super) async fn insert_events(c: &mut PgConnection, events: &[AuditRow]) -> Result<()> {
     for event in events {
         bind_audit(sqlx::query(crate::sql::INSERT_AUDIT), event)
             .execute(&mut *c)

@@ -44,7 +44,7 @@ fn factor_params(r: &FactorRow) -> impl rusqlite::Params + '_ {
     )
 }
 
-fn insert_events(c: &Connection, events: &[AuditRow]) -> rusqlite::Result<()> {
+pub(super) fn insert_events(c: &Connection, events: &[AuditRow]) -> rusqlite::Result<()> {
     for event in events {
         c.prepare_cached(&positional(crate::sql::INSERT_AUDIT))?
             .execute(audit_params(event))?;

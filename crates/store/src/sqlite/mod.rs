@@ -7,8 +7,9 @@ use crate::condition::{Dialect, Param, sqlite_path};
 use crate::counters::MemoryCounters;
 use crate::model::{name_index_field, unique_target};
 use crate::{
-    AuditPage, AuditQuery, AuditRow, CollectionRow, FactorRow, ListQuery, Page, RecordChanges,
-    RecordRow, Result, Store, StoreError, TicketKey, TicketRow, UniqueIndex, record_write, sql,
+    AuditPage, AuditQuery, AuditRow, CollectionRow, DeviceRow, FactorRow, ListQuery, Page,
+    RecordChanges, RecordRow, Result, Store, StoreError, TicketKey, TicketRow, UniqueIndex,
+    record_write, sql,
 };
 use async_trait::async_trait;
 use rusqlite::config::DbConfig;
@@ -17,6 +18,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+mod devices;
 mod factors;
 mod jsonb;
 pub(crate) mod matcher;
@@ -29,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0004_jsonb.sql"),
     include_str!("../../migrations/sqlite/0005_records_collection.sql"),
     include_str!("../../migrations/sqlite/0006_factors.sql"),
+    include_str!("../../migrations/sqlite/0007_devices.sql"),
 ];
 
 const AUDIT_COLUMNS: &str =
@@ -432,6 +435,7 @@ impl Store for SqliteStore {
             tx.execute(&positional(sql::DELETE_COLLECTION), [&id])?;
             tx.execute(&positional(record_write::DELETE_COLLECTION_TICKETS), [&id])?;
             factors::delete_of_collection(&tx, &id)?;
+            devices::delete_of_collection(&tx, &id)?;
             tx.commit()
         })
         .await
@@ -595,6 +599,7 @@ impl Store for SqliteStore {
                 tx.prepare_cached(&positional(record_write::DELETE_TICKETS))?
                     .execute([&args[1]])?;
                 factors::delete_of_record(&tx, &args[1])?;
+                devices::delete_of_record(&tx, &args[1])?;
             }
             tx.commit()?;
             Ok(deleted)
@@ -859,6 +864,39 @@ impl Store for SqliteStore {
         let args =
             [id.to_owned(), old.to_owned(), new.to_owned()].map(rusqlite::types::Value::Text);
         factors::change(self, crate::factors_sql::REPLACE_FACTOR_SECRET, args).await
+    }
+
+    async fn insert_device(&self, row: &DeviceRow, events: &[AuditRow]) -> Result<()> {
+        devices::insert(self, row, events).await
+    }
+
+    async fn find_device(
+        &self,
+        record_id: &str,
+        token_hashes: &[String],
+        now_ms: i64,
+    ) -> Result<Option<DeviceRow>> {
+        devices::find(self, record_id, token_hashes, now_ms)
+    }
+
+    async fn touch_device(&self, id: &str, used_at: &str) -> Result<()> {
+        devices::touch(self, id, used_at).await
+    }
+
+    async fn list_devices(&self, record_id: &str, now_ms: i64) -> Result<Vec<DeviceRow>> {
+        devices::list(self, record_id, now_ms)
+    }
+
+    async fn delete_device(&self, record_id: &str, id: &str, events: &[AuditRow]) -> Result<bool> {
+        devices::delete_one(self, record_id, id, events).await
+    }
+
+    async fn delete_devices(&self, record_id: &str) -> Result<u64> {
+        devices::delete_all(self, record_id).await
+    }
+
+    async fn delete_expired_devices(&self, now_ms: i64) -> Result<u64> {
+        devices::delete_expired(self, now_ms).await
     }
 
     async fn delete_audit_before(&self, created_before: &str) -> Result<u64> {
