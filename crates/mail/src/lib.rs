@@ -3,7 +3,10 @@
 //! without it, the log mailer writes each message to the server log and to `<data dir>/mail/` so
 //! that a new installation can try OTP login before it has an SMTP server.
 
+mod private_file;
 mod smtp;
+
+pub use private_file::write_private_file;
 
 use async_trait::async_trait;
 use gatehouse_domain::clock::Clock;
@@ -36,25 +39,18 @@ impl Mailer {
     /// The log mailer: one `.eml`-like text file per message, and a log line without the body
     /// (which holds codes and tokens; the file is readable only by the server's user).
     async fn write_file(&self, mail: &OutgoingMail) -> Result<(), String> {
-        let mut folder = tokio::fs::DirBuilder::new();
-        folder.recursive(true);
-        // The messages hold codes and links: the folder is the server user's alone.
-        #[cfg(unix)]
-        folder.mode(0o700);
-        folder
-            .create(&self.mail_dir)
-            .await
-            .map_err(|e| format!("creating {}: {e}", self.mail_dir.display()))?;
         let n = self.written.fetch_add(1, Ordering::Relaxed);
         let stamp = self.clock.now_millis();
-        let path = self.mail_dir.join(format!("{stamp}-{n}.txt"));
         let content = format!(
             "From: {} <{}>\nTo: {}\nSubject: {}\n\n{}\n\n--- html ---\n{}\n",
             mail.from_name, mail.from_address, mail.to, mail.subject, mail.text, mail.html
         );
-        write_private(&path, content.as_bytes())
-            .await
-            .map_err(|e| format!("writing {}: {e}", path.display()))?;
+        let path = write_private_file(
+            &self.mail_dir,
+            &format!("{stamp}-{n}.txt"),
+            content.as_bytes(),
+        )
+        .await?;
         tracing::info!(
             to = %mail.to,
             file = %path.display(),
@@ -62,24 +58,6 @@ impl Mailer {
         );
         Ok(())
     }
-}
-
-#[cfg(unix)]
-async fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    use tokio::io::AsyncWriteExt;
-    let mut file = tokio::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .await?;
-    file.write_all(bytes).await?;
-    file.flush().await
-}
-
-#[cfg(not(unix))]
-async fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    tokio::fs::write(path, bytes).await
 }
 
 #[async_trait]
