@@ -16,6 +16,7 @@ mod registry;
 pub mod server_key;
 pub mod service;
 pub mod settings;
+pub mod sms;
 pub mod token;
 
 pub use access::{Caller, RequestInfo};

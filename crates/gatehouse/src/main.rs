@@ -105,7 +105,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let done = gatehouse::rotate_keys(&config).await?;
             println!(
-                "{} server key {}; re-encrypted {} TOTP secret(s){}.",
+                "{} server key {}; re-encrypted {} TOTP secret(s){}{}.",
                 if done.created {
                     "New"
                 } else {
@@ -117,6 +117,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     " and the SMTP password"
                 } else {
                     ""
+                },
+                match done.resealed.sms_secrets {
+                    0 => String::new(),
+                    n => format!(" and {n} SMS credential(s)"),
                 }
             );
             return Ok(());

@@ -10,14 +10,19 @@ use crate::error::Result;
 pub struct Resealed {
     pub totp_secrets: usize,
     pub smtp_password: bool,
+    /// How many of the SMS credentials (Twilio token, Vonage secret, webhook secret).
+    pub sms_secrets: usize,
 }
 
 impl Gatehouse {
     /// Seals every secret that an older key of the ring sealed under the current key.
     pub async fn reseal_secrets(&self) -> Result<Resealed> {
+        let totp_secrets = self.reseal_totp_secrets().await?;
+        let (smtp_password, sms_secrets) = self.reseal_settings_secrets().await?;
         Ok(Resealed {
-            totp_secrets: self.reseal_totp_secrets().await?,
-            smtp_password: self.reseal_smtp_password().await?,
+            totp_secrets,
+            smtp_password,
+            sms_secrets,
         })
     }
 }

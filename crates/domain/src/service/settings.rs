@@ -1,7 +1,7 @@
 //! `GET/PATCH /api/settings`, and the cached copy that every rate-limited request reads. The SMTP
-//! password is stored sealed with the server key (a database dump does not give the mail
-//! account); one stored in plain text by an older version is read as it is and sealed on the next
-//! save.
+//! password and the SMS credentials are stored sealed with the server key (a database dump does
+//! not give the mail or SMS account); one stored in plain text by an older version is read as it
+//! is and sealed on the next save.
 
 use super::audit::Event;
 use super::limits::RATE_LIMIT_PREFIX;
@@ -16,6 +16,22 @@ use std::sync::{Arc, RwLock};
 const SETTINGS_KEY: &str = "settings";
 /// What the SMTP password's ciphertext is bound to.
 const SMTP_PASSWORD_PURPOSE: &str = "settings.smtp.password";
+/// The SMS credentials: where each lives in the settings JSON, and what its ciphertext is bound to.
+const SMS_SECRETS: [(&str, &str); 3] = [
+    ("/sms/twilio/authToken", "settings.sms.twilio.authToken"),
+    ("/sms/vonage/apiSecret", "settings.sms.vonage.apiSecret"),
+    ("/sms/webhook/secret", "settings.sms.webhook.secret"),
+];
+
+/// The SMS credentials of `settings`, in the order of [`SMS_SECRETS`].
+fn sms_secrets_mut(settings: &mut Settings) -> [&mut String; 3] {
+    let sms = &mut settings.sms;
+    [
+        &mut sms.twilio.auth_token,
+        &mut sms.vonage.api_secret,
+        &mut sms.webhook.secret,
+    ]
+}
 
 /// How long another instance's settings change may take to be seen here.
 const MAX_AGE_MS: i64 = 1000;
@@ -65,16 +81,33 @@ impl Gatehouse {
                 settings.smtp.password.clear();
             }
         }
+        for ((_, purpose), secret) in SMS_SECRETS.iter().zip(sms_secrets_mut(&mut settings)) {
+            match self.key.open(purpose, secret) {
+                Ok(Some(plain)) => *secret = plain,
+                Ok(None) => {}
+                Err(e) => {
+                    // That provider then refuses to send, which its log shows.
+                    tracing::error!(error = %e, purpose, "a stored SMS credential cannot be decrypted with this server key");
+                    secret.clear();
+                }
+            }
+        }
         Ok(settings)
     }
 
-    /// Stores `settings` with the SMTP password sealed, and drops the cached copy.
+    /// Stores `settings` with the SMTP password and SMS credentials sealed, and drops the cached
+    /// copy.
     async fn save_settings(&self, settings: &Settings) -> Result<()> {
         let mut stored = settings.clone();
         if !stored.smtp.password.is_empty() {
             stored.smtp.password = self
                 .key
                 .seal(SMTP_PASSWORD_PURPOSE, &settings.smtp.password);
+        }
+        for ((_, purpose), secret) in SMS_SECRETS.iter().zip(sms_secrets_mut(&mut stored)) {
+            if !secret.is_empty() {
+                *secret = self.key.seal(purpose, secret);
+            }
         }
         let json = serde_json::to_string(&stored).map_err(Error::internal)?;
         self.store.put_setting(SETTINGS_KEY, &json).await?;
@@ -84,23 +117,25 @@ impl Gatehouse {
         Ok(())
     }
 
-    /// Seals the stored SMTP password under the current server key if an older key sealed it
-    /// (a key rotation); whether it did.
-    pub(super) async fn reseal_smtp_password(&self) -> Result<bool> {
+    /// Seals the stored SMTP password and SMS credentials under the current server key where an
+    /// older key sealed them (a key rotation): whether the SMTP password was, and how many SMS
+    /// credentials were, sealed again. One save re-seals them all.
+    pub(super) async fn reseal_settings_secrets(&self) -> Result<(bool, usize)> {
         let Some(raw) = self.store.get_setting(SETTINGS_KEY).await? else {
-            return Ok(false);
+            return Ok((false, 0));
         };
         let stored: Value = serde_json::from_str(&raw).map_err(Error::internal)?;
-        let sealed = stored
-            .pointer("/smtp/password")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        if !self.key.sealed_by_older(sealed) {
-            return Ok(false);
+        let by_older = |pointer: &str| {
+            let sealed = stored.pointer(pointer).and_then(Value::as_str);
+            sealed.is_some_and(|s| self.key.sealed_by_older(s))
+        };
+        let smtp = by_older("/smtp/password");
+        let sms = SMS_SECRETS.iter().filter(|(p, _)| by_older(p)).count();
+        if smtp || sms > 0 {
+            let settings = self.settings().await?;
+            self.save_settings(&settings).await?;
         }
-        let settings = self.settings().await?;
-        self.save_settings(&settings).await?;
-        Ok(true)
+        Ok((smtp, sms))
     }
 
     pub async fn get_settings(&self, caller: Option<&Caller>) -> Result<Value> {
@@ -137,15 +172,21 @@ impl Gatehouse {
         if merged["smtp"]["password"] == "" {
             merged["smtp"]["password"] = Value::String(current.smtp.password.clone());
         }
+        // So are the SMS credentials.
+        let mut kept = current.clone();
+        for ((pointer, _), secret) in SMS_SECRETS.iter().zip(sms_secrets_mut(&mut kept)) {
+            if let Some(sent) = merged.pointer_mut(pointer)
+                && sent == ""
+            {
+                *sent = Value::String(std::mem::take(secret));
+            }
+        }
         let mut settings: Settings = serde_json::from_value(merged).map_err(|_| {
             Error::bad_request("An error occurred while loading the submitted data.")
         })?;
         settings.smtp.reconcile_tls(&patch["smtp"]);
-        let password_sent = patch["smtp"]["password"]
-            .as_str()
-            .is_some_and(|p| !p.is_empty());
         settings
-            .check_update(&current, password_sent)
+            .check_update(&current, &patch)
             .into_result("An error occurred while saving the new settings.")?;
         self.save_settings(&settings).await?;
         self.audit(event, request).await?;
@@ -173,11 +214,19 @@ impl Gatehouse {
     }
 }
 
-/// The settings as the API shows them: without the SMTP password (as PocketBase, which omits it).
+/// The settings as the API shows them: without the SMTP password (as PocketBase, which omits it)
+/// and, the same way, without the SMS credentials.
 fn render(settings: Settings) -> Result<Value> {
     let mut json = serde_json::to_value(settings).map_err(Error::internal)?;
     if let Some(smtp) = json.get_mut("smtp").and_then(Value::as_object_mut) {
         smtp.remove("password");
+    }
+    for (pointer, _) in SMS_SECRETS {
+        if let Some((section, key)) = pointer.rsplit_once('/')
+            && let Some(object) = json.pointer_mut(section).and_then(Value::as_object_mut)
+        {
+            object.remove(key);
+        }
     }
     Ok(json)
 }

@@ -4,12 +4,17 @@ mod client_ip;
 mod lockout;
 mod rate_limits;
 mod retention;
+mod sms;
 mod smtp;
 
 pub use client_ip::{TrustedProxy, client_key, list_contains_str};
 pub use lockout::Lockout;
 pub use rate_limits::{Audience, RateLimitRule, RateLimits};
 pub use retention::Retention;
+pub use sms::{
+    SmsCaps, SmsProvider, SmsSecretsSent, SmsSettings, TwilioSettings, VonageSettings,
+    WebhookSettings,
+};
 pub use smtp::{Smtp, TlsMode};
 
 use crate::collection::field::is_email;
@@ -37,6 +42,8 @@ pub struct Settings {
     pub lockout: Lockout,
     #[serde(default)]
     pub retention: Retention,
+    #[serde(default)]
+    pub sms: SmsSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -75,22 +82,34 @@ impl Default for Settings {
             trusted_proxy: TrustedProxy::default(),
             lockout: Lockout::default(),
             retention: Retention::default(),
+            sms: SmsSettings::default(),
         }
     }
 }
 
 impl Settings {
     pub fn check(&self) -> FieldErrors {
-        self.check_against(None)
+        self.check_against(None, None)
     }
 
-    /// [`check`](Self::check) for an update from `before`, whose PATCH did not carry a new SMTP
-    /// password when `smtp_password_sent` is false.
-    pub fn check_update(&self, before: &Settings, smtp_password_sent: bool) -> FieldErrors {
-        self.check_against((!smtp_password_sent).then_some(&before.smtp))
+    /// [`check`](Self::check) for an update from `before` by `patch`: a write-only secret the
+    /// PATCH did not carry was kept from `before`, and may only go where it went before.
+    pub fn check_update(&self, before: &Settings, patch: &serde_json::Value) -> FieldErrors {
+        let smtp_password_sent = patch["smtp"]["password"]
+            .as_str()
+            .is_some_and(|p| !p.is_empty());
+        let sms_sent = SmsSecretsSent::of(&patch["sms"]);
+        self.check_against(
+            (!smtp_password_sent).then_some(&before.smtp),
+            Some((&before.sms, sms_sent)),
+        )
     }
 
-    fn check_against(&self, smtp_kept_from: Option<&Smtp>) -> FieldErrors {
+    fn check_against(
+        &self,
+        smtp_kept_from: Option<&Smtp>,
+        sms_kept_from: Option<(&SmsSettings, SmsSecretsSent)>,
+    ) -> FieldErrors {
         let mut meta = FieldErrors::default();
         let m = &self.meta;
         for (name, value) in [("appName", &m.app_name), ("senderName", &m.sender_name)] {
@@ -118,6 +137,7 @@ impl Settings {
         self.trusted_proxy.check(&mut errors);
         self.lockout.check(&mut errors);
         self.retention.check(&mut errors);
+        self.sms.check(&mut errors, sms_kept_from);
         errors
     }
 
