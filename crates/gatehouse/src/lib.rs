@@ -41,7 +41,8 @@ pub async fn open_with_clock(
     let key = server_key::load(&config.data_dir)?;
     server_key::check_matches_database(&*store, &key).await?;
     let mailer = Arc::new(gatehouse_mail::Mailer::new(&config.data_dir, clock.clone()));
-    let gh = Gatehouse::start(store, clock, cores, mailer, key).await?;
+    let sms = sms_sender(&config.data_dir, clock.clone())?;
+    let gh = Gatehouse::start(store, clock, cores, mailer, sms, key).await?;
     Ok(Arc::new(gh))
 }
 
@@ -53,10 +54,19 @@ pub async fn rotate_keys(config: &StoreConfig) -> anyhow::Result<Rotation> {
     let store = gatehouse_store::open(config.db_url.as_deref(), &config.data_dir).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let mailer = Arc::new(gatehouse_mail::Mailer::new(&config.data_dir, clock.clone()));
+    let sms = sms_sender(&config.data_dir, clock.clone())?;
     server_key::rotate(&config.data_dir, store, async move |store, key| {
-        Ok(Gatehouse::start(store, clock, 1, mailer, key).await?)
+        Ok(Gatehouse::start(store, clock, 1, mailer, sms, key).await?)
     })
     .await
+}
+
+fn sms_sender(
+    data_dir: &Path,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Arc<gatehouse_sms::SmsSender>> {
+    let sender = gatehouse_sms::SmsSender::new(data_dir, clock).map_err(anyhow::Error::msg)?;
+    Ok(Arc::new(sender))
 }
 
 /// A server listening on `listener` with the default [`ListenerLimits`], until `shutdown`

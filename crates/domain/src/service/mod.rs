@@ -31,6 +31,7 @@ use crate::mail::MailTransport;
 use crate::password::Passwords;
 use crate::registry::Registry;
 use crate::server_key::ServerKey;
+use crate::sms::SmsTransport;
 use gatehouse_store::{Store, StoreError};
 use serde::Serialize;
 use std::sync::Arc;
@@ -43,6 +44,7 @@ pub struct Gatehouse {
     settings_cache: settings::SettingsCache,
     mailer: Arc<dyn MailTransport>,
     outbox: Arc<mailing::Outbox>,
+    sms: Arc<dyn SmsTransport>,
     key: ServerKey,
     rules: RuleCache,
     list_conditions: ListConditionCache,
@@ -68,6 +70,7 @@ impl Gatehouse {
         clock: Arc<dyn Clock>,
         hash_parallelism: usize,
         mailer: Arc<dyn MailTransport>,
+        sms: Arc<dyn SmsTransport>,
         key: ServerKey,
     ) -> Result<Self> {
         bootstrap(&*store, &*clock).await?;
@@ -80,6 +83,7 @@ impl Gatehouse {
             settings_cache: settings::SettingsCache::default(),
             mailer,
             outbox: Arc::default(),
+            sms,
             key,
             rules: RuleCache::default(),
             list_conditions: ListConditionCache::default(),
@@ -89,6 +93,12 @@ impl Gatehouse {
 
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    /// Where text messages go (the provider is chosen per message from `settings.sms`).
+    #[allow(dead_code)] // The SMS factor is its first user.
+    pub(crate) fn sms_transport(&self) -> &Arc<dyn SmsTransport> {
+        &self.sms
     }
 
     /// Password hashes and verifications run so far (a measure of CPU spent on passwords).

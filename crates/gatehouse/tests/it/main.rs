@@ -30,6 +30,7 @@ mod query_limits;
 mod records;
 mod routes;
 mod rules;
+mod sms_providers;
 mod sms_settings;
 mod smtp;
 mod smtp_sink;
