@@ -12,6 +12,8 @@ mod twilio;
 mod vonage;
 mod webhook;
 
+pub use webhook::SIGNATURE_HEADER;
+
 use async_trait::async_trait;
 use gatehouse_domain::clock::Clock;
 use gatehouse_domain::settings::{SmsProvider, SmsSettings};

@@ -9,6 +9,7 @@ use gatehouse_domain::sms::{OutgoingSms, SmsError};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+/// The header that carries `sha256=<hex HMAC>` of the body (a receiver checks it).
 pub const SIGNATURE_HEADER: &str = "X-Gatehouse-Signature";
 
 pub(crate) async fn send(
