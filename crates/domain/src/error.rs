@@ -11,6 +11,8 @@ pub enum ErrorKind {
     Forbidden,
     NotFound,
     TooManyRequests,
+    /// A service Gatehouse depends on (an SMS provider) failed: 502.
+    BadGateway,
     Internal,
 }
 
@@ -72,6 +74,9 @@ impl Error {
         Self::new(ErrorKind::NotFound, message)
     }
     /// PocketBase's generic 404 for a record the caller may not see or that does not exist.
+    pub fn bad_gateway(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::BadGateway, message)
+    }
     pub fn too_many_requests(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::TooManyRequests, message)
     }

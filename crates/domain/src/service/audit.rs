@@ -32,6 +32,9 @@ pub mod kinds {
     pub const BACKUP_CODE_USED: &str = "backupCode.used";
     pub const MFA_RESET: &str = "mfa.reset";
     pub const STEP_UP: &str = "mfa.stepUp";
+    pub const SMS_CAPPED: &str = "sms.capped";
+    pub const DEVICE_TRUSTED: &str = "device.trusted";
+    pub const DEVICE_REVOKED: &str = "device.revoked";
 }
 
 const DEFAULT_PER_PAGE: i64 = 30;

@@ -42,6 +42,8 @@ pub struct PasswordLogin {
     pub identity_field: String,
     /// The second step of an MFA login (the query string's `mfaId` wins).
     pub mfa_id: String,
+    /// With a second step: trust this device (`meta.deviceToken`).
+    pub trust_device: bool,
 }
 
 const FAILED_TO_AUTHENTICATE: &str = "Failed to authenticate.";
@@ -153,7 +155,14 @@ impl Gatehouse {
             auth_time: self.clock.now_secs(),
         };
         let answer = self
-            .auth_response(&c, record, caller, proof, mfa_id, request)
+            .auth_response(
+                &c,
+                record,
+                caller,
+                proof,
+                (mfa_id, login.trust_device),
+                request,
+            )
             .await;
         self.audit_login(&c, &known_id, "password", &answer, request)
             .await?;
@@ -343,7 +352,7 @@ impl Gatehouse {
         record: Record,
         caller: Option<&Caller>,
         proof: Proof,
-        mfa_id: &str,
+        (mfa_id, trust_device): (&str, bool),
         request: &RequestInfo,
     ) -> Result<AuthResponse> {
         self.check_superuser_ip(&c.id, &request.ip).await?;
@@ -351,7 +360,15 @@ impl Gatehouse {
         let proof = self
             .check_mfa(c, &record, caller, proof, mfa_id, request)
             .await?;
-        self.finish_login(c, record, &proof, request).await
+        // Only a second step that just passed can make a device trusted.
+        let device =
+            match trust_device && proof.aal == 2 && !proof.amr.iter().any(|m| m == "device") {
+                true => self.trust_device(c, &record, request).await?,
+                false => None,
+            };
+        let mut answer = self.finish_login(c, record, &proof, request).await?;
+        super::factors::add_device_token(&mut answer, device);
+        Ok(answer)
     }
 
     /// The end of a login whose every step passed: the new-location alert and the token.

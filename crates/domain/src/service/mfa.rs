@@ -51,6 +51,21 @@ impl Gatehouse {
             return Ok(proof);
         }
         if mfa_id.is_empty() {
+            if let Some(device) = self.trusted_device(c, record, request).await? {
+                let event = Event {
+                    kind: kinds::MFA_SUCCESS,
+                    collection_id: &c.id,
+                    record_id: record.id(),
+                    method: "device",
+                    data: json!({"first": method, "device": device.id}),
+                };
+                self.audit(event, request).await?;
+                return Ok(Proof {
+                    amr: vec![method, "device".to_owned()],
+                    aal: 2,
+                    auth_time: proof.auth_time,
+                });
+            }
             return Err(self
                 .challenge(c, record, &factors, &method, request)
                 .await?);

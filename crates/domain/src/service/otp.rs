@@ -28,6 +28,7 @@ const MAX_LIVE: usize = 10;
 const DECOY_PREFIX: &str = "decoy:";
 
 const DISABLED: &str = "The collection is not configured to allow OTP authentication.";
+const SMS_DISABLED: &str = "The collection is not configured to allow SMS authentication.";
 
 /// The body of `auth-with-otp`. No `Debug`: it holds the code.
 #[derive(Default, Deserialize)]
@@ -36,6 +37,8 @@ pub struct OtpLogin {
     pub otp_id: String,
     pub password: String,
     pub mfa_id: String,
+    /// With a second step: trust this device (`meta.deviceToken`).
+    pub trust_device: bool,
 }
 
 impl Gatehouse {
@@ -148,7 +151,7 @@ impl Gatehouse {
         request: &RequestInfo,
     ) -> Result<AuthResponse> {
         let c = self.auth_collection(collection).await?;
-        if !c.otp.enabled {
+        if !c.otp.enabled && !c.sms.enabled {
             return Err(Error::forbidden(DISABLED));
         }
         let mut errors = FieldErrors::default();
@@ -172,8 +175,23 @@ impl Gatehouse {
             .await?
             .filter(|t| t.collection_id == c.id)
             .ok_or_else(|| Error::bad_request(INVALID))?;
+        // The channel decides which option governs the code (MFA design §9).
+        let sms = OtpData::of(&ticket).channel == "sms";
+        match sms {
+            true if !c.sms.enabled => return Err(Error::forbidden(SMS_DISABLED)),
+            false if !c.otp.enabled => return Err(Error::forbidden(DISABLED)),
+            _ => {}
+        }
         self.count_otp_attempt(&ticket.record_id, &request.ip)
             .await?;
+        // An SMS code is only ever a second step, of the session it was sent for.
+        let sms_step = match sms {
+            true => match self.open_second_step(&c, mfa_id, "sms").await? {
+                step if step.record.id() == ticket.record_id => Some(step),
+                _ => return Err(Error::bad_request(INVALID)),
+            },
+            false => None,
+        };
         if !mfa_id.is_empty() {
             self.check_record_lock(&ticket.record_id).await?;
         }
@@ -216,6 +234,11 @@ impl Gatehouse {
             self.audit(event, request).await?;
             return Err(Error::bad_request(INVALID));
         };
+        if let Some(step) = sms_step {
+            return self
+                .finish_sms_step(&c, step, login.trust_device, request)
+                .await;
+        }
         let record = self
             .verify_by_otp(&c, Record::from_row(row), &ticket)
             .await?;
@@ -226,9 +249,47 @@ impl Gatehouse {
         };
         let record_id = record.id().to_owned();
         let answer = self
-            .auth_response(&c, record, caller, proof, mfa_id, request)
+            .auth_response(
+                &c,
+                record,
+                caller,
+                proof,
+                (mfa_id, login.trust_device),
+                request,
+            )
             .await;
         self.audit_login(&c, &record_id, "otp", &answer, request)
+            .await?;
+        answer
+    }
+
+    /// The end of an SMS second step whose code was right and consumed.
+    async fn finish_sms_step(
+        &self,
+        c: &std::sync::Arc<Collection>,
+        step: super::second_step::OpenStep,
+        trust_device: bool,
+        request: &RequestInfo,
+    ) -> Result<AuthResponse> {
+        let record_id = step.record.id().to_owned();
+        let answer = async {
+            self.check_superuser_ip(&c.id, &request.ip).await?;
+            let context = format!("{},sms", step.first);
+            self.check_auth_rule(c, &step.record, None, &context, request)?;
+            let proof = self
+                .close_second_step(c, &step, "sms", true, request)
+                .await?;
+            self.touch_sms_factor(&record_id).await?;
+            let device = match trust_device {
+                true => self.trust_device(c, &step.record, request).await?,
+                false => None,
+            };
+            let mut answer = self.finish_login(c, step.record, &proof, request).await?;
+            super::factors::add_device_token(&mut answer, device);
+            Ok(answer)
+        }
+        .await;
+        self.audit_login(c, &record_id, "sms", &answer, request)
             .await?;
         answer
     }

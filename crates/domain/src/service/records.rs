@@ -567,6 +567,10 @@ impl Gatehouse {
         for kind in kinds {
             self.store.delete_record_tickets(record_id, kind).await?;
         }
+        if new_password {
+            // A trusted device skipped the second step on the old password's strength.
+            self.forget_devices(record_id).await?;
+        }
         Ok(())
     }
 

@@ -20,8 +20,8 @@ type Record = Path<(String, String)>;
 #[derive(Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Confirm {
-    otp_id: String,
-    code: String,
+    pub(super) otp_id: String,
+    pub(super) code: String,
 }
 
 pub async fn auth_with_totp(
@@ -191,4 +191,27 @@ pub async fn regenerate_backup_codes(
         s.gh.regenerate_backup_codes(&collection, &id, reauth, auth.caller(), &meta)
             .await?,
     ))
+}
+
+pub async fn devices(
+    State(s): State<AppState>,
+    Path((collection, id)): Record,
+    auth: Auth,
+    Meta(meta): Meta,
+) -> Answer<Value> {
+    Ok(Json(
+        s.gh.list_trusted_devices(&collection, &id, auth.caller(), &meta)
+            .await?,
+    ))
+}
+
+pub async fn revoke_device(
+    State(s): State<AppState>,
+    Path((collection, id, device)): Path<(String, String, String)>,
+    auth: Auth,
+    Meta(meta): Meta,
+) -> Result<StatusCode, ApiError> {
+    s.gh.revoke_trusted_device(&collection, &id, &device, auth.caller(), &meta)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -11,6 +11,7 @@ mod health;
 mod otp;
 mod records;
 mod settings;
+mod sms;
 
 use crate::AppState;
 use axum::Router;
@@ -52,6 +53,7 @@ collection_routes! {
     POST "auth-with-totp" => factors::auth_with_totp, ["authWithTotp", "auth"];
     POST "auth-with-backup-code" => factors::auth_with_backup_code, ["authWithBackupCode", "auth"];
     POST "step-up" => factors::step_up, ["stepUp"];
+    POST "request-sms-otp" => sms::request_sms_otp, ["requestSmsOtp"];
     POST "request-verification" => account::request_verification, ["requestVerification"];
     POST "confirm-verification" => account::confirm_verification, ["confirmVerification"];
     POST "request-password-reset" => account::request_password_reset, ["requestPasswordReset"];
@@ -76,6 +78,11 @@ collection_routes! {
     DELETE "records/{id}/mfa/email" => factors::remove_email, ["manageMfa"];
     POST "records/{id}/mfa/email/confirm" => factors::confirm_email, ["manageMfa"];
     POST "records/{id}/mfa/backup-codes" => factors::regenerate_backup_codes, ["manageMfa"];
+    POST "records/{id}/mfa/sms" => sms::enrol_sms, ["manageMfa"];
+    DELETE "records/{id}/mfa/sms" => sms::remove_sms, ["manageMfa"];
+    POST "records/{id}/mfa/sms/confirm" => sms::confirm_sms, ["manageMfa"];
+    GET "records/{id}/mfa/devices" => factors::devices, ["mfa"];
+    DELETE "records/{id}/mfa/devices/{device}" => factors::revoke_device, ["manageMfa"];
 }
 
 pub fn all() -> Router<AppState> {

@@ -3,7 +3,6 @@
 //! can never log anyone in; it has the email OTP's guards (5 tries, keyed hash, one consume).
 
 use super::super::Gatehouse;
-use super::super::audit::kinds;
 use super::super::mailing::check_address;
 use super::super::ticket_data::{OtpData, TicketData};
 use super::access::{Need, Reauth};
@@ -163,21 +162,16 @@ impl Gatehouse {
             .iter()
             .find(|f| f.kind == METHOD && f.status == PENDING && f.target == sent_to)
             .ok_or_else(invalid)?;
-        let events = [self.factor_row(&c, record.id(), METHOD, kinds::FACTOR_ENROLLED, request)];
-        if !self
-            .store
-            .verify_factor(record.id(), &pending.id, 0, None, &events)
-            .await?
-        {
-            return Err(invalid());
-        }
-        self.alert_owner(
+        self.verify_pending_factor(
             &c,
             record,
+            pending,
+            0,
             "An email address for sign-in codes was added.",
             request,
         )
-        .await?;
+        .await?
+        .ok_or_else(invalid)?;
         Ok(json!({}))
     }
 

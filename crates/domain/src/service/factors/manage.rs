@@ -79,6 +79,7 @@ impl Gatehouse {
                 .delete_factor(record.id(), backup_codes::METHOD, &events)
                 .await?;
         }
+        self.forget_devices(record.id()).await?;
         let what = format!("A second factor was removed ({}).", describe(kind));
         self.alert_owner(c, record, &what, request).await
     }
@@ -128,6 +129,7 @@ impl Gatehouse {
     ) -> Result<()> {
         let events = [self.factor_row(c, record.id(), "", kinds::MFA_RESET, request)];
         self.store.delete_factors(record.id(), &events).await?;
+        self.forget_devices(record.id()).await?;
         self.alert_owner(
             c,
             record,
@@ -146,8 +148,10 @@ fn render_factor(f: &FactorRow) -> Value {
         "createdAt": f.created,
         "lastUsedAt": f.last_used,
     });
-    if !f.target.is_empty() {
-        out["sentTo"] = json!(mask_email(&f.target));
+    match f.kind.as_str() {
+        _ if f.target.is_empty() => {}
+        "sms" => out["sentTo"] = json!(super::masked_phone(&f.target)),
+        _ => out["sentTo"] = json!(mask_email(&f.target)),
     }
     out
 }
@@ -158,6 +162,7 @@ fn describe(kind: &str) -> &str {
         "totp" => "authenticator app",
         "backupCode" => "backup codes",
         "email" => "email address",
+        "sms" => "phone",
         other => other,
     }
 }

@@ -9,12 +9,16 @@
 mod access;
 mod alerts;
 mod backup_codes;
+mod devices;
 mod email;
 mod manage;
+mod sms;
 mod totp;
 
 pub use access::Reauth;
 pub use email::EmailEnrolment;
+pub use sms::SmsEnrolment;
+pub(super) use sms::masked as masked_phone;
 pub use totp::TotpEnrolment;
 
 use super::Gatehouse;
@@ -62,8 +66,8 @@ pub(super) trait SecondFactor: Send + Sync {
 }
 
 /// Every second factor, in the order the challenge lists them.
-pub(super) fn second_factors() -> [&'static dyn SecondFactor; 2] {
-    [&totp::Totp, &backup_codes::BackupCodes]
+pub(super) fn second_factors() -> [&'static dyn SecondFactor; 3] {
+    [&totp::Totp, &sms::Sms, &backup_codes::BackupCodes]
 }
 
 fn factor_named(method: &str) -> Option<&'static dyn SecondFactor> {
@@ -91,6 +95,8 @@ pub(super) fn opted_in(c: &Collection, factors: &[FactorRow]) -> bool {
 pub struct FactorLogin {
     pub mfa_id: String,
     pub code: String,
+    /// Trust this device: the answer's `meta.deviceToken` skips later second steps.
+    pub trust_device: bool,
 }
 
 /// The body of `step-up`: a code of one of the record's factors (`type` names which; without
@@ -134,8 +140,13 @@ impl Gatehouse {
             .close_second_step(&c, &step, method, meta.is_some(), request)
             .await?;
         let record = step.record;
+        let device = match login.trust_device {
+            true => self.trust_device(&c, &record, request).await?,
+            false => None,
+        };
         let mut answer = self.finish_login(&c, record, &proof, request).await?;
         answer.meta = meta.filter(|m| m.as_object().is_some_and(|o| !o.is_empty()));
+        add_device_token(&mut answer, device);
         Ok(answer)
     }
 
@@ -215,6 +226,45 @@ impl Gatehouse {
             .map(|meta| (factor.method(), Some(meta))))
     }
 
+    /// Verifies a pending factor and, when it is the record's first that asks for a second
+    /// step, creates its backup codes in the same transaction; mails the owner `what`. The
+    /// fresh codes (empty when there are none), or `None` when it was no longer pending.
+    pub(super) async fn verify_pending_factor(
+        &self,
+        c: &Collection,
+        record: &Record,
+        factor: &FactorRow,
+        step: i64,
+        what: &str,
+        request: &RequestInfo,
+    ) -> Result<Option<Vec<String>>> {
+        let factors = self.store.list_factors(record.id()).await?;
+        let opts_in = factor_named(&factor.kind).is_some_and(|f| f.opts_in());
+        let fresh = opts_in
+            && c.backup_codes.enabled
+            && !factors.iter().any(|f| f.kind == backup_codes::METHOD);
+        let set = fresh.then(|| self.new_backup_codes(c, record));
+        let backup = set
+            .as_ref()
+            .map(|(row, _, hashes)| (row, hashes.as_slice()));
+        let events = [self.factor_row(
+            c,
+            record.id(),
+            &factor.kind,
+            super::audit::kinds::FACTOR_ENROLLED,
+            request,
+        )];
+        let done = self
+            .store
+            .verify_factor(record.id(), &factor.id, step, backup, &events)
+            .await?;
+        if !done {
+            return Ok(None);
+        }
+        self.alert_owner(c, record, what, request).await?;
+        Ok(Some(set.map(|(_, codes, _)| codes).unwrap_or_default()))
+    }
+
     /// The challenge's entries for the second factors `record` can use.
     pub(super) async fn factor_methods(
         &self,
@@ -234,6 +284,15 @@ impl Gatehouse {
         }
         Ok(methods)
     }
+}
+
+/// Puts a new device token into the answer's `meta` (shown once).
+pub(super) fn add_device_token(answer: &mut AuthResponse, token: Option<String>) {
+    let Some(token) = token else {
+        return;
+    };
+    let meta = answer.meta.get_or_insert_with(|| json!({}));
+    meta["deviceToken"] = json!(token);
 }
 
 /// 403 for a factor the collection does not offer (PocketBase's wording for its methods).

@@ -4,7 +4,6 @@
 //! that records it is one conditional statement, so a replayed or concurrently used code loses.
 
 use super::super::Gatehouse;
-use super::super::audit::kinds;
 use super::super::second_step::INVALID_CODE;
 use super::access::{Need, Reauth};
 use super::{PENDING, SecondFactor, backup_codes_answer, check_fields, disabled};
@@ -21,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 const METHOD: &str = "totp";
+const ADDED: &str = "An authenticator app was added.";
 
 pub(super) struct Totp;
 
@@ -176,7 +176,7 @@ impl Gatehouse {
         });
         if !body.verify {
             let codes = self
-                .verify_pending(&c, record, &factor_id, 0, request)
+                .verify_pending_factor(&c, record, &row, 0, ADDED, request)
                 .await?;
             answer["backupCodes"] = json!(codes.unwrap_or_default());
         }
@@ -213,7 +213,7 @@ impl Gatehouse {
             return Err(Error::bad_request(INVALID_CODE));
         };
         let codes = self
-            .verify_pending(&c, record, &pending.id, step, request)
+            .verify_pending_factor(&c, record, pending, step, ADDED, request)
             .await?
             .ok_or_else(|| Error::bad_request("There is no authenticator app to confirm."))?;
         Ok(backup_codes_answer(&codes))
@@ -255,39 +255,6 @@ impl Gatehouse {
     ) -> Result<()> {
         self.remove_factor(collection, id, METHOD, reauth, caller, request)
             .await
-    }
-
-    /// Verifies a pending factor and, when it is the record's first, creates its backup codes
-    /// in the same transaction. The fresh codes (empty when the record had a set), or `None`
-    /// when the factor was no longer pending.
-    pub(super) async fn verify_pending(
-        &self,
-        c: &Collection,
-        record: &Record,
-        factor_id: &str,
-        step: i64,
-        request: &RequestInfo,
-    ) -> Result<Option<Vec<String>>> {
-        let factors = self.store.list_factors(record.id()).await?;
-        let fresh = c.backup_codes.enabled
-            && !factors
-                .iter()
-                .any(|f| f.kind == super::backup_codes::METHOD);
-        let set = fresh.then(|| self.new_backup_codes(c, record));
-        let backup = set
-            .as_ref()
-            .map(|(row, _, hashes)| (row, hashes.as_slice()));
-        let events = [self.factor_row(c, record.id(), METHOD, kinds::FACTOR_ENROLLED, request)];
-        let done = self
-            .store
-            .verify_factor(record.id(), factor_id, step, backup, &events)
-            .await?;
-        if !done {
-            return Ok(None);
-        }
-        self.alert_owner(c, record, "An authenticator app was added.", request)
-            .await?;
-        Ok(Some(set.map(|(_, codes, _)| codes).unwrap_or_default()))
     }
 
     /// The time step `code` matches for `factor`, if any (not yet checked against replay).
