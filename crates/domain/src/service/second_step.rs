@@ -48,9 +48,9 @@ impl Gatehouse {
         method: &str,
     ) -> Result<OpenStep> {
         let now = self.clock.now_millis();
-        let session = match mfa_id.is_empty() {
-            true => None,
-            false => self.store.find_ticket(mfa_id, MFA_TICKET, now).await?,
+        let session = match could_be_session_id(mfa_id) {
+            false => None,
+            true => self.store.find_ticket(mfa_id, MFA_TICKET, now).await?,
         }
         .filter(|s| s.collection_id == c.id)
         .ok_or_else(|| Error::bad_request(INVALID_SESSION))?;
@@ -171,6 +171,12 @@ impl Gatehouse {
         }
         Ok(())
     }
+}
+
+/// Whether `id` could name an MFA session at all. Anything else (empty, over-long, a NUL that
+/// PostgreSQL text cannot hold) is unknown without asking the database, instead of failing there.
+pub(super) fn could_be_session_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 255 && id.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 /// An MFA session of one record (never another kind of ticket with the same id).
