@@ -1,7 +1,7 @@
 //! Concurrent second steps over HTTP: eight MFA sessions of one record racing with the same
 //! backup code, or the same TOTP code, get exactly one login per trial. Each trial first moves
 //! the clock past the 15-minute lock window (the seven losers count as failures) and, for
-//! TOTP, to a fresh time step.
+//! TOTP, to a fresh time step. And eight different backup codes on one session spend one.
 
 use crate::both_backends;
 use crate::support::*;
@@ -123,5 +123,59 @@ both_backends!(
             (TRIALS * (RACERS - 1)) as u64
         );
         eprintln!("{TRIALS} x {RACERS} TOTP races: {:?}", started.elapsed());
+    }
+);
+
+both_backends!(
+    eight_backup_codes_raced_on_one_session_spend_one_code,
+    |app: TestApp| async move {
+        let (id, token, _, mut codes) = enrolled_user(&app, "race@example.com").await;
+        for trial in 0..10 {
+            app.clock.advance_secs(LOCK_WINDOW_SECS);
+            let session = mfa_id(&app, "race@example.com").await;
+            let path = format!("{}/api/collections/users/auth-with-backup-code", app.url);
+            let racers: Vec<_> = codes
+                .iter()
+                .take(RACERS)
+                .map(|code| {
+                    let request = app
+                        .client
+                        .post(&path)
+                        .json(&json!({"mfaId": session, "code": code}));
+                    tokio::spawn(async move { request.send().await.unwrap().status().as_u16() })
+                })
+                .collect();
+            let mut statuses = Vec::new();
+            for r in racers {
+                statuses.push(r.await.unwrap());
+            }
+            statuses.sort_unstable();
+            assert_eq!(statuses[0], 200, "trial {trial}: {statuses:?}");
+            assert!(
+                statuses[1..].iter().all(|&s| s == 400),
+                "trial {trial}: {statuses:?}"
+            );
+            // Only the winner's code is spent: the seven others still work.
+            let o = app
+                .get(
+                    &format!("/api/collections/users/records/{id}/mfa"),
+                    Some(&token),
+                )
+                .await;
+            assert_eq!(
+                o.body["backupCodesRemaining"], 9,
+                "trial {trial}: {statuses:?}"
+            );
+            let r = app
+                .post(
+                    &format!("/api/collections/users/records/{id}/mfa/backup-codes"),
+                    Some(&token),
+                    json!({"password": PASSWORD}),
+                )
+                .await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            codes = serde_json::from_value(r.body["backupCodes"].clone()).unwrap();
+        }
+        assert_eq!(events(&app, &id, "backupCode.used").await, 10);
     }
 );
