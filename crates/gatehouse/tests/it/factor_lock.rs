@@ -94,7 +94,9 @@ both_backends!(
         };
         let r = step_up(json!({"code": code(&app, &secret, 0)}), None).await;
         assert_eq!(r.status, 401, "{}", r.text);
-        let r = step_up(json!({"code": code(&app, &secret, 0)}), Some(token.clone())).await;
+        // One code for both calls: a step boundary between them must not make a fresh one.
+        let now = code(&app, &secret, 0);
+        let r = step_up(json!({"code": now}), Some(token.clone())).await;
         assert_eq!(r.status, 200, "{}", r.text);
         let after = claims(r.body["token"].as_str().unwrap());
         assert_eq!(after["aal"], 2, "{after}");
@@ -105,7 +107,7 @@ both_backends!(
         );
         assert!(t1 >= t0 + 120, "{t0} -> {t1}");
         // The same step again is a replay.
-        let r = step_up(json!({"code": code(&app, &secret, 0)}), Some(token.clone())).await;
+        let r = step_up(json!({"code": now}), Some(token.clone())).await;
         assert_eq!(r.status, 400, "{}", r.text);
         assert_eq!(r.body["message"], "Invalid or expired code.");
         // A backup code steps up too.
