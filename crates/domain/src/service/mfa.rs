@@ -10,7 +10,7 @@ use super::audit::{Event, kinds};
 use super::auth::Proof;
 use super::factors;
 use super::mailing::mask_email;
-use super::second_step::{INVALID_SESSION, session_key};
+use super::second_step::{INVALID_SESSION, could_be_session_id, session_key};
 use super::ticket_data::{MfaSessionData, TicketData};
 use crate::access::{Caller, RequestInfo, Rule, Scope, Subject};
 use crate::collection::Collection;
@@ -76,9 +76,11 @@ impl Gatehouse {
             Err(e) => {
                 if e.message == INVALID_SESSION {
                     // An expired session of this record goes; any other ticket stays untouched.
-                    self.store
-                        .delete_ticket(session_key(mfa_id, record.id()))
-                        .await?;
+                    if could_be_session_id(mfa_id) {
+                        self.store
+                            .delete_ticket(session_key(mfa_id, record.id()))
+                            .await?;
+                    }
                     let event = Event {
                         kind: kinds::MFA_FAILURE,
                         collection_id: &c.id,
@@ -93,7 +95,7 @@ impl Gatehouse {
         };
         // The first step's own check passed: this closes the session as a success.
         let closed = self
-            .close_second_step(c, &step, &method, true, request)
+            .close_second_step(c, &step, &method, true, false, request)
             .await?;
         Ok(Proof {
             auth_time: proof.auth_time,

@@ -48,9 +48,9 @@ impl Gatehouse {
         method: &str,
     ) -> Result<OpenStep> {
         let now = self.clock.now_millis();
-        let session = match mfa_id.is_empty() {
-            true => None,
-            false => self.store.find_ticket(mfa_id, MFA_TICKET, now).await?,
+        let session = match could_be_session_id(mfa_id) {
+            false => None,
+            true => self.store.find_ticket(mfa_id, MFA_TICKET, now).await?,
         }
         .filter(|s| s.collection_id == c.id)
         .ok_or_else(|| Error::bad_request(INVALID_SESSION))?;
@@ -74,14 +74,15 @@ impl Gatehouse {
     }
 
     /// The bookkeeping after `method` checked its code on `step`: a failure is counted and
-    /// audited and answers [`INVALID_CODE`]; a success consumes the session and answers the
-    /// two-method proof.
+    /// audited and answers [`INVALID_CODE`]; a success consumes the session (unless `claimed`
+    /// already took it) and answers the two-method proof.
     pub(super) async fn close_second_step(
         &self,
         c: &Collection,
         step: &OpenStep,
         method: &str,
         passed: bool,
+        claimed: bool,
         request: &crate::access::RequestInfo,
     ) -> Result<Proof> {
         let event = |kind, data| Event {
@@ -98,8 +99,10 @@ impl Gatehouse {
                 .await?;
             return Err(Error::bad_request(INVALID_CODE));
         }
-        self.consume_session(&step.session.id, step.record.id())
-            .await?;
+        if !claimed {
+            self.consume_session(&step.session.id, step.record.id())
+                .await?;
+        }
         self.audit(
             event(kinds::MFA_SUCCESS, json!({"first": step.first})),
             request,
@@ -114,7 +117,7 @@ impl Gatehouse {
 
     /// Deletes the MFA session: the consume of a second step. Of two concurrent second steps
     /// on one session only one gets it; the other gets [`INVALID_SESSION`].
-    pub(super) async fn consume_session(&self, mfa_id: &str, record_id: &str) -> Result<()> {
+    pub(super) async fn consume_session(&self, mfa_id: &str, record_id: &str) -> Result<TicketRow> {
         let now = self.clock.now_millis();
         self.store
             .consume_ticket(
@@ -124,8 +127,22 @@ impl Gatehouse {
                 now,
             )
             .await?
-            .map(drop)
             .ok_or_else(|| Error::bad_request(INVALID_SESSION))
+    }
+
+    /// Takes the session before a single-use code (a backup code, a TOTP step) is checked and
+    /// spent: of concurrent second steps on one session only one spends a code, the others get
+    /// [`INVALID_SESSION`]. Give it back with [`Self::release_session`] unless the step passed.
+    pub(super) async fn claim_session(&self, step: &OpenStep) -> Result<TicketRow> {
+        self.consume_session(&step.session.id, step.record.id())
+            .await
+    }
+
+    /// Puts a claimed session back, as it was, after its step failed (the failure is then
+    /// counted on it as usual).
+    pub(super) async fn release_session(&self, claimed: &TicketRow) -> Result<()> {
+        self.store.insert_ticket(claimed, &[]).await?;
+        Ok(())
     }
 
     /// A second step carrying `mfa_id` failed (a wrong code or password). Only a live session of
@@ -171,6 +188,12 @@ impl Gatehouse {
         }
         Ok(())
     }
+}
+
+/// Whether `id` could name an MFA session at all. Anything else (empty, over-long, a NUL that
+/// PostgreSQL text cannot hold) is unknown without asking the database, instead of failing there.
+pub(super) fn could_be_session_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 255 && id.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 /// An MFA session of one record (never another kind of ticket with the same id).

@@ -6,7 +6,8 @@ use crate::support::*;
 use gatehouse_domain::factor_codes::totp::{Algorithm, TotpParams, code_at};
 use serde_json::{Value, json};
 
-const PASSWORD: &str = "correct horse battery";
+/// The password of every user these factor tests sign up.
+pub const PASSWORD: &str = "correct horse battery";
 const SHA1_6_30: TotpParams = TotpParams {
     algorithm: Algorithm::Sha1,
     digits: 6,
@@ -66,10 +67,39 @@ pub async fn enrolled_user(app: &TestApp, email: &str) -> (String, String, Vec<u
     (id, token, secret, codes)
 }
 
-async fn challenge(app: &TestApp, email: &str) -> Value {
+/// The 401 challenge of a password login (MFA asked).
+pub async fn challenge(app: &TestApp, email: &str) -> Value {
     let r = app.login("users", email, PASSWORD).await;
     assert_eq!(r.status, 401, "{}", r.text);
     r.body
+}
+
+/// The `mfaId` of a fresh password login.
+pub async fn mfa_id(app: &TestApp, email: &str) -> String {
+    challenge(app, email).await["mfaId"]
+        .as_str()
+        .expect("mfaId")
+        .to_owned()
+}
+
+/// A second step: `kind` is `totp` or `backup-code`.
+pub async fn second_step(app: &TestApp, kind: &str, mfa_id: &str, code: &str) -> Reply {
+    app.post(
+        &format!("/api/collections/users/auth-with-{kind}"),
+        None,
+        json!({"mfaId": mfa_id, "code": code}),
+    )
+    .await
+}
+
+/// A full login with a TOTP code: the token. The clock first moves past the skew, so that no
+/// step an earlier call used is still acceptable.
+pub async fn login_with_totp(app: &TestApp, email: &str, secret: &[u8]) -> String {
+    app.clock.advance_secs(90);
+    let id = mfa_id(app, email).await;
+    let r = second_step(app, "totp", &id, &code(app, secret, 0)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.body["token"].as_str().expect("token").to_owned()
 }
 
 both_backends!(

@@ -64,8 +64,12 @@ impl Gatehouse {
         need: Need,
     ) -> Result<Owner> {
         let c = self.auth_collection(collection).await?;
+        // An enrolment token for another record is no token at all (design §9): a guest.
         let enrolling = match (caller, need) {
-            (None, Need::Enrol | Need::Read) => self.enrolment_claims(&c, request).await,
+            (None, Need::Enrol | Need::Read) => self
+                .enrolment_claims(&c, request)
+                .await
+                .filter(|claims| claims.id == id),
             _ => None,
         };
         if caller.is_none() && enrolling.is_none() {

@@ -133,11 +133,18 @@ impl Gatehouse {
         let context = format!("{},{method}", step.first);
         self.check_auth_rule(&c, &step.record, None, &context, request)?;
         let factors = self.store.list_factors(step.record.id()).await?;
+        // Only the holder of the session may spend a code: concurrent steps on one session
+        // must not burn several backup codes for one login.
+        let claimed = self.claim_session(&step).await?;
         let meta = factor
             .check(self, &c, &step.record, &factors, &login.code, request)
-            .await?;
+            .await;
+        if !matches!(meta, Ok(Some(_))) {
+            self.release_session(&claimed).await?;
+        }
+        let meta = meta?;
         let proof = self
-            .close_second_step(&c, &step, method, meta.is_some(), request)
+            .close_second_step(&c, &step, method, meta.is_some(), true, request)
             .await?;
         let record = step.record;
         let device = match login.trust_device {
