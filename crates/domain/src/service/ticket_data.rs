@@ -25,12 +25,15 @@ pub(super) struct MfaSessionData {
 
 impl TicketData for MfaSessionData {}
 
-/// An email code: where it was sent (empty for a decoy), which proves that address on use.
+/// A code: where it was sent (empty for a decoy), which proves that address on use; an SMS
+/// login code also names the MFA session it was sent for, the only one it may complete.
 #[derive(Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub(super) struct OtpData {
     pub(super) channel: String,
     pub(super) sent_to: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub(super) mfa_id: String,
 }
 
 impl TicketData for OtpData {}

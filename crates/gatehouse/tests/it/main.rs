@@ -35,6 +35,7 @@ mod query_limits;
 mod records;
 mod routes;
 mod rules;
+mod sms_login;
 mod sms_providers;
 mod sms_settings;
 mod smtp;
