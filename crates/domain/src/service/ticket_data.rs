@@ -61,11 +61,22 @@ mod tests {
         let otp = OtpData {
             channel: "email".to_owned(),
             sent_to: "ann@example.com".to_owned(),
+            mfa_id: String::new(),
         };
         assert_eq!(
             otp.to_data(),
             r#"{"channel":"email","sentTo":"ann@example.com"}"#
         );
+        let sms = OtpData {
+            channel: "sms".to_owned(),
+            sent_to: "+14155552671".to_owned(),
+            mfa_id: "m0000000000001a".to_owned(),
+        };
+        assert_eq!(
+            sms.to_data(),
+            r#"{"channel":"sms","sentTo":"+14155552671","mfaId":"m0000000000001a"}"#
+        );
+        assert_eq!(OtpData::of(&row(&sms.to_data())).mfa_id, "m0000000000001a");
         assert_eq!(OtpData::of(&row(&otp.to_data())).sent_to, "ann@example.com");
         let session = MfaSessionData::of(&row(r#"{"method":"password"}"#));
         assert_eq!(session.method, "password");

@@ -44,5 +44,6 @@ mod tickets;
 mod tickets_race;
 mod totp;
 mod transport;
+mod trusted_devices;
 mod write_races;
 mod writes;

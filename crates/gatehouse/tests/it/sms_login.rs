@@ -218,13 +218,18 @@ both_backends!(
         app.clock.advance_secs(181);
         let r = auth_with_otp(
             &app,
-            json!({"otpId": otp_id, "password": code, "mfaId": mfa_id}),
+            json!({"otpId": otp_id, "password": code, "mfaId": mfa_id, "trustDevice": true}),
         )
         .await;
         assert_eq!(r.status, 200, "{}", r.text);
-        let claims = claims(r.body["token"].as_str().unwrap());
-        assert_eq!(claims["amr"], json!(["password", "sms"]), "{claims}");
-        assert_eq!(claims["aal"], 2, "{claims}");
+        let device = r.body["meta"]["deviceToken"].as_str().unwrap().to_owned();
+        let token_claims = claims(r.body["token"].as_str().unwrap());
+        assert_eq!(
+            token_claims["amr"],
+            json!(["password", "sms"]),
+            "{token_claims}"
+        );
+        assert_eq!(token_claims["aal"], 2, "{token_claims}");
         assert_eq!(r.body["record"]["id"], id.as_str());
         // Spent, and the session with it.
         let r = auth_with_otp(
@@ -242,6 +247,19 @@ both_backends!(
         assert_ne!(o.body["factors"][0]["lastUsedAt"], "", "{}", o.text);
         let events = event_types(&app, &id).await;
         assert!(events.contains(&"mfa.success".to_owned()), "{events:?}");
+        // The device trusted on the SMS step skips it next time.
+        let r = app
+            .send_with_headers(
+                reqwest::Method::POST,
+                "/api/collections/users/auth-with-password",
+                None,
+                Some(json!({"identity": "ann@example.com", "password": PASSWORD})),
+                &[("X-Gatehouse-Device", &device)],
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let claims = claims(r.body["token"].as_str().unwrap());
+        assert_eq!(claims["amr"], json!(["password", "device"]), "{claims}");
     }
 );
 
@@ -614,3 +632,36 @@ async fn two_instances_share_the_sms_caps_postgres() {
     })
     .await;
 }
+
+both_backends!(
+    the_owner_is_mailed_when_a_phone_is_added_or_removed,
+    |app: TestApp| async move {
+        let sink = sink().await;
+        sms_on(&app, &sink, Value::Null).await;
+        let (id, token, _) = phone_user(&app, &sink, "ann@example.com").await;
+        let r = app.delete(&sms_base(&id), Some(&token)).await;
+        assert_eq!(r.status, 204, "{}", r.text);
+        app.mail_idle().await;
+        let mails = app.mails_to("ann@example.com");
+        let about = |what: &str| mails.iter().filter(|m| m.contains(what)).count();
+        assert_eq!(
+            about("A phone for sign-in codes was added."),
+            1,
+            "{mails:#?}"
+        );
+        assert_eq!(
+            about("A second factor was removed (phone)."),
+            1,
+            "{mails:#?}"
+        );
+        assert_eq!(about("4155552671"), 0, "{mails:#?}");
+        let events = event_types(&app, &id).await;
+        assert!(events.contains(&"factor.enrolled".to_owned()), "{events:?}");
+        assert!(events.contains(&"factor.removed".to_owned()), "{events:?}");
+        // Gone: a login asks for nothing more.
+        assert_eq!(
+            app.login("users", "ann@example.com", PASSWORD).await.status,
+            200
+        );
+    }
+);
