@@ -665,3 +665,46 @@ both_backends!(
         );
     }
 );
+
+both_backends!(
+    past_ten_live_codes_only_the_sessions_own_is_answered_again,
+    |app: TestApp| async move {
+        let sink = sink().await;
+        sms_on(
+            &app,
+            &sink,
+            json!({"perNumberPerHour": 0, "perRecordPerDay": 0, "perDay": 0}),
+        )
+        .await;
+        phone_user(&app, &sink, "ann@example.com").await;
+        let mfa_id = session(&app, "ann@example.com").await;
+        let mut ids = Vec::new();
+        for _ in 0..10 {
+            let r = request_sms(&app, &mfa_id).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            ids.push(r.body["otpId"].as_str().unwrap().to_owned());
+        }
+        let sent = messages(&sink).len();
+        // The eleventh for this session: its newest code again, no new message.
+        let r = request_sms(&app, &mfa_id).await;
+        assert!(
+            ids.contains(&r.body["otpId"].as_str().unwrap().to_owned()),
+            "{}",
+            r.text
+        );
+        assert_eq!(messages(&sink).len(), sent);
+        // Another session gets a code of its own, which it can use.
+        let other = session(&app, "ann@example.com").await;
+        let r = request_sms(&app, &other).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let otp_id = r.body["otpId"].as_str().unwrap().to_owned();
+        assert!(!ids.contains(&otp_id));
+        assert_eq!(messages(&sink).len(), sent + 1);
+        let r = auth_with_otp(
+            &app,
+            json!({"otpId": otp_id, "password": last_code(&sink), "mfaId": other}),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+);

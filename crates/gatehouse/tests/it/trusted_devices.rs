@@ -142,8 +142,21 @@ both_backends!(
         let events = crate::factor_access::event_types(&app, &id).await;
         assert!(events.contains(&"device.trusted".to_owned()), "{events:?}");
 
-        // Revoked: the header changes nothing, and the answer does not say why.
+        // Nobody else can revoke it, not even through their own record.
         let device_id = list[0]["id"].as_str().unwrap();
+        let (bob, bob_token) = app.user("bob@example.com", PASSWORD).await;
+        for (record, token) in [(&bob, &bob_token), (&id, &bob_token)] {
+            let r = app
+                .delete(
+                    &format!("{}/{device_id}", devices_path("users", record)),
+                    Some(token),
+                )
+                .await;
+            assert!(r.status == 403 || r.status == 404, "{}", r.text);
+        }
+        assert_eq!(listed(&app, &id, &token).await.len(), 1);
+
+        // Revoked: the header changes nothing, and the answer does not say why.
         let r = app
             .delete(
                 &format!("{}/{device_id}", devices_path("users", &id)),
