@@ -163,6 +163,21 @@ export async function expectSdkError(promise, status, message) {
   return err.response;
 }
 
+/** Awaits a password login that must answer the MFA 401 (no error envelope); returns its body. */
+export async function expectChallenge(promise) {
+  let err;
+  try {
+    await promise;
+  } catch (e) {
+    err = e;
+  }
+  assert.ok(err instanceof ClientResponseError, `expected the MFA 401, got ${err ?? 'a success'}`);
+  assert.equal(err.status, 401, JSON.stringify(err.response));
+  assert.match(err.response.mfaId, /^[a-z0-9]{15}$/);
+  assert.ok(Array.isArray(err.response.methods), JSON.stringify(err.response));
+  return err.response;
+}
+
 /** All object keys found anywhere in a JSON value (for "no secret anywhere" checks). */
 export function allKeys(value, out = new Set()) {
   if (Array.isArray(value)) value.forEach((v) => allKeys(v, out));

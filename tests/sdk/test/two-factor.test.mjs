@@ -10,9 +10,9 @@ import { test } from 'node:test';
 import jsQR from 'jsqr';
 import { generate } from 'otplib';
 import { PNG } from 'pngjs';
-import { ClientResponseError } from 'pocketbase';
 import {
-  PASSWORD, client, decodeJwt, expectSdkError, gatehouseOnly, newUser, nowSeconds, superuserClient, useServer,
+  PASSWORD, client, decodeJwt, expectChallenge, expectSdkError, gatehouseOnly, newUser, nowSeconds, superuserClient,
+  useServer,
 } from './helpers.mjs';
 
 const ctx = useServer();
@@ -48,21 +48,6 @@ function appAccount(uri) {
 
 /** The code the app shows `offset` seconds from now. */
 const appCode = (account, offset = 0) => generate({ ...account, epoch: nowSeconds() + offset });
-
-/** Awaits a password login that must answer the MFA 401 (no error envelope); returns its body. */
-async function expectChallenge(promise) {
-  let err;
-  try {
-    await promise;
-  } catch (e) {
-    err = e;
-  }
-  assert.ok(err instanceof ClientResponseError, `expected the MFA 401, got ${err ?? 'a success'}`);
-  assert.equal(err.status, 401, JSON.stringify(err.response));
-  assert.match(err.response.mfaId, /^[a-z0-9]{15}$/);
-  assert.ok(Array.isArray(err.response.methods), JSON.stringify(err.response));
-  return err.response;
-}
 
 const passwordLogin = (email) => client(ctx.server).collection('users').authWithPassword(email, PASSWORD);
 

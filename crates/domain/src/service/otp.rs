@@ -108,6 +108,7 @@ impl Gatehouse {
             data: OtpData {
                 channel: "email".to_owned(),
                 sent_to: to.clone(),
+                mfa_id: String::new(),
             }
             .to_data(),
             created_ms: now,
@@ -185,9 +186,12 @@ impl Gatehouse {
         self.count_otp_attempt(&ticket.record_id, &request.ip)
             .await?;
         // An SMS code is only ever a second step, of the session it was sent for.
+        let sent_for = OtpData::of(&ticket).mfa_id;
         let sms_step = match sms {
             true => match self.open_second_step(&c, mfa_id, "sms").await? {
-                step if step.record.id() == ticket.record_id => Some(step),
+                step if step.record.id() == ticket.record_id && step.session.id == sent_for => {
+                    Some(step)
+                }
                 _ => return Err(Error::bad_request(INVALID)),
             },
             false => None,

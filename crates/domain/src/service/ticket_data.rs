@@ -25,12 +25,15 @@ pub(super) struct MfaSessionData {
 
 impl TicketData for MfaSessionData {}
 
-/// An email code: where it was sent (empty for a decoy), which proves that address on use.
+/// A code: where it was sent (empty for a decoy), which proves that address on use; an SMS
+/// login code also names the MFA session it was sent for, the only one it may complete.
 #[derive(Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub(super) struct OtpData {
     pub(super) channel: String,
     pub(super) sent_to: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub(super) mfa_id: String,
 }
 
 impl TicketData for OtpData {}
@@ -58,11 +61,22 @@ mod tests {
         let otp = OtpData {
             channel: "email".to_owned(),
             sent_to: "ann@example.com".to_owned(),
+            mfa_id: String::new(),
         };
         assert_eq!(
             otp.to_data(),
             r#"{"channel":"email","sentTo":"ann@example.com"}"#
         );
+        let sms = OtpData {
+            channel: "sms".to_owned(),
+            sent_to: "+14155552671".to_owned(),
+            mfa_id: "m0000000000001a".to_owned(),
+        };
+        assert_eq!(
+            sms.to_data(),
+            r#"{"channel":"sms","sentTo":"+14155552671","mfaId":"m0000000000001a"}"#
+        );
+        assert_eq!(OtpData::of(&row(&sms.to_data())).mfa_id, "m0000000000001a");
         assert_eq!(OtpData::of(&row(&otp.to_data())).sent_to, "ann@example.com");
         let session = MfaSessionData::of(&row(r#"{"method":"password"}"#));
         assert_eq!(session.method, "password");

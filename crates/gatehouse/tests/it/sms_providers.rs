@@ -18,15 +18,15 @@ use std::time::Duration;
 
 /// One request as the fake received it.
 #[derive(Debug, Clone)]
-struct Seen {
-    method: String,
-    path: String,
-    headers: HeaderMap,
-    body: Bytes,
+pub(crate) struct Seen {
+    pub(crate) method: String,
+    pub(crate) path: String,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
 }
 
 impl Seen {
-    fn header(&self, name: &str) -> &str {
+    pub(crate) fn header(&self, name: &str) -> &str {
         self.headers
             .get(name)
             .and_then(|v| v.to_str().ok())
@@ -41,13 +41,17 @@ impl Seen {
 }
 
 /// A provider on 127.0.0.1 that records every request and gives one fixed answer.
-struct FakeProvider {
-    url: String,
-    seen: Arc<Mutex<Vec<Seen>>>,
+pub(crate) struct FakeProvider {
+    pub(crate) url: String,
+    pub(crate) seen: Arc<Mutex<Vec<Seen>>>,
 }
 
 impl FakeProvider {
-    async fn start(status: u16, content_type: &'static str, answer: &'static str) -> Self {
+    pub(crate) async fn start(
+        status: u16,
+        content_type: &'static str,
+        answer: &'static str,
+    ) -> Self {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let log = seen.clone();
         let router = axum::Router::new().fallback(move |req: Request| {
@@ -268,7 +272,7 @@ async fn vonage_statuses_map_to_rejected_or_unavailable() {
 
 /// HMAC-SHA256 as RFC 2104 defines it, written here so that the test does not trust the
 /// server's own signing code.
-fn hmac_sha256_hex(key: &[u8], message: &[u8]) -> String {
+pub(crate) fn hmac_sha256_hex(key: &[u8], message: &[u8]) -> String {
     let mut block = [0u8; 64];
     if key.len() > 64 {
         block[..32].copy_from_slice(&Sha256::digest(key));

@@ -88,6 +88,7 @@ impl Gatehouse {
             data: OtpData {
                 channel: "email".to_owned(),
                 sent_to: address.clone(),
+                mfa_id: String::new(),
             }
             .to_data(),
             created_ms: now,

@@ -128,7 +128,7 @@ impl Gatehouse {
             Err(e) => return Err(e.into()),
         }
         let otp_id = self
-            .send_sms_code(&c, record, &phone, ENROL_TICKET, request)
+            .send_sms_code(&c, record, &phone, (ENROL_TICKET, ""), request)
             .await?;
         Ok(json!({ "otpId": otp_id }))
     }
@@ -253,13 +253,18 @@ impl Gatehouse {
             .store
             .live_tickets(record.id(), OTP_TICKET, now)
             .await?;
+        // Only a code of this session can be answered again: another session's, or an
+        // email code, would never complete this one.
         if live.len() >= MAX_LIVE
-            && let Some(newest) = live.first()
+            && let Some(newest) = live.iter().find(|t| {
+                let data = OtpData::of(t);
+                data.channel == "sms" && data.mfa_id == mfa_id
+            })
         {
             return Ok(json!({"otpId": newest.id}));
         }
         let otp_id = self
-            .send_sms_code(&c, &record, &phone, OTP_TICKET, request)
+            .send_sms_code(&c, &record, &phone, (OTP_TICKET, &mfa_id), request)
             .await?;
         Ok(json!({ "otpId": otp_id }))
     }
@@ -316,7 +321,8 @@ impl Gatehouse {
         Ok(self.current_settings().await?.sms.country_allowed(e164))
     }
 
-    /// Sends a new code to `phone` as a ticket of `kind` and answers its id. The caps are
+    /// Sends a new code to `phone` as a ticket of `kind` (a login code: for MFA session
+    /// `mfa_id`, which alone it may complete) and answers its id. The caps are
     /// counted first (over one: 429, an audit row, nothing sent); a provider failure withdraws
     /// the code and answers 400 (the provider refused the number) or 502.
     async fn send_sms_code(
@@ -324,7 +330,7 @@ impl Gatehouse {
         c: &Collection,
         record: &Record,
         phone: &str,
-        kind: &str,
+        (kind, mfa_id): (&str, &str),
         request: &RequestInfo,
     ) -> Result<String> {
         let parsed = phone::parse(phone)
@@ -356,6 +362,7 @@ impl Gatehouse {
             data: OtpData {
                 channel: "sms".to_owned(),
                 sent_to: phone.to_owned(),
+                mfa_id: mfa_id.to_owned(),
             }
             .to_data(),
             created_ms: now,
