@@ -36,22 +36,20 @@ fn looks_like_nonce(value: &str) -> bool {
     value.len() == 32 && value.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
-/// `Sec-Fetch-Site` and `Origin` when the browser sent them; their absence proves nothing (old
-/// browsers, plain HTTP clients), the token still does.
+/// `Sec-Fetch-Site` when the browser sent it, else `Origin`; their absence proves nothing (old
+/// browsers, plain HTTP clients), the token still does. Under `Referrer-Policy: no-referrer` a
+/// browser posts `Origin: null` even for its own forms, so `null` tells nothing either.
 fn same_site(headers: &HeaderMap) -> bool {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    if let Some(site) = header("sec-fetch-site")
-        && !matches!(site, "same-origin" | "none")
-    {
-        return false;
+    if let Some(site) = header("sec-fetch-site") {
+        return matches!(site, "same-origin" | "none");
     }
     match (header("origin"), header("host")) {
-        (Some("null"), _) => false,
+        (None | Some("null"), _) => true,
         (Some(origin), Some(host)) => origin
             .split_once("://")
             .is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(host)),
         (Some(_), None) => false,
-        (None, _) => true,
     }
 }
 
@@ -79,10 +77,11 @@ mod tests {
             ("origin", "http://evil.test"),
             ("host", "a.test")
         ])));
-        assert!(!same_site(&headers(&[
-            ("origin", "null"),
-            ("host", "a.test")
-        ])));
+        // A page served with `no-referrer` posts its own forms with `Origin: null`.
+        let own_form = [("origin", "null"), ("sec-fetch-site", "same-origin")];
+        assert!(same_site(&headers(&own_form)));
+        let cross = [("origin", "null"), ("sec-fetch-site", "cross-site")];
+        assert!(!same_site(&headers(&cross)));
         assert!(!same_site(&headers(&[("sec-fetch-site", "cross-site")])));
         assert!(!same_site(&headers(&[("sec-fetch-site", "same-site")])));
         assert!(same_site(&headers(&[("sec-fetch-site", "same-origin")])));
