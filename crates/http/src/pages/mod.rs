@@ -14,6 +14,7 @@ mod flow;
 mod handback;
 mod login;
 mod views;
+mod visit;
 
 use crate::AppState;
 use axum::Router;
