@@ -139,6 +139,35 @@ test('a wrong code shows the message on the page and keeps the form', { skip }, 
   }
 });
 
+test('the whole sign-in works with the keyboard alone, and signing out clears the session', { skip }, async () => {
+  const email = 'dee@example.com';
+  const { acct } = await enrolThroughApi(email);
+  const b = await openBrowser();
+  try {
+    // No redirect: the page itself says "signed in" and offers to sign out.
+    await b.page.goto(`${server.url}/_/login`);
+    await b.page.locator('#identity:focus').waitFor(); // the page puts the focus there
+    await b.page.keyboard.type(email);
+    await b.page.keyboard.press('Tab');
+    await b.page.keyboard.type(PASSWORD);
+    await b.page.keyboard.press('Enter');
+    await b.page.getByRole('heading', { name: 'Authenticator app' }).waitFor();
+    await b.page.keyboard.press('Tab'); // the first field of the page: the app's code
+    await b.page.keyboard.type(await appCode(acct, 1));
+    await b.page.keyboard.press('Enter');
+    await b.page.getByText('You are signed in.').waitFor();
+    await checkPage(b.page, '06-signed-in');
+    assert.ok((await b.context.cookies()).some((c) => c.name === 'gh_session'));
+    await b.page.keyboard.press('Tab'); // the only control: Sign out
+    await b.page.keyboard.press('Enter');
+    await b.page.getByText('You are signed out.').waitFor();
+    await checkPage(b.page, '07-signed-out');
+    assert.ok(!(await b.context.cookies()).some((c) => c.name === 'gh_session'), 'the session cookie is gone');
+  } finally {
+    await b.close();
+  }
+});
+
 /** Reads the page's QR image as a phone camera would. */
 async function readQr(page) {
   const src = await page.getByRole('img', { name: /QR code/ }).getAttribute('src');
