@@ -3,6 +3,7 @@
 //! handed back in an HttpOnly cookie, and the second step of an enrolled user.
 
 use crate::both_backends;
+use crate::sms_login::{MASKED, last_code, phone_user, sink, sms_on};
 use crate::support::*;
 use crate::totp::{PASSWORD, code, enrolled_user};
 use reqwest::StatusCode;
@@ -342,5 +343,44 @@ both_backends!(
         let done = browser.post("/_/login/factor", &with_backup, &[]).await;
         assert_eq!(done.status, 200, "{}", done.html);
         assert_valid_session(&app, &session_of(&done)).await;
+    }
+);
+
+both_backends!(
+    a_text_message_code_is_a_second_step_on_the_page,
+    |app: TestApp| async move {
+        let sink = sink().await;
+        sms_on(&app, &sink, serde_json::Value::Null).await;
+        phone_user(&app, &sink, "ann@example.com").await;
+        let mut browser = Browser::new(&app);
+        let csrf = browser.get("/_/login").await.field("csrf");
+        let first = [
+            ("csrf", csrf.as_str()),
+            ("identity", "ann@example.com"),
+            ("password", PASSWORD),
+        ];
+        let step = browser.post("/_/login", &first, &[]).await;
+        assert!(step.html.contains("Text me a code"), "{}", step.html);
+        assert!(step.html.contains(MASKED), "{}", step.html);
+        let mfa_id = step.field("mfaId");
+        let ask = [("csrf", csrf.as_str()), ("mfaId", mfa_id.as_str())];
+        let form = browser.post("/_/login/sms", &ask, &[]).await;
+        assert_eq!(form.status, 200, "{}", form.html);
+        let otp_id = form.field("otpId");
+        let code = last_code(&sink);
+        let answer = [
+            ("csrf", csrf.as_str()),
+            ("mfaId", mfa_id.as_str()),
+            ("otpId", otp_id.as_str()),
+            ("code", code.as_str()),
+        ];
+        let done = browser.post("/_/login/otp", &answer, &[]).await;
+        assert_eq!(done.status, 200, "{}", done.html);
+        assert_valid_session(&app, &session_of(&done)).await;
+        // The same code typed twice: the API's answer on the page, no session.
+        let again = browser.post("/_/login/otp", &answer, &[]).await;
+        assert_eq!(again.status, 400, "{}", again.html);
+        assert!(again.html.contains("class=\"error\""), "{}", again.html);
+        assert!(again.cookie("gh_session").is_none());
     }
 );
