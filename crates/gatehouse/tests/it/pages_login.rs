@@ -384,3 +384,38 @@ both_backends!(
         assert!(again.cookie("gh_session").is_none());
     }
 );
+
+both_backends!(
+    the_page_shares_the_api_routes_rate_limit,
+    |app: TestApp| async move {
+        app.user("ann@example.com", PASSWORD).await;
+        let su = app.superuser_token().await;
+        let rules = json!({"rateLimits": {"enabled": true, "rules": [
+            {"label": "*:authWithPassword", "maxRequests": 2, "duration": 60}
+        ]}});
+        let r = app.patch("/api/settings", Some(&su), rules).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let mut browser = Browser::new(&app);
+        let csrf = browser.get("/_/login").await.field("csrf");
+        let wrong = [
+            ("csrf", csrf.as_str()),
+            ("identity", "ann@example.com"),
+            ("password", "not the password"),
+        ];
+        for _ in 0..2 {
+            let page = browser.post("/_/login", &wrong, &[]).await;
+            assert_eq!(page.status, 400, "{}", page.html);
+            assert!(
+                page.html.contains("Failed to authenticate."),
+                "{}",
+                page.html
+            );
+        }
+        // The page's third try and the API's next one are over the same limit.
+        let page = browser.post("/_/login", &wrong, &[]).await;
+        assert_eq!(page.status, 429, "{}", page.html);
+        assert!(page.html.contains("role=\"alert\""), "{}", page.html);
+        let api = app.login("users", "ann@example.com", PASSWORD).await;
+        assert_eq!(api.status, 429, "{}", api.text);
+    }
+);
