@@ -419,3 +419,31 @@ both_backends!(
         assert_eq!(api.status, 429, "{}", api.text);
     }
 );
+
+both_backends!(
+    an_emailed_code_is_a_first_step_on_the_page,
+    |app: TestApp| async move {
+        app.user("ann@example.com", PASSWORD).await;
+        let su = app.superuser_token().await;
+        let on = json!({"otp": {"enabled": true}});
+        let r = app.patch("/api/collections/users", Some(&su), on).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let mut browser = Browser::new(&app);
+        let form = browser.get("/_/login").await;
+        assert!(form.html.contains("Email me a code"), "{}", form.html);
+        let csrf = form.field("csrf");
+        let ask = [("csrf", csrf.as_str()), ("identity", "ann@example.com")];
+        let page = browser.post("/_/login/email", &ask, &[]).await;
+        assert_eq!(page.status, 200, "{}", page.html);
+        let otp_id = page.field("otpId");
+        let code = crate::otp::code_for(&app, "ann@example.com", 1).await;
+        let answer = [
+            ("csrf", csrf.as_str()),
+            ("otpId", otp_id.as_str()),
+            ("code", code.as_str()),
+        ];
+        let done = browser.post("/_/login/otp", &answer, &[]).await;
+        assert_eq!(done.status, 200, "{}", done.html);
+        assert_valid_session(&app, &session_of(&done)).await;
+    }
+);
