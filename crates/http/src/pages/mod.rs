@@ -62,16 +62,33 @@ pub fn all() -> Router<AppState> {
         )
 }
 
+/// A page whose body is HTML written by hand (the confirm pages), in the shared layout.
+#[derive(askama::Template)]
+#[template(path = "plain.html")]
+struct PlainPage<'a> {
+    title: &'a str,
+    error: &'a str,
+    body: &'a str,
+}
+
 /// A whole page: `title` and `body` (already HTML; escape what goes into it with [`escape`]).
 pub(crate) fn page(status: StatusCode, title: &str, body: &str) -> Response {
-    let html = format!(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\n\
-         <meta name=\"color-scheme\" content=\"light dark\">\n\
-         <title>{title}</title>\n<link rel=\"stylesheet\" href=\"/_/style.css\">\n</head>\n<body>\n<main>\n<h1>{title}</h1>\n{body}\n</main>\n</body>\n</html>\n",
-        title = escape(title),
-    );
-    with_headers(status, "text/html; charset=utf-8", html)
+    let page = PlainPage {
+        title,
+        error: "",
+        body,
+    };
+    match askama::Template::render(&page) {
+        Ok(html) => with_headers(status, "text/html; charset=utf-8", html),
+        Err(e) => {
+            tracing::error!(%e, "a page could not be rendered");
+            with_headers(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "text/plain; charset=utf-8",
+                "Something went wrong.".to_owned(),
+            )
+        }
+    }
 }
 
 fn with_headers(status: StatusCode, content_type: &'static str, body: String) -> Response {
