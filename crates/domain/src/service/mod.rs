@@ -7,6 +7,7 @@ pub mod collections;
 pub mod email_change;
 mod email_tokens;
 pub mod factors;
+pub mod form_tokens;
 pub mod housekeeping;
 pub mod key_rotation;
 pub mod limits;

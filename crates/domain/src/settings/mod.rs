@@ -2,6 +2,7 @@
 
 mod client_ip;
 mod lockout;
+mod pages;
 mod rate_limits;
 mod retention;
 mod sms;
@@ -9,6 +10,7 @@ mod smtp;
 
 pub use client_ip::{TrustedProxy, client_key, list_contains_str};
 pub use lockout::Lockout;
+pub use pages::{Pages, origin_of};
 pub use rate_limits::{Audience, RateLimitRule, RateLimits};
 pub use retention::Retention;
 pub use sms::{
@@ -44,6 +46,8 @@ pub struct Settings {
     pub retention: Retention,
     #[serde(default)]
     pub sms: SmsSettings,
+    #[serde(default)]
+    pub pages: Pages,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -83,6 +87,7 @@ impl Default for Settings {
             lockout: Lockout::default(),
             retention: Retention::default(),
             sms: SmsSettings::default(),
+            pages: Pages::default(),
         }
     }
 }
@@ -138,6 +143,7 @@ impl Settings {
         self.lockout.check(&mut errors);
         self.retention.check(&mut errors);
         self.sms.check(&mut errors, sms_kept_from);
+        self.pages.check(&mut errors);
         errors
     }
 

@@ -8,18 +8,34 @@
 //! a one-line script that moves the token into the path (Gatehouse's own templates need none).
 
 mod confirm;
+mod cookies;
+mod csrf;
+mod flow;
+mod handback;
+mod login;
+mod views;
+mod visit;
 
 use crate::AppState;
 use axum::Router;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, REFERRER_POLICY};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 
 pub fn all() -> Router<AppState> {
     Router::new()
         .route("/_/", get(forwarder))
         .route("/_/forward.js", get(forward_script))
+        .route("/_/style.css", get(stylesheet))
+        .route("/_/login", get(login::login_form).post(login::password))
+        .route("/_/login/factor", post(login::factor))
+        .route("/_/login/sms", post(login::request_sms))
+        .route("/_/login/email", post(login::request_email))
+        .route("/_/login/otp", post(login::code))
+        .route("/_/login/enrol", post(login::enrol))
+        .route("/_/login/continue", post(login::after_enrolment))
+        .route("/_/logout", post(login::logout))
         .route(
             "/_/auth/confirm-verification/{token}",
             get(confirm::verification_form),
@@ -46,28 +62,51 @@ pub fn all() -> Router<AppState> {
         )
 }
 
-/// A whole page: `title` and `body` (already HTML; escape what goes into it with [`escape`]).
-pub(crate) fn page(status: StatusCode, title: &str, body: &str) -> Response {
-    let html = format!(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\n\
-         <title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n<h1>{title}</h1>\n{body}\n</main>\n</body>\n</html>\n",
-        title = escape(title),
-    );
-    with_headers(status, "text/html; charset=utf-8", html)
+/// A page whose body is HTML written by hand (the confirm pages), in the shared layout.
+#[derive(askama::Template)]
+#[template(path = "plain.html")]
+struct PlainPage<'a> {
+    title: &'a str,
+    error: &'a str,
+    body: &'a str,
 }
 
-/// The headers every page gets. Tokens are in these URLs, so no referrer leaves them and no
-/// cache keeps them; nothing but our own style, script and form targets may run.
+/// A whole page: `title` and `body` (already HTML; escape what goes into it with [`escape`]).
+pub(crate) fn page(status: StatusCode, title: &str, body: &str) -> Response {
+    let page = PlainPage {
+        title,
+        error: "",
+        body,
+    };
+    match askama::Template::render(&page) {
+        Ok(html) => with_headers(status, "text/html; charset=utf-8", html),
+        Err(e) => {
+            tracing::error!(%e, "a page could not be rendered");
+            with_headers(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "text/plain; charset=utf-8",
+                "Something went wrong.".to_owned(),
+            )
+        }
+    }
+}
+
 fn with_headers(status: StatusCode, content_type: &'static str, body: String) -> Response {
-    let headers = [
-        (CONTENT_TYPE, HeaderValue::from_static(content_type)),
+    let content_type = [(CONTENT_TYPE, HeaderValue::from_static(content_type))];
+    (status, content_type, security_headers(), body).into_response()
+}
+
+/// The headers every page gets. Tokens are in some of these URLs, so no referrer leaves them and
+/// no cache keeps them; nothing but our own style, script and form targets may run, and no other
+/// site may frame a page.
+pub(crate) fn security_headers() -> [(HeaderName, HeaderValue); 4] {
+    [
         (CACHE_CONTROL, HeaderValue::from_static("no-store")),
         (REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
         (
             HeaderName::from_static("content-security-policy"),
             HeaderValue::from_static(
-                "default-src 'none'; style-src 'unsafe-inline'; script-src 'self'; \
+                "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; \
                  form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
             ),
         ),
@@ -75,8 +114,7 @@ fn with_headers(status: StatusCode, content_type: &'static str, body: String) ->
             HeaderName::from_static("x-robots-tag"),
             HeaderValue::from_static("noindex"),
         ),
-    ];
-    (status, headers, body).into_response()
+    ]
 }
 
 pub(crate) fn escape(text: &str) -> String {
@@ -110,9 +148,11 @@ async fn forward_script() -> Response {
     )
 }
 
-const STYLE: &str = "body{font-family:system-ui,sans-serif;background:#f4f5f7;color:#16161a;margin:0}\
-main{max-width:26rem;margin:4rem auto;background:#fff;padding:2rem;border-radius:8px;box-shadow:0 1px 4px #0002}\
-h1{font-size:1.3rem;margin-top:0}label{display:block;margin:1rem 0 .3rem}\
-input[type=password]{width:100%;box-sizing:border-box;padding:.5rem;font-size:1rem}\
-button{margin-top:1.2rem;padding:.6rem 1.2rem;font-size:1rem;background:#16161a;color:#fff;border:0;border-radius:4px;cursor:pointer}\
-.error{color:#b00020}.ok{color:#0a7a3e}";
+/// The one stylesheet of every page, from the binary.
+async fn stylesheet() -> Response {
+    with_headers(
+        StatusCode::OK,
+        "text/css; charset=utf-8",
+        include_str!("style.css").to_owned(),
+    )
+}

@@ -1,0 +1,105 @@
+//! The askama templates of the sign-in pages (`crates/http/templates/`), one struct each. Every
+//! page has a `title` and an `error` line (empty for none); every form carries [`Ctx`].
+
+use super::flow::Method;
+use askama::Template;
+use askama_web::WebTemplate;
+
+/// What every form posts back: its token and where the sign-in is going.
+pub(crate) struct Ctx {
+    pub(crate) csrf: String,
+    pub(crate) collection: String,
+    pub(crate) redirect: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "login.html")]
+pub(crate) struct LoginPage {
+    pub(crate) title: &'static str,
+    pub(crate) error: String,
+    pub(crate) ctx: Ctx,
+    pub(crate) password: bool,
+    pub(crate) otp: bool,
+    pub(crate) identity: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "second_step.html")]
+pub(crate) struct SecondStepPage {
+    pub(crate) title: &'static str,
+    pub(crate) error: String,
+    pub(crate) ctx: Ctx,
+    pub(crate) mfa_id: String,
+    pub(crate) identity: String,
+    pub(crate) methods: Vec<Method>,
+    /// The methods again, for the hidden field that lets a failed attempt show the same page.
+    pub(crate) methods_field: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "code.html")]
+pub(crate) struct CodePage {
+    pub(crate) title: &'static str,
+    pub(crate) error: String,
+    pub(crate) ctx: Ctx,
+    pub(crate) prompt: String,
+    pub(crate) otp_id: String,
+    pub(crate) mfa_id: String,
+    pub(crate) identity: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "enrol.html")]
+pub(crate) struct EnrolPage {
+    pub(crate) title: &'static str,
+    pub(crate) error: String,
+    pub(crate) ctx: Ctx,
+    pub(crate) mfa_id: String,
+    pub(crate) enroll_token: String,
+    pub(crate) secret: String,
+    pub(crate) qr: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "backup_codes.html")]
+pub(crate) struct BackupCodesPage {
+    pub(crate) title: &'static str,
+    pub(crate) error: String,
+    pub(crate) ctx: Ctx,
+    pub(crate) mfa_id: String,
+    pub(crate) codes: Vec<String>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "message.html")]
+pub(crate) struct MessagePage {
+    pub(crate) title: &'static str,
+    pub(crate) error: String,
+    pub(crate) ctx: Ctx,
+    pub(crate) message: String,
+    pub(crate) signed_in: bool,
+    /// A link back to the sign-in form (empty for none).
+    pub(crate) back: String,
+}
+
+/// `kind=detail` pairs joined by `;`, as the second-step page's hidden field carries them.
+pub(crate) fn methods_to_field(methods: &[Method]) -> String {
+    methods
+        .iter()
+        .map(|m| format!("{}={}", m.kind, m.detail.replace(';', "")))
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+/// The reverse of [`methods_to_field`]; display only (the domain decides what is accepted).
+pub(crate) fn methods_from_field(field: &str) -> Vec<Method> {
+    field
+        .split(';')
+        .filter_map(|pair| pair.split_once('='))
+        .filter(|(kind, _)| matches!(*kind, "totp" | "backupCode" | "sms" | "otp"))
+        .map(|(kind, detail)| Method {
+            kind: kind.to_owned(),
+            detail: detail.to_owned(),
+        })
+        .collect()
+}
