@@ -23,7 +23,8 @@ pub use error::StoreError;
 pub use list_condition::ListCondition;
 pub use model::{
     AuditPage, AuditQuery, AuditRow, CollectionRow, DeviceRow, FactorRow, ListQuery, Page,
-    RecordChanges, RecordRow, SortKey, SortTerm, TicketKey, TicketRow, UniqueIndex,
+    RecordChanges, RecordRow, SortKey, SortTerm, Spend, StepOutcome, TicketKey, TicketRow,
+    UniqueIndex,
 };
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -177,6 +178,20 @@ pub trait Store: Send + Sync + 'static {
     /// `last_step`, in one statement; also stamps `last_used`. Whether it was recorded (false: a replay,
     /// or a concurrent use of the same code won).
     async fn use_totp_step(&self, factor_id: &str, step: i64, used_at: &str) -> Result<bool>;
+    /// A second step's writes, all or nothing, in one transaction: consumes the MFA session
+    /// `session` (as `consume_ticket` with an empty secret hash and `max_failures`), spends `spend`
+    /// (the same conditional statements as `use_totp_step` / `consume_backup_code`) and writes
+    /// `events`. `NoSession` or `Refused` (a replayed step, a used or unknown code): nothing written.
+    /// Of concurrent steps on one session one commits; of concurrent uses of one code on different
+    /// sessions one commits and the others keep their sessions.
+    async fn complete_second_step(
+        &self,
+        session: TicketKey<'_>,
+        max_failures: i64,
+        now_ms: i64,
+        spend: Spend<'_>,
+        events: &[AuditRow],
+    ) -> Result<StepOutcome>;
     /// Stamps `last_used` (an email factor used for a login).
     async fn touch_factor(&self, factor_id: &str, used_at: &str) -> Result<()>;
     /// Deletes the record's factor of `kind` (with its codes for `backupCode`) and writes `events`, in

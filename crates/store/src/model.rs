@@ -245,6 +245,34 @@ pub struct TicketKey<'a> {
     pub record_id: &'a str,
 }
 
+/// What a second step spends besides its MFA session. No `Debug`: it may hold code hashes.
+#[derive(Clone, Copy)]
+pub enum Spend<'a> {
+    /// A TOTP time step of a verified factor, newer than its last accepted one.
+    TotpStep {
+        factor_id: &'a str,
+        step: i64,
+        used_at: &'a str,
+    },
+    /// One of the record's backup codes whose hash is any of `code_hashes`.
+    BackupCode {
+        record_id: &'a str,
+        code_hashes: &'a [String],
+        used_at: &'a str,
+    },
+}
+
+/// How a second step's transaction ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepOutcome {
+    /// Everything was written; for a backup code, the codes left.
+    Done { backup_codes_left: Option<i64> },
+    /// The MFA session was not there (spent, expired, out of tries): nothing written.
+    NoSession,
+    /// The spend was refused (a replayed step, a used or unknown code): nothing written.
+    Refused,
+}
+
 // Hand-written so that a stray `{:?}` never prints a code hash.
 impl std::fmt::Debug for TicketRow {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

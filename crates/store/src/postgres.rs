@@ -643,6 +643,17 @@ impl Store for PostgresStore {
         factors::use_totp_step(self, factor_id, step, used_at).await
     }
 
+    async fn complete_second_step(
+        &self,
+        session: TicketKey<'_>,
+        max_failures: i64,
+        now_ms: i64,
+        spend: crate::Spend<'_>,
+        events: &[AuditRow],
+    ) -> Result<crate::StepOutcome> {
+        factors::complete_second_step(self, session, max_failures, now_ms, spend, events).await
+    }
+
     async fn touch_factor(&self, factor_id: &str, used_at: &str) -> Result<()> {
         factors::change(
             self,

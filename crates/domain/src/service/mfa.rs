@@ -95,7 +95,7 @@ impl Gatehouse {
         };
         // The first step's own check passed: this closes the session as a success.
         let closed = self
-            .close_second_step(c, &step, &method, true, false, request)
+            .close_second_step(c, &step, &method, true, request)
             .await?;
         Ok(Proof {
             auth_time: proof.auth_time,

@@ -281,7 +281,7 @@ impl Gatehouse {
             let context = format!("{},sms", step.first);
             self.check_auth_rule(c, &step.record, None, &context, request)?;
             let proof = self
-                .close_second_step(c, &step, "sms", true, false, request)
+                .close_second_step(c, &step, "sms", true, request)
                 .await?;
             self.touch_sms_factor(&record_id).await?;
             let device = match trust_device {

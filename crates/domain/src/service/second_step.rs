@@ -15,7 +15,7 @@ use super::ticket_data::{MfaSessionData, TicketData};
 use crate::collection::Collection;
 use crate::error::{Error, Result};
 use crate::record::Record;
-use gatehouse_store::{TicketKey, TicketRow};
+use gatehouse_store::{AuditRow, Spend, StepOutcome, TicketKey, TicketRow};
 use serde_json::json;
 
 /// Failed second steps that end one MFA session.
@@ -74,45 +74,78 @@ impl Gatehouse {
     }
 
     /// The bookkeeping after `method` checked its code on `step`: a failure is counted and
-    /// audited and answers [`INVALID_CODE`]; a success consumes the session (unless `claimed`
-    /// already took it) and answers the two-method proof.
+    /// audited and answers [`INVALID_CODE`]; a success consumes the session and answers the
+    /// two-method proof.
     pub(super) async fn close_second_step(
         &self,
         c: &Collection,
         step: &OpenStep,
         method: &str,
         passed: bool,
-        claimed: bool,
         request: &crate::access::RequestInfo,
     ) -> Result<Proof> {
-        let event = |kind, data| Event {
-            kind,
-            collection_id: &c.id,
-            record_id: step.record.id(),
-            method,
-            data,
-        };
         if !passed {
-            self.second_step_failed(&step.session.id, step.record.id())
-                .await?;
-            self.audit(event(kinds::MFA_FAILURE, json!({})), request)
-                .await?;
-            return Err(Error::bad_request(INVALID_CODE));
+            return Err(self.refuse_second_step(c, step, method, request).await);
         }
-        if !claimed {
-            self.consume_session(&step.session.id, step.record.id())
-                .await?;
+        self.consume_session(&step.session.id, step.record.id())
+            .await?;
+        self.audit(step_event(c, step, method, kinds::MFA_SUCCESS), request)
+            .await?;
+        Ok(second_step_proof(step, method, self.clock.now_secs()))
+    }
+
+    /// A second factor's code was right: consumes the session, spends `spend` and writes the
+    /// `mfa.success` row after `events`, all in one transaction. The proof and, for a backup
+    /// code, the codes left. A refused spend (a replayed step, a code used meanwhile) counts as
+    /// a wrong code; a session spent meanwhile answers [`INVALID_SESSION`].
+    pub(super) async fn pass_second_step(
+        &self,
+        c: &Collection,
+        step: &OpenStep,
+        method: &str,
+        spend: Spend<'_>,
+        mut events: Vec<AuditRow>,
+        request: &crate::access::RequestInfo,
+    ) -> Result<(Proof, Option<i64>)> {
+        events.push(self.audit_row(step_event(c, step, method, kinds::MFA_SUCCESS), request));
+        let key = session_key(&step.session.id, step.record.id());
+        let now = self.clock.now_millis();
+        match self
+            .store
+            .complete_second_step(key, SESSION_FAILURES - 1, now, spend, &events)
+            .await?
+        {
+            StepOutcome::Done { backup_codes_left } => Ok((
+                second_step_proof(step, method, self.clock.now_secs()),
+                backup_codes_left,
+            )),
+            StepOutcome::NoSession => Err(Error::bad_request(INVALID_SESSION)),
+            StepOutcome::Refused => Err(self.refuse_second_step(c, step, method, request).await),
         }
-        self.audit(
-            event(kinds::MFA_SUCCESS, json!({"first": step.first})),
-            request,
-        )
-        .await?;
-        Ok(Proof {
-            amr: vec![step.first.clone(), method.to_owned()],
-            aal: 2,
-            auth_time: self.clock.now_secs(),
-        })
+    }
+
+    /// A wrong code on `step`: counts it on the session and the record, audits `mfa.failure`,
+    /// and answers [`INVALID_CODE`] (or the error that stopped the bookkeeping).
+    pub(super) async fn refuse_second_step(
+        &self,
+        c: &Collection,
+        step: &OpenStep,
+        method: &str,
+        request: &crate::access::RequestInfo,
+    ) -> Error {
+        let counted = self
+            .second_step_failed(&step.session.id, step.record.id())
+            .await;
+        let audited = match counted {
+            Ok(()) => {
+                self.audit(step_event(c, step, method, kinds::MFA_FAILURE), request)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        audited
+            .err()
+            .unwrap_or_else(|| Error::bad_request(INVALID_CODE))
     }
 
     /// Deletes the MFA session: the consume of a second step. Of two concurrent second steps
@@ -128,21 +161,6 @@ impl Gatehouse {
             )
             .await?
             .ok_or_else(|| Error::bad_request(INVALID_SESSION))
-    }
-
-    /// Takes the session before a single-use code (a backup code, a TOTP step) is checked and
-    /// spent: of concurrent second steps on one session only one spends a code, the others get
-    /// [`INVALID_SESSION`]. Give it back with [`Self::release_session`] unless the step passed.
-    pub(super) async fn claim_session(&self, step: &OpenStep) -> Result<TicketRow> {
-        self.consume_session(&step.session.id, step.record.id())
-            .await
-    }
-
-    /// Puts a claimed session back, as it was, after its step failed (the failure is then
-    /// counted on it as usual).
-    pub(super) async fn release_session(&self, claimed: &TicketRow) -> Result<()> {
-        self.store.insert_ticket(claimed, &[]).await?;
-        Ok(())
     }
 
     /// A second step carrying `mfa_id` failed (a wrong code or password). Only a live session of
@@ -187,6 +205,35 @@ impl Gatehouse {
             ));
         }
         Ok(())
+    }
+}
+
+/// The audit event of `step` closing with `method` (a success names the first method too).
+fn step_event<'a>(
+    c: &'a Collection,
+    step: &'a OpenStep,
+    method: &'a str,
+    kind: &'static str,
+) -> Event<'a> {
+    let data = match kind {
+        kinds::MFA_SUCCESS => json!({"first": step.first}),
+        _ => json!({}),
+    };
+    Event {
+        kind,
+        collection_id: &c.id,
+        record_id: step.record.id(),
+        method,
+        data,
+    }
+}
+
+/// The proof of a passed second step: both methods, `aal` 2, authenticated at `now_secs`.
+fn second_step_proof(step: &OpenStep, method: &str, now_secs: i64) -> Proof {
+    Proof {
+        amr: vec![step.first.clone(), method.to_owned()],
+        aal: 2,
+        auth_time: now_secs,
     }
 }
 

@@ -4,7 +4,9 @@
 
 use crate::both_backends;
 use crate::support::*;
-use gatehouse_store::{AuditRow, FactorRow, Store, StoreError};
+use gatehouse_store::{
+    AuditRow, FactorRow, Spend, StepOutcome, Store, StoreError, TicketKey, TicketRow,
+};
 use std::sync::Arc;
 
 const TRIALS: usize = 100;
@@ -408,5 +410,153 @@ both_backends!(
             0
         );
         assert_eq!(store.count_backup_codes(other).await.unwrap(), 1);
+    }
+);
+
+/// A live MFA session of `record_id`, as the password step leaves it.
+fn session(id: &str, record_id: &str, now_ms: i64) -> TicketRow {
+    TicketRow {
+        id: id.to_owned(),
+        kind: "mfa".to_owned(),
+        collection_id: USERS.to_owned(),
+        record_id: record_id.to_owned(),
+        secret_hash: String::new(),
+        data: "{}".to_owned(),
+        created_ms: now_ms,
+        expires_ms: now_ms + 60_000,
+        failures: 0,
+    }
+}
+
+both_backends!(
+    a_second_step_writes_all_or_nothing,
+    |app: TestApp| async move {
+        let store = app.gh.store().clone();
+        let now = 1_000_000;
+        let rec = "factorrec000008";
+        let totp = factor("factor000000081", rec, "totp", "pending");
+        store.put_pending_factor(&totp, &[]).await.unwrap();
+        assert!(
+            store
+                .verify_factor(rec, &totp.id, 10, None, &[])
+                .await
+                .unwrap()
+        );
+        let set = factor("factor000000082", rec, "backupCode", "verified");
+        store
+            .replace_backup_codes(&set, &hashes(&["h-a", "h-b"]), &[])
+            .await
+            .unwrap();
+        let live = session("mfasession00001", rec, now);
+        store.insert_ticket(&live, &[]).await.unwrap();
+        let key = TicketKey {
+            id: &live.id,
+            kind: "mfa",
+            record_id: rec,
+        };
+        let step = |step| Spend::TotpStep {
+            factor_id: "factor000000081",
+            step,
+            used_at: WHEN,
+        };
+        let codes = [hashes(&["h-x"]), hashes(&["other-key", "h-a"])];
+        let code = |i: usize| Spend::BackupCode {
+            record_id: rec,
+            code_hashes: &codes[i],
+            used_at: WHEN,
+        };
+        let events = |n: u8| vec![event(&format!("event00000008{n}"), rec)];
+        let complete = |key, spend, events: Vec<AuditRow>| {
+            let store = store.clone();
+            async move {
+                store
+                    .complete_second_step(key, 4, now, spend, &events)
+                    .await
+                    .unwrap()
+            }
+        };
+        // Refused (a replayed step, an unknown code): the session stays, nothing is spent or logged.
+        assert_eq!(
+            complete(key, step(10), events(1)).await,
+            StepOutcome::Refused
+        );
+        assert_eq!(
+            complete(key, code(0), events(2)).await,
+            StepOutcome::Refused
+        );
+        assert!(
+            store
+                .find_ticket(&live.id, "mfa", now)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert_eq!(listed(&store, rec).await[0].last_step, 10);
+        assert_eq!(events_of(&store, rec).await, 0);
+        // No session (another kind, too many failures, expired): nothing is spent or logged.
+        let otp = TicketKey { kind: "otp", ..key };
+        assert_eq!(
+            complete(otp, step(11), events(3)).await,
+            StepOutcome::NoSession
+        );
+        store.fail_ticket(key, 5, now).await.unwrap();
+        let strict = store
+            .complete_second_step(key, 0, now, code(1), &events(4))
+            .await
+            .unwrap();
+        assert_eq!(strict, StepOutcome::NoSession);
+        let late = store
+            .complete_second_step(key, 4, now + 60_000, step(11), &events(5))
+            .await
+            .unwrap();
+        assert_eq!(late, StepOutcome::NoSession);
+        assert_eq!(listed(&store, rec).await[0].last_step, 10);
+        assert_eq!(store.count_backup_codes(rec).await.unwrap(), 2);
+        assert_eq!(events_of(&store, rec).await, 0);
+        // Done: the session is consumed, the code spent (the set stamped), the events written.
+        assert_eq!(
+            complete(key, code(1), [events(6), events(7)].concat()).await,
+            StepOutcome::Done {
+                backup_codes_left: Some(1)
+            }
+        );
+        assert!(
+            store
+                .find_ticket(&live.id, "mfa", now)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(store.count_backup_codes(rec).await.unwrap(), 1);
+        assert_eq!(listed(&store, rec).await[1].last_used, WHEN);
+        assert_eq!(events_of(&store, rec).await, 2);
+        // The session is gone: a second step on it spends nothing.
+        assert_eq!(
+            complete(key, step(11), events(8)).await,
+            StepOutcome::NoSession
+        );
+        // A TOTP step on a fresh session is recorded with it.
+        let next = session("mfasession00002", rec, now);
+        store.insert_ticket(&next, &[]).await.unwrap();
+        let key = TicketKey {
+            id: &next.id,
+            ..key
+        };
+        assert_eq!(
+            complete(key, step(11), events(9)).await,
+            StepOutcome::Done {
+                backup_codes_left: None
+            }
+        );
+        let stored = &listed(&store, rec).await[0];
+        assert_eq!((stored.last_step, stored.last_used.as_str()), (11, WHEN));
+        assert!(
+            store
+                .find_ticket(&next.id, "mfa", now)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(events_of(&store, rec).await, 3);
     }
 );

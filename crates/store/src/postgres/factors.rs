@@ -4,7 +4,7 @@
 
 use super::{PostgresStore, bind_audit, map_err};
 use crate::factors_sql as q;
-use crate::{AuditRow, FactorRow, Result, StoreError};
+use crate::{AuditRow, FactorRow, Result, Spend, StepOutcome, StoreError, TicketKey};
 use sqlx::{PgConnection, Postgres};
 
 type PgQuery<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>;
@@ -173,10 +173,25 @@ pub(super) async fn consume_backup_code(
     used_at: &str,
 ) -> Result<Option<i64>> {
     let mut tx = store.pool.begin().await?;
+    let left = spend_code(&mut tx, record_id, code_hashes, used_at).await?;
+    if left.is_some() {
+        tx.commit().await?;
+    }
+    Ok(left)
+}
+
+/// Spends one backup code inside the caller's transaction and stamps the set; the codes left, or
+/// `None` when none matched (nothing changed).
+async fn spend_code(
+    c: &mut PgConnection,
+    record_id: &str,
+    code_hashes: &[String],
+    used_at: &str,
+) -> Result<Option<i64>> {
     let done = sqlx::query(CONSUME_BACKUP_CODE)
         .bind(record_id)
         .bind(code_hashes)
-        .execute(&mut *tx)
+        .execute(&mut *c)
         .await?;
     if done.rows_affected() == 0 {
         return Ok(None);
@@ -184,18 +199,19 @@ pub(super) async fn consume_backup_code(
     sqlx::query(q::TOUCH_BACKUP_FACTOR)
         .bind(record_id)
         .bind(used_at)
-        .execute(&mut *tx)
+        .execute(&mut *c)
         .await?;
-    let left = sqlx::query_scalar(q::COUNT_BACKUP_CODES)
-        .bind(record_id)
-        .fetch_one(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(Some(left))
+    Ok(Some(
+        sqlx::query_scalar(q::COUNT_BACKUP_CODES)
+            .bind(record_id)
+            .fetch_one(&mut *c)
+            .await?,
+    ))
 }
 
-pub(super) async fn use_totp_step(
-    store: &PostgresStore,
+/// Records a TOTP step inside the caller's transaction (or on its own); whether it was newer.
+async fn spend_step<'c>(
+    c: impl sqlx::PgExecutor<'c>,
     factor_id: &str,
     step: i64,
     used_at: &str,
@@ -204,9 +220,63 @@ pub(super) async fn use_totp_step(
         .bind(factor_id)
         .bind(step)
         .bind(used_at)
-        .execute(&store.pool)
+        .execute(c)
         .await?;
     Ok(done.rows_affected() > 0)
+}
+
+pub(super) async fn complete_second_step(
+    store: &PostgresStore,
+    session: TicketKey<'_>,
+    max_failures: i64,
+    now_ms: i64,
+    spend: Spend<'_>,
+    events: &[AuditRow],
+) -> Result<StepOutcome> {
+    // Dropping the transaction without a commit rolls back whatever it did so far.
+    let mut tx = store.pool.begin().await?;
+    let consumed = sqlx::query(crate::sql::CONSUME_TICKET)
+        .bind(session.id)
+        .bind(session.kind)
+        .bind(session.record_id)
+        .bind("")
+        .bind(now_ms)
+        .bind(max_failures)
+        .execute(&mut *tx)
+        .await?;
+    if consumed.rows_affected() == 0 {
+        return Ok(StepOutcome::NoSession);
+    }
+    let backup_codes_left = match spend {
+        Spend::TotpStep {
+            factor_id,
+            step,
+            used_at,
+        } => match spend_step(&mut *tx, factor_id, step, used_at).await? {
+            true => None,
+            false => return Ok(StepOutcome::Refused),
+        },
+        Spend::BackupCode {
+            record_id,
+            code_hashes,
+            used_at,
+        } => match spend_code(&mut tx, record_id, code_hashes, used_at).await? {
+            Some(left) => Some(left),
+            None => return Ok(StepOutcome::Refused),
+        },
+    };
+    insert_events(&mut tx, events).await?;
+    tx.commit().await?;
+    Ok(StepOutcome::Done { backup_codes_left })
+}
+
+pub(super) async fn use_totp_step(
+    store: &PostgresStore,
+    factor_id: &str,
+    step: i64,
+    used_at: &str,
+) -> Result<bool> {
+    spend_step(&store.pool, factor_id, step, used_at).await
 }
 
 /// One conditional statement over text parameters; whether it changed a row.

@@ -1,10 +1,10 @@
 //! Second factors on SQLite. Every write runs on the one writer connection, so a conditional
 //! statement there is also the whole race: of concurrent uses of a code or a step, one changes a row.
 
-use super::{SqliteStore, audit_params, positional};
+use super::{SqliteStore, audit_params, owned_key, positional};
 use crate::factors_sql as q;
-use crate::{AuditRow, FactorRow, Result, StoreError};
-use rusqlite::{Connection, params};
+use crate::{AuditRow, FactorRow, Result, Spend, StepOutcome, StoreError, TicketKey};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 /// A backup code's use: one row of the record whose hash is any of `?2` (a JSON array), deleted by
 /// its rowid so that one call never takes two codes.
@@ -187,25 +187,139 @@ pub(super) async fn consume_backup_code(
     code_hashes: &[String],
     used_at: &str,
 ) -> Result<Option<i64>> {
-    let hashes = serde_json::Value::from(code_hashes.to_vec()).to_string();
-    let args = [record_id.to_owned(), used_at.to_owned()];
+    let args = [
+        record_id.to_owned(),
+        hashes_json(code_hashes),
+        used_at.to_owned(),
+    ];
     store
         .write(move |c| {
             let tx = c.transaction()?;
-            if tx
-                .prepare_cached(CONSUME_BACKUP_CODE)?
-                .execute(params![args[0], hashes])?
-                == 0
-            {
-                return Ok(None);
+            let left = spend_code(&tx, &args[0], &args[1], &args[2])?;
+            if left.is_some() {
+                tx.commit()?;
             }
-            tx.prepare_cached(&positional(q::TOUCH_BACKUP_FACTOR))?
-                .execute(params![args[0], args[1]])?;
-            let left = tx
-                .prepare_cached(&positional(q::COUNT_BACKUP_CODES))?
-                .query_row([&args[0]], |r| r.get(0))?;
+            Ok(left)
+        })
+        .await
+}
+
+/// Code hashes as the JSON array [`CONSUME_BACKUP_CODE`] binds.
+fn hashes_json(code_hashes: &[String]) -> String {
+    serde_json::Value::from(code_hashes.to_vec()).to_string()
+}
+
+/// A [`Spend`] the writer thread can own; a code's hashes as the JSON array its statement binds.
+enum OwnedSpend {
+    TotpStep {
+        factor_id: String,
+        step: i64,
+        used_at: String,
+    },
+    BackupCode {
+        record_id: String,
+        hashes: String,
+        used_at: String,
+    },
+}
+
+impl OwnedSpend {
+    fn of(spend: Spend<'_>) -> Self {
+        match spend {
+            Spend::TotpStep {
+                factor_id,
+                step,
+                used_at,
+            } => Self::TotpStep {
+                factor_id: factor_id.to_owned(),
+                step,
+                used_at: used_at.to_owned(),
+            },
+            Spend::BackupCode {
+                record_id,
+                code_hashes,
+                used_at,
+            } => Self::BackupCode {
+                record_id: record_id.to_owned(),
+                hashes: hashes_json(code_hashes),
+                used_at: used_at.to_owned(),
+            },
+        }
+    }
+}
+
+/// Spends one backup code (of the record, hash any of the JSON array `hashes`) inside the caller's
+/// transaction and stamps the set; the codes left, or `None` when none matched (nothing changed).
+fn spend_code(
+    c: &Connection,
+    record_id: &str,
+    hashes: &str,
+    used_at: &str,
+) -> rusqlite::Result<Option<i64>> {
+    if c.prepare_cached(CONSUME_BACKUP_CODE)?
+        .execute(params![record_id, hashes])?
+        == 0
+    {
+        return Ok(None);
+    }
+    c.prepare_cached(&positional(q::TOUCH_BACKUP_FACTOR))?
+        .execute(params![record_id, used_at])?;
+    c.prepare_cached(&positional(q::COUNT_BACKUP_CODES))?
+        .query_row([record_id], |r| r.get(0))
+        .map(Some)
+}
+
+/// Whether `spend` went through inside the caller's transaction, and the codes left of a backup code.
+fn spend_one(c: &Connection, spend: &OwnedSpend) -> rusqlite::Result<Option<Option<i64>>> {
+    match spend {
+        OwnedSpend::TotpStep {
+            factor_id,
+            step,
+            used_at,
+        } => Ok((c
+            .prepare_cached(&positional(q::USE_TOTP_STEP))?
+            .execute(params![factor_id, step, used_at])?
+            > 0)
+        .then_some(None)),
+        OwnedSpend::BackupCode {
+            record_id,
+            hashes,
+            used_at,
+        } => Ok(spend_code(c, record_id, hashes, used_at)?.map(Some)),
+    }
+}
+
+pub(super) async fn complete_second_step(
+    store: &SqliteStore,
+    session: TicketKey<'_>,
+    max_failures: i64,
+    now_ms: i64,
+    spend: Spend<'_>,
+    events: &[AuditRow],
+) -> Result<StepOutcome> {
+    let key = owned_key(session);
+    let spend = OwnedSpend::of(spend);
+    let events = events.to_vec();
+    store
+        .write(move |c| {
+            // Dropping the transaction without a commit rolls back whatever it did so far.
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let session = tx
+                .prepare_cached(&positional(crate::sql::CONSUME_TICKET))?
+                .query_row(
+                    params![key[0], key[1], key[2], "", now_ms, max_failures],
+                    |_| Ok(()),
+                )
+                .optional()?;
+            if session.is_none() {
+                return Ok(StepOutcome::NoSession);
+            }
+            let Some(backup_codes_left) = spend_one(&tx, &spend)? else {
+                return Ok(StepOutcome::Refused);
+            };
+            insert_events(&tx, &events)?;
             tx.commit()?;
-            Ok(Some(left))
+            Ok(StepOutcome::Done { backup_codes_left })
         })
         .await
 }

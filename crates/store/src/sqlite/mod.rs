@@ -836,6 +836,17 @@ impl Store for SqliteStore {
         factors::change(self, crate::factors_sql::USE_TOTP_STEP, args).await
     }
 
+    async fn complete_second_step(
+        &self,
+        session: TicketKey<'_>,
+        max_failures: i64,
+        now_ms: i64,
+        spend: crate::Spend<'_>,
+        events: &[AuditRow],
+    ) -> Result<crate::StepOutcome> {
+        factors::complete_second_step(self, session, max_failures, now_ms, spend, events).await
+    }
+
     async fn touch_factor(&self, factor_id: &str, used_at: &str) -> Result<()> {
         let args = [factor_id.to_owned(), used_at.to_owned()].map(rusqlite::types::Value::Text);
         factors::change(self, crate::factors_sql::TOUCH_FACTOR, args)

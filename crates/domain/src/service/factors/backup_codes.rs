@@ -5,6 +5,7 @@
 use super::super::Gatehouse;
 use super::super::audit::kinds;
 use super::access::{Need, Reauth};
+use super::spending::Spending;
 use super::{SecondFactor, VERIFIED, backup_codes_answer, disabled};
 use crate::access::{Caller, RequestInfo};
 use crate::collection::Collection;
@@ -48,32 +49,18 @@ impl SecondFactor for BackupCodes {
         Ok((remaining > 0).then(|| json!({"type": METHOD, "remaining": remaining})))
     }
 
-    async fn check(
+    fn verify(
         &self,
         gh: &Gatehouse,
-        c: &Collection,
         record: &Record,
         _: &[FactorRow],
         code: &str,
-        request: &RequestInfo,
-    ) -> Result<Option<Value>> {
-        let Some(code) = backup::normalize(code) else {
-            return Ok(None);
-        };
-        let hashes = gh.key.hashes(HASH_PURPOSE, &code_input(record.id(), &code));
-        let now = gh.now();
-        let Some(remaining) = gh
-            .store
-            .consume_backup_code(record.id(), &hashes, &now)
-            .await?
-        else {
-            return Ok(None);
-        };
-        gh.audit_factor(c, record.id(), METHOD, kinds::BACKUP_CODE_USED, request)
-            .await?;
-        let what = format!("A backup code was used; {remaining} left.");
-        gh.alert_owner(c, record, &what, request).await?;
-        Ok(Some(json!({"backupCodesRemaining": remaining})))
+    ) -> Result<Option<Spending>> {
+        // Whether the code is one of the record's is for the spend to find: its hash is all
+        // there is to look for.
+        Ok(backup::normalize(code).map(|code| Spending::BackupCode {
+            hashes: gh.key.hashes(HASH_PURPOSE, &code_input(record.id(), &code)),
+        }))
     }
 }
 

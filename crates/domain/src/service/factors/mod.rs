@@ -13,6 +13,7 @@ mod devices;
 mod email;
 mod manage;
 mod sms;
+mod spending;
 mod totp;
 
 pub use access::Reauth;
@@ -31,6 +32,7 @@ use async_trait::async_trait;
 use gatehouse_store::FactorRow;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use spending::Spending;
 
 pub(super) const PENDING: &str = "pending";
 pub(super) const VERIFIED: &str = "verified";
@@ -52,17 +54,16 @@ pub(super) trait SecondFactor: Send + Sync {
         record: &Record,
         factors: &[FactorRow],
     ) -> Result<Option<Value>>;
-    /// Checks `code` and consumes what is single-use (a TOTP step, a backup code). `None` for a
-    /// wrong code; otherwise what the answer's `meta` gains.
-    async fn check(
+    /// Checks `code` without writing anything: what a success spends (a TOTP step, a backup
+    /// code), or `None` for a wrong code. The caller writes the spend, so that a second step
+    /// spends it in the same transaction as its MFA session.
+    fn verify(
         &self,
         gh: &Gatehouse,
-        c: &Collection,
         record: &Record,
         factors: &[FactorRow],
         code: &str,
-        request: &RequestInfo,
-    ) -> Result<Option<Value>>;
+    ) -> Result<Option<Spending>>;
 }
 
 /// Every second factor, in the order the challenge lists them.
@@ -132,27 +133,34 @@ impl Gatehouse {
         self.check_superuser_ip(&c.id, &request.ip).await?;
         let context = format!("{},{method}", step.first);
         self.check_auth_rule(&c, &step.record, None, &context, request)?;
-        let factors = self.store.list_factors(step.record.id()).await?;
-        // Only the holder of the session may spend a code: concurrent steps on one session
-        // must not burn several backup codes for one login.
-        let claimed = self.claim_session(&step).await?;
-        let meta = factor
-            .check(self, &c, &step.record, &factors, &login.code, request)
-            .await;
-        if !matches!(meta, Ok(Some(_))) {
-            self.release_session(&claimed).await?;
-        }
-        let meta = meta?;
-        let proof = self
-            .close_second_step(&c, &step, method, meta.is_some(), true, request)
+        let record = &step.record;
+        let factors = self.store.list_factors(record.id()).await?;
+        let Some(spending) = factor.verify(self, record, &factors, &login.code)? else {
+            return Err(self.refuse_second_step(&c, &step, method, request).await);
+        };
+        // The session, the spend and the audit rows go in one transaction: of concurrent steps
+        // on one session one spends, and a code used meanwhile leaves the session as it was.
+        let events = spending
+            .audit_kind()
+            .map(|kind| self.factor_row(&c, record.id(), method, kind, request))
+            .into_iter()
+            .collect();
+        let used_at = self.now();
+        let spend = spending.as_spend(record.id(), &used_at);
+        let (proof, codes_left) = self
+            .pass_second_step(&c, &step, method, spend, events, request)
             .await?;
+        let meta = match codes_left {
+            Some(left) => self.backup_code_spent(&c, record, left, request).await?,
+            None => None,
+        };
         let record = step.record;
         let device = match login.trust_device {
             true => self.trust_device(&c, &record, request).await?,
             false => None,
         };
         let mut answer = self.finish_login(&c, record, &proof, request).await?;
-        answer.meta = meta.filter(|m| m.as_object().is_some_and(|o| !o.is_empty()));
+        answer.meta = meta;
         add_device_token(&mut answer, device);
         Ok(answer)
     }
@@ -227,8 +235,11 @@ impl Gatehouse {
             return Ok(None);
         };
         let factors = self.store.list_factors(record.id()).await?;
-        Ok(factor
-            .check(self, c, record, &factors, code, request)
+        let Some(spending) = factor.verify(self, record, &factors, code)? else {
+            return Ok(None);
+        };
+        Ok(self
+            .spend_alone(c, record, spending, request)
             .await?
             .map(|meta| (factor.method(), Some(meta))))
     }

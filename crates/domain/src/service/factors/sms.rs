@@ -71,15 +71,13 @@ impl SecondFactor for Sms {
     }
 
     /// SMS codes are checked by `auth-with-otp` (they are sent first), never here.
-    async fn check(
+    fn verify(
         &self,
         _: &Gatehouse,
-        _: &Collection,
         _: &Record,
         _: &[FactorRow],
         _: &str,
-        _: &RequestInfo,
-    ) -> Result<Option<Value>> {
+    ) -> Result<Option<super::spending::Spending>> {
         Ok(None)
     }
 }

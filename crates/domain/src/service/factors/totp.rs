@@ -6,6 +6,7 @@
 use super::super::Gatehouse;
 use super::super::second_step::INVALID_CODE;
 use super::access::{Need, Reauth};
+use super::spending::Spending;
 use super::{PENDING, SecondFactor, backup_codes_answer, check_fields, disabled};
 use crate::access::{Caller, RequestInfo};
 use crate::collection::Collection;
@@ -96,27 +97,22 @@ impl SecondFactor for Totp {
         Ok(super::verified(factors, METHOD).map(|_| json!({"type": METHOD})))
     }
 
-    async fn check(
+    fn verify(
         &self,
         gh: &Gatehouse,
-        _: &Collection,
         record: &Record,
         factors: &[FactorRow],
         code: &str,
-        _: &RequestInfo,
-    ) -> Result<Option<Value>> {
+    ) -> Result<Option<Spending>> {
         let Some(factor) = super::verified(factors, METHOD) else {
             return Ok(None);
         };
-        let Some(step) = gh.totp_step(factor, record, code)? else {
-            return Ok(None);
-        };
-        let now = gh.now();
         Ok(gh
-            .store
-            .use_totp_step(&factor.id, step, &now)
-            .await?
-            .then(|| json!({})))
+            .totp_step(factor, record, code)?
+            .map(|step| Spending::TotpStep {
+                factor_id: factor.id.clone(),
+                step,
+            }))
     }
 }
 
