@@ -23,6 +23,8 @@ const KNOWN_DIFFERENCES = [
   { side: 'gatehouse', pattern: /^smtp\.(tlsMode|allowInsecureAuth)$/, reason: 'Gatehouse SMTP TLS mode and clear-text AUTH opt-out (README: Mail)' },
   { side: 'pocketbase', gap: true, pattern: /^(backups|s3|batch|logs)(\.|\[|$)/, reason: 'PocketBase features Gatehouse does not have (file backups, S3 storage, batch API, request logs)' },
   { side: 'gatehouse', pattern: /^(totp|sms|backupCodes)(\.|$)/, reason: 'Gatehouse second-factor collection options / SMS settings (mfa-design.md §4, §9)' },
+  { side: 'gatehouse', pattern: /^securityAlertTemplate(\.|$)/, reason: 'Gatehouse mail to the owner when second factors change (README: Two-factor authentication)' },
+  { side: 'gatehouse', pattern: /^pages(\.|$)/, reason: 'Gatehouse hosted sign-in page: origins it may hand back to (README: Hosted sign-in page)' },
 ];
 
 const USER = { email: 'alice@example.com', password: 'alice-password-1' };
