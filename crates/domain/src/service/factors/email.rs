@@ -6,11 +6,12 @@ use super::super::Gatehouse;
 use super::super::mailing::check_address;
 use super::super::ticket_data::{OtpData, TicketData};
 use super::access::{Need, Reauth};
-use super::{PENDING, check_fields, disabled};
+use super::possession::Enrolment;
+use super::{PENDING, disabled};
 use crate::access::{Caller, RequestInfo};
 use crate::error::{Error, FieldErrors, Result};
 use crate::random;
-use gatehouse_store::{FactorRow, StoreError, TicketKey, TicketRow};
+use gatehouse_store::{FactorRow, StoreError, TicketRow};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -123,56 +124,17 @@ impl Gatehouse {
             .factor_owner(collection, id, caller, request, Need::Enrol)
             .await?;
         let c = owner.collection.clone();
-        check_fields(&[("otpId", otp_id, 255), ("code", code, 64)])?;
-        let record = &owner.record;
-        let invalid = || Error::bad_request(super::super::second_step::INVALID_CODE);
-        let key = TicketKey {
-            id: otp_id,
-            kind: TICKET,
-            record_id: record.id(),
-        };
-        self.reserve_code_attempt(key).await.map_err(|e| {
-            if e.kind == crate::error::ErrorKind::TooManyRequests {
-                e
-            } else {
-                invalid()
-            }
-        })?;
-        let now = self.clock.now_millis();
-        let stored = self
-            .store
-            .find_ticket(otp_id, TICKET, now)
-            .await?
-            .filter(|t| t.record_id == record.id())
-            .ok_or_else(invalid)?;
-        if !self.key.verify(
-            HASH_PURPOSE,
-            &format!("{otp_id}:{code}"),
-            &stored.secret_hash,
-        ) {
-            return Err(invalid());
+        if !c.otp.enabled {
+            return Err(disabled(METHOD));
         }
-        let ticket = self
-            .store
-            .consume_ticket(key, &stored.secret_hash, self.otp_limits().per_code, now)
-            .await?
-            .ok_or_else(invalid)?;
-        let sent_to = OtpData::of(&ticket).sent_to;
-        let factors = self.store.list_factors(record.id()).await?;
-        let pending = factors
-            .iter()
-            .find(|f| f.kind == METHOD && f.status == PENDING && f.target == sent_to)
-            .ok_or_else(invalid)?;
-        self.verify_pending_factor(
-            &c,
-            record,
-            pending,
-            0,
-            "An email address for sign-in codes was added.",
-            request,
-        )
-        .await?
-        .ok_or_else(invalid)?;
+        let enrolment = Enrolment {
+            factor: METHOD,
+            ticket: TICKET,
+            hash_purpose: HASH_PURPOSE,
+            added: "An email address for sign-in codes was added.",
+        };
+        self.confirm_possession(&c, &owner.record, &enrolment, (otp_id, code), request)
+            .await?;
         Ok(json!({}))
     }
 

@@ -12,6 +12,7 @@ mod backup_codes;
 mod devices;
 mod email;
 mod manage;
+mod possession;
 mod sms;
 mod spending;
 mod totp;

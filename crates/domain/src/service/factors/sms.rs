@@ -11,6 +11,7 @@ use super::super::otp::OTP_TICKET;
 use super::super::second_step::INVALID_SESSION;
 use super::super::ticket_data::{OtpData, TicketData};
 use super::access::{Need, Reauth};
+use super::possession::Enrolment;
 use super::{PENDING, SecondFactor, backup_codes_answer, check_fields, disabled};
 use crate::access::{Caller, RequestInfo};
 use crate::collection::Collection;
@@ -149,57 +150,15 @@ impl Gatehouse {
         if !c.sms.enabled {
             return Err(disabled(METHOD));
         }
-        check_fields(&[("otpId", otp_id, 255), ("code", code, 64)])?;
-        let record = &owner.record;
-        let invalid = || Error::bad_request(super::super::second_step::INVALID_CODE);
-        let key = TicketKey {
-            id: otp_id,
-            kind: ENROL_TICKET,
-            record_id: record.id(),
+        let enrolment = Enrolment {
+            factor: METHOD,
+            ticket: ENROL_TICKET,
+            hash_purpose: HASH_PURPOSE,
+            added: "A phone for sign-in codes was added.",
         };
-        self.reserve_code_attempt(key).await.map_err(|e| {
-            if e.kind == crate::error::ErrorKind::TooManyRequests {
-                e
-            } else {
-                invalid()
-            }
-        })?;
-        let now = self.clock.now_millis();
-        let stored = self
-            .store
-            .find_ticket(otp_id, ENROL_TICKET, now)
-            .await?
-            .filter(|t| t.record_id == record.id())
-            .ok_or_else(invalid)?;
-        if !self.key.verify(
-            HASH_PURPOSE,
-            &format!("{otp_id}:{code}"),
-            &stored.secret_hash,
-        ) {
-            return Err(invalid());
-        }
-        let ticket = self
-            .store
-            .consume_ticket(key, &stored.secret_hash, self.otp_limits().per_code, now)
-            .await?
-            .ok_or_else(invalid)?;
-        let sent_to = OtpData::of(&ticket).sent_to;
-        let factors = self.store.list_factors(record.id()).await?;
-        let pending = factors
-            .iter()
-            .find(|f| f.kind == METHOD && f.status == PENDING && f.target == sent_to)
-            .ok_or_else(invalid)?;
         let codes = self
-            .verify_pending_factor(
-                &c,
-                record,
-                pending,
-                0,
-                "A phone for sign-in codes was added.",
-                request,
-            )
-            .await?
-            .ok_or_else(invalid)?;
+            .confirm_possession(&c, &owner.record, &enrolment, (otp_id, code), request)
+            .await?;
         Ok(backup_codes_answer(&codes))
     }
 
