@@ -447,3 +447,102 @@ both_backends!(
         assert_valid_session(&app, &session_of(&done)).await;
     }
 );
+
+both_backends!(
+    the_signup_page_creates_the_record_and_signs_it_in,
+    |app: TestApp| async move {
+        let mut browser = Browser::new(&app);
+        let login = browser.get("/_/login?collection=users").await;
+        assert!(
+            login.html.contains("/_/signup?collection=users"),
+            "users take sign-ups: {}",
+            login.html
+        );
+        let form = browser
+            .get("/_/signup?collection=users&redirect=/welcome")
+            .await;
+        assert_eq!(form.status, 200, "{}", form.html);
+        let csrf = form.field("csrf");
+        let signup = |password_confirm: &'static str| {
+            [
+                ("csrf", csrf.as_str()),
+                ("collection", "users"),
+                ("redirect", "/welcome"),
+                ("identity", "new@example.com"),
+                ("password", PASSWORD),
+                ("passwordConfirm", password_confirm),
+            ]
+        };
+        // The API's field error, on the page; nothing created.
+        let mismatch = browser.post("/_/signup", &signup("not the same"), &[]).await;
+        assert_eq!(mismatch.status, 400, "{}", mismatch.html);
+        assert!(mismatch.html.contains("Repeat password:"), "{}", mismatch.html);
+        assert!(mismatch.cookie("gh_session").is_none());
+        let su = app.superuser_token().await;
+        let none = app
+            .get(
+                "/api/collections/users/records?filter=email%3D%22new%40example.com%22",
+                Some(&su),
+            )
+            .await;
+        assert_eq!(none.json["totalItems"], 0, "{}", none.text);
+
+        let done = browser.post("/_/signup", &signup(PASSWORD), &[]).await;
+        assert_eq!(done.status, 303, "{}", done.html);
+        assert_eq!(done.location, "/welcome");
+        assert_valid_session(&app, &session_of(&done)).await;
+        let stored = app
+            .get(
+                "/api/collections/users/records?filter=email%3D%22new%40example.com%22",
+                Some(&su),
+            )
+            .await;
+        assert_eq!(stored.json["totalItems"], 1, "{}", stored.text);
+
+        // The same form again: the address is taken, the API's answer, no second record.
+        let twice = browser.post("/_/signup", &signup(PASSWORD), &[]).await;
+        assert_eq!(twice.status, 400, "{}", twice.html);
+        assert!(twice.html.contains("Email:"), "{}", twice.html);
+        assert!(twice.cookie("gh_session").is_none());
+        let forged = browser
+            .post(
+                "/_/signup",
+                &[("csrf", "00ff"), ("identity", "x@example.com")],
+                &[],
+            )
+            .await;
+        assert_eq!(forged.status, 403, "{}", forged.html);
+    }
+);
+
+both_backends!(
+    a_collection_without_a_create_rule_takes_no_signups,
+    |app: TestApp| async move {
+        let su = app.superuser_token().await;
+        let closed = app
+            .patch(
+                "/api/collections/users",
+                Some(&su),
+                json!({"createRule": null}),
+            )
+            .await;
+        assert_eq!(closed.status, 200, "{}", closed.text);
+        let mut browser = Browser::new(&app);
+        let login = browser.get("/_/login?collection=users").await;
+        assert!(!login.html.contains("/_/signup"), "{}", login.html);
+        let form = browser.get("/_/signup?collection=users").await;
+        assert_eq!(form.status, 403, "{}", form.html);
+        assert!(form.html.contains("does not take sign-ups"), "{}", form.html);
+        // Posting anyway: the create rule refuses, as the API would.
+        let csrf = browser.get("/_/login").await.field("csrf");
+        let fields = [
+            ("csrf", csrf.as_str()),
+            ("identity", "new@example.com"),
+            ("password", PASSWORD),
+            ("passwordConfirm", PASSWORD),
+        ];
+        let refused = browser.post("/_/signup", &fields, &[]).await;
+        assert_eq!(refused.status, 403, "{}", refused.html);
+        assert!(refused.cookie("gh_session").is_none());
+    }
+);

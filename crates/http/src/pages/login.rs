@@ -33,7 +33,7 @@ pub async fn login_form(State(s): State<AppState>, headers: HeaderMap, params: P
     first_step(&s, &v, String::new(), String::new(), StatusCode::OK).await
 }
 
-async fn first_step(
+pub(crate) async fn first_step(
     s: &AppState,
     v: &Visit,
     identity: String,
@@ -51,6 +51,11 @@ async fn first_step(
         password: methods["password"]["enabled"].as_bool() == Some(true),
         otp: methods["otp"]["enabled"].as_bool() == Some(true),
         identity,
+        signup: if super::signup::open_for_signup(s, &v.ctx.collection).await {
+            v.link("/_/signup")
+        } else {
+            String::new()
+        },
     };
     v.page(status, page, &[])
 }
@@ -308,7 +313,7 @@ async fn settle_second_step(
 }
 
 /// The next form of the flow, or the hand-back.
-async fn advance(s: &AppState, v: &Visit, next: Next, identity: &str) -> Response {
+pub(crate) async fn advance(s: &AppState, v: &Visit, next: Next, identity: &str) -> Response {
     match next {
         Next::SignedIn(signed) => hand_back(s, v, &signed).await,
         Next::SecondStep(Challenge { mfa_id, methods }) => {

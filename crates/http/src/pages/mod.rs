@@ -13,6 +13,7 @@ mod csrf;
 mod flow;
 mod handback;
 mod login;
+mod signup;
 mod views;
 mod visit;
 
@@ -36,6 +37,7 @@ pub fn all() -> Router<AppState> {
         .route("/_/login/enrol", post(login::enrol))
         .route("/_/login/continue", post(login::after_enrolment))
         .route("/_/logout", post(login::logout))
+        .route("/_/signup", get(signup::signup_form).post(signup::signup))
         .route(
             "/_/auth/confirm-verification/{token}",
             get(confirm::verification_form),

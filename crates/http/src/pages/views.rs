@@ -21,6 +21,20 @@ pub(crate) struct LoginPage {
     pub(crate) password: bool,
     pub(crate) otp: bool,
     pub(crate) identity: String,
+    /// The sign-up page's link, when the collection takes sign-ups (empty otherwise).
+    pub(crate) signup: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "signup.html")]
+pub(crate) struct SignupPage {
+    pub(crate) title: &'static str,
+    pub(crate) error: String,
+    pub(crate) ctx: Ctx,
+    pub(crate) email: String,
+    /// The API's field errors, one line each.
+    pub(crate) problems: Vec<String>,
+    pub(crate) sign_in: String,
 }
 
 #[derive(Template, WebTemplate)]

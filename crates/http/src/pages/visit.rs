@@ -26,6 +26,7 @@ pub(crate) struct Posted {
     pub(crate) redirect: String,
     pub(crate) identity: String,
     pub(crate) password: String,
+    pub(crate) password_confirm: String,
     pub(crate) mfa_id: String,
     pub(crate) enroll_token: String,
     pub(crate) otp_id: String,
@@ -97,12 +98,17 @@ impl Visit {
     }
 
     pub(crate) fn login_link(&self) -> String {
+        self.link("/_/login")
+    }
+
+    /// `path` with this visit's collection and redirect.
+    pub(crate) fn link(&self, path: &str) -> String {
         let query = serde_urlencoded::to_string([
             ("collection", self.ctx.collection.as_str()),
             ("redirect", self.ctx.redirect.as_str()),
         ])
         .unwrap_or_default();
-        format!("/_/login?{query}")
+        format!("{path}?{query}")
     }
 }
 
