@@ -485,7 +485,7 @@ both_backends!(
                 Some(&su),
             )
             .await;
-        assert_eq!(none.json["totalItems"], 0, "{}", none.text);
+        assert_eq!(none.body["totalItems"], 0, "{}", none.text);
 
         let done = browser.post("/_/signup", &signup(PASSWORD), &[]).await;
         assert_eq!(done.status, 303, "{}", done.html);
@@ -497,7 +497,7 @@ both_backends!(
                 Some(&su),
             )
             .await;
-        assert_eq!(stored.json["totalItems"], 1, "{}", stored.text);
+        assert_eq!(stored.body["totalItems"], 1, "{}", stored.text);
 
         // The same form again: the address is taken, the API's answer, no second record.
         let twice = browser.post("/_/signup", &signup(PASSWORD), &[]).await;
