@@ -160,7 +160,7 @@ def report(renders, page_ms, health_ms, flows, per_flow, version):
     return "\n".join([
         f"# Hosted pages benchmark ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})",
         "",
-        f"Gatehouse {version}; server CPU per request on one keep-alive connection.",
+        f"{version}; server CPU per request on one keep-alive connection.",
         "",
         "| reading | server CPU | target | |",
         "|---|---:|---|---|",
