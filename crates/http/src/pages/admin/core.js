@@ -41,7 +41,8 @@ export const yesNo = (b) => (b ? 'Yes' : 'No');
 export const shown = (s) => (s === '' || s === undefined || s === null ? '—' : String(s));
 
 export function table(caption, headers, rows) {
-  return el('div', { class: 'table-wrap' },
+  // A region that scrolls sideways on a phone: focusable, so the keyboard can scroll it too.
+  return el('div', { class: 'table-wrap', role: 'region', 'aria-label': caption, tabindex: 0 },
     el('table', {},
       el('caption', { class: 'sr', text: caption }),
       el('thead', {}, el('tr', {}, headers.map((h) => el('th', { scope: 'col', text: h })))),
