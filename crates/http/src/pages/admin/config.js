@@ -294,7 +294,7 @@ function rateLimitsForm(limits, save) {
   return form([
     field('rateLimits.enabled', 'Limit requests per client IP', 'bool', { value: limits.enabled }),
     field('rateLimits.excludedIPs', 'Never limit (IPs or CIDRs)', 'list', { value: limits.excludedIPs }),
-    el('div', { class: 'table-wrap' }, el('table', {},
+    el('div', { class: 'table-wrap', role: 'region', 'aria-label': 'Rate-limit rules', tabindex: 0 }, el('table', {},
       el('caption', { class: 'sr', text: 'Rate-limit rules' }),
       el('thead', {}, el('tr', {}, ['Label', 'Audience', 'Seconds', 'Requests', 'Action'].map((h) => el('th', { scope: 'col', text: h })))),
       body)),
