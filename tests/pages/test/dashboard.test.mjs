@@ -243,6 +243,9 @@ test('a superuser manages a user, the audit log and the settings from the dashbo
     await checkPage(page, 'dash-10-signed-out');
 
     assert.deepEqual(errors, [], 'no console errors');
+  } catch (e) {
+    console.log('DEBUG', await page.locator('main').innerText(), errors);
+    throw e;
   } finally {
     await b.close();
   }
@@ -264,8 +267,9 @@ test('a superuser with an authenticator app passes the second step; an expired t
     await signIn(page, email, PASSWORD);
     await page.getByRole('heading', { name: 'Second step' }).waitFor();
     await checkBoth(page, 'dash-11-second-step');
-    await page.getByLabel('Code from your authenticator app').fill(await appCode(acct, 1));
-    await page.getByRole('button', { name: 'Verify' }).click();
+    const app = section(page, 'Authenticator app');
+    await app.getByLabel('Code from your authenticator app').fill(await appCode(acct, 1));
+    await app.getByRole('button', { name: 'Verify' }).click();
     await page.getByRole('heading', { name: 'Auth collections' }).waitFor();
 
     await page.evaluate((key) => {

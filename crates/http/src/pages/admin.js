@@ -16,8 +16,6 @@ const app = document.getElementById('app');
 const nav = document.getElementById('nav');
 let renderCount = 0;
 
-let renderCount = 0;
-
 function route() {
   const [path, query = ''] = location.hash.replace(/^#/, '').split('?');
   let parts;

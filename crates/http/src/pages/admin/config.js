@@ -1,7 +1,9 @@
 // The configuration views: a collection's auth options, the audit log and the settings. Each
 // form sends only its own part (PATCH merges it into the rest).
 
-import { SU, api, collect, collectionPath, el, enc, field, form, hidden, readSession, say, shown } from './core.js';
+import {
+  SU, api, collect, collectionPath, el, enc, field, form, hidden, pager, readSession, say, shown, table,
+} from './core.js';
 import { authCollections } from './records.js';
 
 export async function optionsView([name]) {
