@@ -1,7 +1,7 @@
 // The dashboard's building blocks: DOM helpers, the session, API calls and forms.
 //
 // Safety rules kept here: every piece of data reaches the page through textContent or an
-// attribute (never innerHTML); the token lives only in sessionStorage (gone with the tab), never
+// attribute (never parsed as HTML); the token lives only in sessionStorage (gone with the tab), never
 // in a URL; a session ends when the token expires or after IDLE_MS without activity.
 
 export const SU = '_superusers';
