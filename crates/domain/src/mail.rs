@@ -125,7 +125,10 @@ mod tests {
     #[test]
     fn failures_are_summed_up_without_the_servers_words() {
         let refused = "SMTP: permanent error (550): 5.1.1 <x@y> secret-looking reply";
-        assert_eq!(failure_summary(refused), "the SMTP server refused the message");
+        assert_eq!(
+            failure_summary(refused),
+            "the SMTP server refused the message"
+        );
         assert_eq!(
             failure_summary("SMTP connect: Connection refused (os error 111)"),
             "the SMTP server could not be reached"

@@ -10,8 +10,8 @@ use super::mailing::{check_address, escape, mask_email};
 use super::{Gatehouse, require_superuser};
 use crate::access::{Caller, RequestInfo};
 use crate::clock::format_datetime;
-use crate::collection::{Collection, SUPERUSERS_ID};
 use crate::collection::options::EmailTemplate;
+use crate::collection::{Collection, SUPERUSERS_ID};
 use crate::error::{Error, FieldErrors, Result, codes};
 use crate::factor_codes::phone;
 use crate::mail::failure_summary;
@@ -125,10 +125,7 @@ impl Gatehouse {
         self.count_test_sms_caps(&to).await?;
         let sms = OutgoingSms {
             to: to.clone(),
-            message: format!(
-                "This is a test message from {}.",
-                settings.meta.app_name
-            ),
+            message: format!("This is a test message from {}.", settings.meta.app_name),
             kind: "test",
         };
         if let Err(e) = self.sms_transport().send(&settings.sms, &sms).await {
@@ -157,11 +154,7 @@ impl Gatehouse {
         name: &str,
         errors: &mut FieldErrors,
     ) -> Result<Option<std::sync::Arc<Collection>>> {
-        let name = if name.is_empty() {
-            SUPERUSERS_ID
-        } else {
-            name
-        };
+        let name = if name.is_empty() { SUPERUSERS_ID } else { name };
         if name.chars().count() > 255 {
             errors.length_out_of_range("collection", 1, 255);
             return Ok(None);
@@ -205,10 +198,7 @@ fn template_of<'a>(
     alert_info: &'a str,
 ) -> (&'a EmailTemplate, Vec<(&'static str, &'a str)>) {
     match name {
-        "password-reset" => (
-            &c.reset_password_template,
-            vec![("{TOKEN}", TEST_TOKEN)],
-        ),
+        "password-reset" => (&c.reset_password_template, vec![("{TOKEN}", TEST_TOKEN)]),
         "email-change" => (
             &c.confirm_email_change_template,
             vec![("{TOKEN}", TEST_TOKEN)],

@@ -60,7 +60,8 @@ async fn the_page_runs_only_our_scripts_and_calls_only_our_api() {
         let html = &page.text;
         assert_eq!(
             html.matches("<script").count(),
-            html.matches("<script src=").count() + html.matches("<script type=\"module\" src=").count()
+            html.matches("<script src=").count()
+                + html.matches("<script type=\"module\" src=").count()
         );
         assert!(!html.contains("style="), "{html}");
         let forward = html.find("/_/forward.js").expect("the forwarder");
@@ -71,10 +72,22 @@ async fn the_page_runs_only_our_scripts_and_calls_only_our_api() {
         assert!(all.len() >= 3, "the entry imports its modules");
         for (path, r) in &all {
             assert_eq!(r.status, 200, "{path}");
-            assert_eq!(header(r, "content-type"), "text/javascript; charset=utf-8", "{path}");
+            assert_eq!(
+                header(r, "content-type"),
+                "text/javascript; charset=utf-8",
+                "{path}"
+            );
             assert_eq!(header(r, "cache-control"), "no-store", "{path}");
             // Data reaches the page as text: no HTML parsing of strings, no code from strings.
-            for banned in ["innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function", ".style."] {
+            for banned in [
+                "innerHTML",
+                "outerHTML",
+                "insertAdjacentHTML",
+                "document.write",
+                "eval(",
+                "new Function",
+                ".style.",
+            ] {
                 assert!(!r.text.contains(banned), "{banned} in {path}");
             }
             // The token is never put where a URL could carry it.
@@ -97,10 +110,21 @@ async fn mail_links_of_pocketbase_still_reach_the_confirm_pages() {
         let script = app.get("/_/forward.js", None).await;
         assert_eq!(script.status, 200);
         assert!(header(&script, "content-type").starts_with("text/javascript"));
-        for page in ["confirm-verification", "confirm-password-reset", "confirm-email-change"] {
-            assert!(script.text.contains(page.split('-').nth(1).unwrap()), "{page}");
+        for page in [
+            "confirm-verification",
+            "confirm-password-reset",
+            "confirm-email-change",
+        ] {
+            assert!(
+                script.text.contains(page.split('-').nth(1).unwrap()),
+                "{page}"
+            );
         }
-        assert!(script.text.contains("location.replace('/_/auth/'"), "{}", script.text);
+        assert!(
+            script.text.contains("location.replace('/_/auth/'"),
+            "{}",
+            script.text
+        );
         // The dashboard leaves such links alone (forward.js moves them).
         let entry = app.get("/_/admin.js", None).await;
         assert!(entry.text.contains("#\\/auth\\/"), "{}", entry.text);

@@ -48,59 +48,56 @@ fn assert_clear_400(r: &Reply, message: &str) {
     assert!(!r.text.contains(SMTP_SECRET), "{}", r.text);
 }
 
-both_backends!(
-    a_test_mail_goes_out_over_smtp,
-    |app: TestApp| async move {
-        let su = app.superuser_token().await;
-        let sink = SmtpSink::start(false).await;
-        smtp_to(&app, &su, sink.port, "none").await;
+both_backends!(a_test_mail_goes_out_over_smtp, |app: TestApp| async move {
+    let su = app.superuser_token().await;
+    let sink = SmtpSink::start(false).await;
+    smtp_to(&app, &su, sink.port, "none").await;
 
-        let r = app
-            .post(
-                EMAIL,
-                Some(&su),
-                json!({"email": "ann@example.com", "template": "otp"}),
-            )
-            .await;
-        assert_eq!(r.status, 204, "{}", r.text);
-        // Sent before the answer: the sink already has it.
-        let all = sunk(&sink);
-        let message = all.first().expect("a message");
-        assert!(message.contains("To: ann@example.com"), "{message}");
-        assert!(message.contains("Subject: OTP for Gatehouse"), "{message}");
-        assert!(message.contains("123456"), "{message}");
+    let r = app
+        .post(
+            EMAIL,
+            Some(&su),
+            json!({"email": "ann@example.com", "template": "otp"}),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    // Sent before the answer: the sink already has it.
+    let all = sunk(&sink);
+    let message = all.first().expect("a message");
+    assert!(message.contains("To: ann@example.com"), "{message}");
+    assert!(message.contains("Subject: OTP for Gatehouse"), "{message}");
+    assert!(message.contains("123456"), "{message}");
 
-        // Another collection's template, with a stand-in token that opens nothing.
-        let r = app
-            .post(
-                EMAIL,
-                Some(&su),
-                json!({"email": "bob@example.com", "template": "verification", "collection": "users"}),
-            )
-            .await;
-        assert_eq!(r.status, 204, "{}", r.text);
-        let all = sunk(&sink);
-        let verification = all.iter().find(|m| m.contains("bob@example.com")).unwrap();
-        assert!(
-            verification.contains("_GATEHOUSE_TEST_TOKEN_"),
-            "{verification}"
-        );
-        let r = app
-            .post(
-                "/api/collections/users/confirm-verification",
-                None,
-                json!({"token": "_GATEHOUSE_TEST_TOKEN_"}),
-            )
-            .await;
-        assert_eq!(r.status, 400, "{}", r.text);
+    // Another collection's template, with a stand-in token that opens nothing.
+    let r = app
+        .post(
+            EMAIL,
+            Some(&su),
+            json!({"email": "bob@example.com", "template": "verification", "collection": "users"}),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let all = sunk(&sink);
+    let verification = all.iter().find(|m| m.contains("bob@example.com")).unwrap();
+    assert!(
+        verification.contains("_GATEHOUSE_TEST_TOKEN_"),
+        "{verification}"
+    );
+    let r = app
+        .post(
+            "/api/collections/users/confirm-verification",
+            None,
+            json!({"token": "_GATEHOUSE_TEST_TOKEN_"}),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
 
-        let events = tested_events(&app, &su).await;
-        assert_eq!(events.len(), 2, "{events:?}");
-        assert_eq!(events[1]["data"]["channel"], "email");
-        assert_eq!(events[1]["data"]["template"], "otp");
-        assert_eq!(events[1]["data"]["sentTo"], "a***@e******.com");
-    }
-);
+    let events = tested_events(&app, &su).await;
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(events[1]["data"]["channel"], "email");
+    assert_eq!(events[1]["data"]["template"], "otp");
+    assert_eq!(events[1]["data"]["sentTo"], "a***@e******.com");
+});
 
 both_backends!(
     with_smtp_off_the_test_mail_lands_in_the_mail_folder,
@@ -288,7 +285,9 @@ both_backends!(
             .post(SMS, Some(&su), json!({"phone": "9".repeat(5000)}))
             .await;
         assert_eq!(r.status, 400, "{}", r.text);
-        let r = app.post(SMS, Some(&su), json!({"phone": 14155552671_i64})).await;
+        let r = app
+            .post(SMS, Some(&su), json!({"phone": 14155552671_i64}))
+            .await;
         assert_clear_400(&r, "An error occurred while loading the submitted data.");
         assert!(test_messages(&provider).is_empty());
 

@@ -249,7 +249,11 @@ both_backends!(
         let su = app.superuser_token().await;
         let list = listed(&app, &id, &su).await;
         assert_eq!(list.len(), 1);
-        let path = format!("{}/{}", devices_path("users", &id), list[0]["id"].as_str().unwrap());
+        let path = format!(
+            "{}/{}",
+            devices_path("users", &id),
+            list[0]["id"].as_str().unwrap()
+        );
         let r = app.delete(&path, Some(&su)).await;
         assert_eq!(r.status, 204, "{}", r.text);
         assert!(listed(&app, &id, &token).await.is_empty());
