@@ -244,7 +244,7 @@ test('a superuser manages a user, the audit log and the settings from the dashbo
 
     assert.deepEqual(errors, [], 'no console errors');
   } catch (e) {
-    console.log('DEBUG', await page.locator('main').innerText(), errors);
+    console.log('the page showed:', await page.locator('main').innerText(), 'console errors:', errors);
     throw e;
   } finally {
     await b.close();
