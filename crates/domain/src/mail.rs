@@ -37,6 +37,29 @@ pub trait MailTransport: Send + Sync + 'static {
     }
 }
 
+/// What went wrong with a send, in fixed words an API answer may carry: the transport's error
+/// can quote the mail server's reply, so it stays in the log. Reads the prefixes the SMTP
+/// transport (`gatehouse-mail`) starts its errors with.
+pub fn failure_summary(error: &str) -> &'static str {
+    if error.contains("timed out") {
+        "the SMTP server did not answer in time"
+    } else if error.starts_with("SMTP connect") || error.starts_with("SMTP socket") {
+        "the SMTP server could not be reached"
+    } else if error.contains("does not offer STARTTLS") {
+        "the SMTP server does not offer STARTTLS, which smtp.tlsMode requires"
+    } else if error.starts_with("SMTP STARTTLS") || error.starts_with("TLS parameters") {
+        "the TLS handshake with the SMTP server failed"
+    } else if error.contains("without TLS") {
+        "the password would have gone out without TLS (see smtp.tlsMode and smtp.allowInsecureAuth)"
+    } else if error.starts_with("SMTP auth") {
+        "the SMTP server refused the user name or password"
+    } else if error.starts_with("SMTP") || error.contains("SMTP port") {
+        "the SMTP server refused the message"
+    } else {
+        "the message could not be delivered (the server log has the details)"
+    }
+}
+
 /// A plain-text rendering of a mail body: tags dropped, links kept as `text (url)`, the common
 /// entities decoded, blank runs collapsed.
 pub fn html_to_text(html: &str) -> String {
@@ -98,6 +121,27 @@ pub fn html_to_text(html: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failures_are_summed_up_without_the_servers_words() {
+        let refused = "SMTP: permanent error (550): 5.1.1 <x@y> secret-looking reply";
+        assert_eq!(
+            failure_summary(refused),
+            "the SMTP server refused the message"
+        );
+        assert_eq!(
+            failure_summary("SMTP connect: Connection refused (os error 111)"),
+            "the SMTP server could not be reached"
+        );
+        assert_eq!(
+            failure_summary("SMTP auth: permanent error (535): bad"),
+            "the SMTP server refused the user name or password"
+        );
+        assert_eq!(
+            failure_summary("SMTP: timed out"),
+            "the SMTP server did not answer in time"
+        );
+    }
 
     #[test]
     fn html_becomes_readable_text() {

@@ -16,6 +16,8 @@ pub mod kinds {
     pub const IMPERSONATION: &str = "impersonation";
     pub const PASSWORD_CHANGED: &str = "password.changed";
     pub const SETTINGS_CHANGED: &str = "settings.changed";
+    /// A superuser sent a test mail or text message (`/api/settings/test/*`).
+    pub const SETTINGS_TESTED: &str = "settings.tested";
     pub const MFA_REQUIRED: &str = "mfa.required";
     pub const MFA_SUCCESS: &str = "mfa.success";
     pub const MFA_FAILURE: &str = "mfa.failure";

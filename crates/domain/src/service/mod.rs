@@ -21,6 +21,7 @@ pub mod records;
 mod second_step;
 mod settings;
 mod superusers;
+pub mod test_send;
 mod ticket_data;
 mod verification;
 

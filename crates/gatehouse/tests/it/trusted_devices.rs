@@ -1,6 +1,7 @@
 //! Trusted devices over HTTP: `trustDevice` on a second step answers a device token that lets the
 //! next password login skip the second step (header or cookie); the list never shows a token;
-//! revoking one, a new password, removing a factor, a superuser reset and expiry end it; a token
+//! revoking one (the owner, or a superuser), a new password, removing a factor, a superuser reset
+//! and expiry end it; a token
 //! that is not this record's (another record's or collection's, garbage, oversized) is ignored
 //! and leaves the challenge exactly as without it.
 
@@ -237,6 +238,46 @@ both_backends!(
         );
         assert!(listed(&app, &id, &su).await.is_empty());
         let _ = device;
+    }
+);
+
+both_backends!(
+    a_superuser_revokes_a_users_device_but_not_another_superusers,
+    |app: TestApp| async move {
+        let (id, token, secret, _) = enrolled_user(&app, "ann@example.com").await;
+        let device = device_token(&app, "ann@example.com", &secret).await;
+        let su = app.superuser_token().await;
+        let list = listed(&app, &id, &su).await;
+        assert_eq!(list.len(), 1);
+        let path = format!(
+            "{}/{}",
+            devices_path("users", &id),
+            list[0]["id"].as_str().unwrap()
+        );
+        let r = app.delete(&path, Some(&su)).await;
+        assert_eq!(r.status, 204, "{}", r.text);
+        assert!(listed(&app, &id, &token).await.is_empty());
+        assert_ignored(&app, "ann@example.com", PASSWORD, &[(HEADER, &device)]).await;
+        let events = crate::factor_access::event_types(&app, &id).await;
+        assert!(events.contains(&"device.revoked".to_owned()), "{events:?}");
+
+        // Another superuser's devices are theirs (as their reset is the server's).
+        let r = app
+            .post(
+                "/api/collections/_superusers/records",
+                Some(&su),
+                json!({"email": "ops@example.com", "password": PASSWORD, "passwordConfirm": PASSWORD}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let other = r.body["id"].as_str().unwrap();
+        let r = app
+            .delete(
+                &format!("{}/any-device", devices_path("_superusers", other)),
+                Some(&su),
+            )
+            .await;
+        assert_eq!(r.status, 403, "{}", r.text);
     }
 );
 

@@ -4,12 +4,14 @@
 //!
 //! Opening a link only shows a form: mail scanners fetch links, so nothing happens before the
 //! owner presses the button (the form's POST). PocketBase's templates link to
-//! `/_/#/auth/confirm-…/{TOKEN}`, whose token a server never sees; `/_/` answers such links with
-//! a one-line script that moves the token into the path (Gatehouse's own templates need none).
+//! `/_/#/auth/confirm-…/{TOKEN}`, whose token a server never sees; `/_/` (the superuser
+//! dashboard, [`dashboard`]) loads a one-line script first that moves such a token into the path
+//! (Gatehouse's own templates need none).
 
 mod confirm;
 mod cookies;
 mod csrf;
+mod dashboard;
 mod flow;
 mod handback;
 mod login;
@@ -26,7 +28,9 @@ use axum::routing::{get, post};
 
 pub fn all() -> Router<AppState> {
     Router::new()
-        .route("/_/", get(forwarder))
+        .route("/_/", get(dashboard::page))
+        .route("/_/admin.js", get(dashboard::script))
+        .route("/_/admin/{file}", get(dashboard::module))
         .route("/_/forward.js", get(forward_script))
         .route("/_/style.css", get(stylesheet))
         .route("/_/login", get(login::login_form).post(login::password))
@@ -98,19 +102,26 @@ fn with_headers(status: StatusCode, content_type: &'static str, body: String) ->
     (status, content_type, security_headers(), body).into_response()
 }
 
+/// The content security policy of the server-rendered pages: our own style, script and form
+/// targets only.
+const PAGE_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
+     script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
 /// The headers every page gets. Tokens are in some of these URLs, so no referrer leaves them and
 /// no cache keeps them; nothing but our own style, script and form targets may run, and no other
 /// site may frame a page.
 pub(crate) fn security_headers() -> [(HeaderName, HeaderValue); 4] {
+    headers_with_policy(PAGE_POLICY)
+}
+
+/// [`security_headers`] with another content security policy.
+fn headers_with_policy(policy: &'static str) -> [(HeaderName, HeaderValue); 4] {
     [
         (CACHE_CONTROL, HeaderValue::from_static("no-store")),
         (REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
         (
             HeaderName::from_static("content-security-policy"),
-            HeaderValue::from_static(
-                "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; \
-                 form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-            ),
+            HeaderValue::from_static(policy),
         ),
         (
             HeaderName::from_static("x-robots-tag"),
@@ -125,16 +136,6 @@ pub(crate) fn escape(text: &str) -> String {
         .replace('>', "&gt;")
         .replace('"', "&quot;")
         .replace('\'', "&#39;")
-}
-
-async fn forwarder() -> Response {
-    page(
-        StatusCode::OK,
-        "Gatehouse",
-        "<p>Opening your link…</p>\n<script src=\"/_/forward.js\"></script>\n\
-         <noscript><p>This link was made for a page that needs JavaScript. Ask the site's \
-         administrator for a new link, or turn JavaScript on.</p></noscript>",
-    )
 }
 
 /// Moves `#/auth/confirm-…/{TOKEN}` (PocketBase's link form) into the path of our pages.

@@ -16,7 +16,7 @@ mod sms;
 use crate::AppState;
 use axum::Router;
 use axum::http::Method;
-use axum::routing::{MethodFilter, get, on};
+use axum::routing::{MethodFilter, get, on, post};
 
 /// `METHOD "path under /api/collections/{collection}/" => handler, [tags];` — the routes and
 /// [`tags`], the table the rate limiter reads, from one list.
@@ -85,6 +85,8 @@ collection_routes! {
     DELETE "records/{id}/mfa/devices/{device}" => factors::revoke_device, ["manageMfa"];
 }
 
+/// The routes outside a collection: as in PocketBase they have no tags, only the path labels
+/// (`"/api/settings/test/email"`, `"POST /api/settings/"`, `"/api/"` …).
 pub fn all() -> Router<AppState> {
     collection_routes()
         .route("/api/health", get(health::health).head(health::health))
@@ -99,6 +101,8 @@ pub fn all() -> Router<AppState> {
                 .delete(collections::delete),
         )
         .route("/api/settings", get(settings::view).patch(settings::update))
+        .route("/api/settings/test/email", post(settings::test_email))
+        .route("/api/settings/test/sms", post(settings::test_sms))
         .route("/api/audit", get(audit::list))
 }
 

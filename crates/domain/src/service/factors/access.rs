@@ -1,6 +1,6 @@
 //! Who may touch a record's factors (MFA design §4): the record itself with its own auth token,
 //! or with the `enrollToken` of a live MFA session for the enrolment calls; a superuser may
-//! read and reset. Changing or removing a factor also needs a *recent* authentication: a token
+//! read, reset and revoke trusted devices. Changing or removing a factor also needs a *recent* authentication: a token
 //! whose `authTime` is within `mfa.reauthWindow`, or the current password or a factor code in
 //! the body. A wrong one is a failed attempt like any other (no password oracle).
 
@@ -48,6 +48,9 @@ pub(in crate::service) enum Need {
     Enrol,
     /// Change or remove (owner only).
     Change,
+    /// Revoke a trusted device: the owner, or a superuser for a record that is not a superuser
+    /// (as the reset; revoking only takes a shortcut away).
+    Revoke,
 }
 
 const NOT_ALLOWED: &str = "The authorized record is not allowed to perform this action.";
@@ -94,7 +97,12 @@ impl Gatehouse {
                     recent: !impersonated && age <= c.mfa.reauth_window,
                 }
             }
-            (Some(caller), _) if caller.is_superuser() && need == Need::Read => Via::Superuser,
+            (Some(caller), _)
+                if caller.is_superuser()
+                    && (need == Need::Read || (need == Need::Revoke && !c.is_superusers())) =>
+            {
+                Via::Superuser
+            }
             (None, Some(claims)) if claims.id == id => Via::Enrolling {
                 mfa_id: claims.mfa_id,
             },

@@ -115,7 +115,8 @@ impl Gatehouse {
         ))
     }
 
-    /// `DELETE …/records/{id}/mfa/devices/{deviceId}`: the owner revokes one device.
+    /// `DELETE …/records/{id}/mfa/devices/{deviceId}`: the owner (or a superuser, for a record
+    /// that is not one) revokes one device.
     pub async fn revoke_trusted_device(
         &self,
         collection: &str,
@@ -125,7 +126,7 @@ impl Gatehouse {
         request: &RequestInfo,
     ) -> Result<()> {
         let owner = self
-            .factor_owner(collection, id, caller, request, Need::Change)
+            .factor_owner(collection, id, caller, request, Need::Revoke)
             .await?;
         let c = &owner.collection;
         let record = &owner.record;

@@ -35,6 +35,7 @@ const HOUR_MS: i64 = 3600 * 1000;
 const DAY_MS: i64 = 24 * HOUR_MS;
 /// Cap counters are never evicted (they are not rate-limit buckets).
 const CAP_PREFIX: &str = "sms-cap:";
+const CAPPED: &str = "Too many text messages were sent, please try again later.";
 
 pub(super) struct Sms;
 
@@ -236,7 +237,7 @@ impl Gatehouse {
     }
 
     /// A valid phone the settings allow: 400 with a field error otherwise.
-    async fn checked_phone(&self, input: &str) -> Result<String> {
+    pub(in crate::service) async fn checked_phone(&self, input: &str) -> Result<String> {
         let mut errors = FieldErrors::default();
         let parsed = match phone::parse(input) {
             Ok(p) => Some(p),
@@ -360,6 +361,15 @@ impl Gatehouse {
         Ok(otp_id)
     }
 
+    /// Counts a superuser's test message against the number's and the server's caps (it is no
+    /// record's): over either, 429 and nothing is counted or sent.
+    pub(in crate::service) async fn count_test_sms_caps(&self, phone: &str) -> Result<()> {
+        match self.hit_sms_caps(phone, None).await? {
+            None => Ok(()),
+            Some(_) => Err(Error::too_many_requests(CAPPED)),
+        }
+    }
+
     /// Counts one message against every cap; over any of them, 429 and the message is not
     /// counted (nor sent). On PostgreSQL the counters are shared by every instance.
     async fn count_sms_caps(
@@ -369,24 +379,45 @@ impl Gatehouse {
         phone: &str,
         request: &RequestInfo,
     ) -> Result<()> {
+        let Some(cap) = self.hit_sms_caps(phone, Some(record.id())).await? else {
+            return Ok(());
+        };
+        let event = Event {
+            kind: kinds::SMS_CAPPED,
+            collection_id: &c.id,
+            record_id: record.id(),
+            method: METHOD,
+            data: json!({"cap": cap, "sentTo": masked(phone)}),
+        };
+        self.audit(event, request).await?;
+        Err(Error::too_many_requests(CAPPED))
+    }
+
+    /// Counts one message to `phone` (for `record_id`, if any) against the caps; the first cap
+    /// it goes over, in which case nothing stays counted.
+    async fn hit_sms_caps(
+        &self,
+        phone: &str,
+        record_id: Option<&str>,
+    ) -> Result<Option<&'static str>> {
         let caps = self.current_settings().await?.sms.caps.clone();
         let now = self.clock.now_millis();
         let number = self.key.hash("sms-cap-number", phone);
-        let counters = [
-            (
-                format!("{CAP_PREFIX}n:{number}"),
-                HOUR_MS,
-                caps.per_number_per_hour,
-                "number",
-            ),
-            (
-                format!("{CAP_PREFIX}r:{}", record.id()),
+        let mut counters = vec![(
+            format!("{CAP_PREFIX}n:{number}"),
+            HOUR_MS,
+            caps.per_number_per_hour,
+            "number",
+        )];
+        if let Some(id) = record_id {
+            counters.push((
+                format!("{CAP_PREFIX}r:{id}"),
                 DAY_MS,
                 caps.per_record_per_day,
                 "record",
-            ),
-            (format!("{CAP_PREFIX}day"), DAY_MS, caps.per_day, "server"),
-        ];
+            ));
+        }
+        counters.push((format!("{CAP_PREFIX}day"), DAY_MS, caps.per_day, "server"));
         // A cap of 0 is off.
         let counted: Vec<_> = counters
             .iter()
@@ -398,23 +429,12 @@ impl Gatehouse {
                 over.get_or_insert(*name);
             }
         }
-        let Some(cap) = over else {
-            return Ok(());
-        };
-        for (key, ..) in &counted {
-            self.store.counter_unhit(key, now).await?;
+        if over.is_some() {
+            for (key, ..) in &counted {
+                self.store.counter_unhit(key, now).await?;
+            }
         }
-        let event = Event {
-            kind: kinds::SMS_CAPPED,
-            collection_id: &c.id,
-            record_id: record.id(),
-            method: METHOD,
-            data: json!({"cap": cap, "sentTo": masked(phone)}),
-        };
-        self.audit(event, request).await?;
-        Err(Error::too_many_requests(
-            "Too many text messages were sent, please try again later.",
-        ))
+        Ok(over)
     }
 }
 
