@@ -55,7 +55,8 @@ async function render() {
   if (mine !== renderCount) return;
   const flash = takeFlash();
   const note = flash ? el('p', { class: 'ok flash', role: 'status', text: flash }) : null;
-  app.replaceChildren(...nodes);
+  // Views leave out what they have nothing for as null: replaceChildren would print "null".
+  app.replaceChildren(...nodes.flat(Infinity).filter((n) => n !== null && n !== undefined && n !== false));
   if (note) app.querySelector('h1')?.after(note);
   settle();
 }
