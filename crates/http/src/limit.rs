@@ -88,7 +88,14 @@ pub(crate) async fn check_as_api_route(
     route: &str,
     collection: &str,
 ) -> Result<(), Error> {
-    check_as_api_call(gh, caller, ip, (&Method::POST, route), &[("collection", collection)]).await
+    check_as_api_call(
+        gh,
+        caller,
+        ip,
+        (&Method::POST, route),
+        &[("collection", collection)],
+    )
+    .await
 }
 
 /// The limit of the API route `METHOD /api/collections/{collection}/{route}` with its path

@@ -8,10 +8,10 @@
 use crate::both_backends;
 use crate::support::*;
 use crate::totp::{PASSWORD, code, enrolled_user, second_step};
+use gatehouse_domain::clock::Clock;
 use reqwest::StatusCode;
 use reqwest::header::{CACHE_CONTROL, COOKIE, LOCATION, SET_COOKIE};
 use serde_json::{Value, json};
-use gatehouse_domain::clock::Clock;
 use std::collections::BTreeMap;
 
 const ACCOUNT: &str = "/_/account?collection=users";
@@ -173,7 +173,10 @@ async fn read(resp: reqwest::Response) -> Page {
 
 async fn overview(app: &TestApp, id: &str, token: &str) -> Value {
     let r = app
-        .get(&format!("/api/collections/users/records/{id}/mfa"), Some(token))
+        .get(
+            &format!("/api/collections/users/records/{id}/mfa"),
+            Some(token),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     r.body
@@ -225,7 +228,11 @@ both_backends!(
         assert_eq!(signed.location, redirect);
         let page = guest.get(ACCOUNT).await;
         page.assert_shows(200, "ann@example.com");
-        assert!(page.html.contains("Set up an authenticator app"), "{}", page.html);
+        assert!(
+            page.html.contains("Set up an authenticator app"),
+            "{}",
+            page.html
+        );
         assert!(
             page.html.contains("Signed in (password)"),
             "the sign-in is an event: {}",
@@ -255,7 +262,11 @@ both_backends!(
         let mut stranger = Browser::signed_in(&app, &token).await;
         for bad in ["", "00ff", csrf.as_str()] {
             // Missing, forged, and this browser's token from another browser (no cookie).
-            let who = if bad == csrf { &mut stranger } else { &mut browser };
+            let who = if bad == csrf {
+                &mut stranger
+            } else {
+                &mut browser
+            };
             let page = who.post("/_/account/backup-codes", bad, &[]).await;
             page.assert_shows(403, "could not be verified");
             assert!(page.codes().is_empty());
@@ -265,7 +276,10 @@ both_backends!(
             page.assert_shows(403, "Nothing was changed");
         }
         assert_eq!(events(&app, &id, "backupCodes.regenerated").await, 0);
-        assert_eq!(totp_status(&overview(&app, &id, &token).await).as_deref(), Some("verified"));
+        assert_eq!(
+            totp_status(&overview(&app, &id, &token).await).as_deref(),
+            Some("verified")
+        );
         // The old codes still work: nothing was regenerated.
         let mfa_id = crate::totp::mfa_id(&app, "ann@example.com").await;
         let r = second_step(&app, "backup-code", &mfa_id, &backup[0]).await;
@@ -298,11 +312,16 @@ both_backends!(
             ("qr", qr.as_str()),
             ("code", "000000"),
         ];
-        let refused = browser.post("/_/account/two-factor/confirm", &csrf, &wrong).await;
+        let refused = browser
+            .post("/_/account/two-factor/confirm", &csrf, &wrong)
+            .await;
         refused.assert_shows(400, "Invalid or expired code.");
         assert_eq!(refused.field("secret"), secret, "the same key again");
         assert!(refused.html.contains(&qr), "the same QR code again");
-        assert_eq!(totp_status(&overview(&app, &id, &token).await).as_deref(), Some("pending"));
+        assert_eq!(
+            totp_status(&overview(&app, &id, &token).await).as_deref(),
+            Some("pending")
+        );
 
         let good = code(&app, &bytes, 0);
         let right = [
@@ -310,20 +329,38 @@ both_backends!(
             ("qr", qr.as_str()),
             ("code", good.as_str()),
         ];
-        let shown = browser.post("/_/account/two-factor/confirm", &csrf, &right).await;
+        let shown = browser
+            .post("/_/account/two-factor/confirm", &csrf, &right)
+            .await;
         shown.assert_shows(200, "Save your backup codes");
         let codes = shown.codes();
         assert_eq!(codes.len(), 10, "{}", shown.html);
-        assert!(shown.html.contains("download=\"backup-codes.txt\""), "{}", shown.html);
-        assert!(shown.html.contains(&format!("{}%0A{}", codes[0], codes[1])), "{}", shown.html);
+        assert!(
+            shown.html.contains("download=\"backup-codes.txt\""),
+            "{}",
+            shown.html
+        );
+        assert!(
+            shown.html.contains(&format!("{}%0A{}", codes[0], codes[1])),
+            "{}",
+            shown.html
+        );
         assert!(shown.html.contains("src=\"/_/print.js\""), "{}", shown.html);
-        assert_eq!(totp_status(&overview(&app, &id, &token).await).as_deref(), Some("verified"));
+        assert_eq!(
+            totp_status(&overview(&app, &id, &token).await).as_deref(),
+            Some("verified")
+        );
 
         // The same form again (a double submission): the API's answer, nothing changed.
-        let again = browser.post("/_/account/two-factor/confirm", &csrf, &right).await;
+        let again = browser
+            .post("/_/account/two-factor/confirm", &csrf, &right)
+            .await;
         again.assert_shows(400, "There is no authenticator app to confirm.");
         assert!(again.codes().is_empty());
-        assert_eq!(overview(&app, &id, &token).await["backupCodesRemaining"], 10);
+        assert_eq!(
+            overview(&app, &id, &token).await["backupCodesRemaining"],
+            10
+        );
         // Shown once: the account page never shows them again, only how many are left.
         let page = browser.get(ACCOUNT).await;
         page.assert_shows(200, "10 left");
@@ -333,9 +370,14 @@ both_backends!(
         let r = second_step(&app, "backup-code", &mfa_id, &codes[3]).await;
         assert_eq!(r.status, 200, "{}", r.text);
         // A cancel left open after the set-up finished does not remove the app.
-        let late = browser.post("/_/account/two-factor/cancel", &csrf, &[]).await;
+        let late = browser
+            .post("/_/account/two-factor/cancel", &csrf, &[])
+            .await;
         late.assert_shows(400, "There is no set-up to cancel");
-        assert_eq!(totp_status(&overview(&app, &id, &token).await).as_deref(), Some("verified"));
+        assert_eq!(
+            totp_status(&overview(&app, &id, &token).await).as_deref(),
+            Some("verified")
+        );
     }
 );
 
@@ -349,11 +391,17 @@ both_backends!(
         assert_eq!(setup.status, 200, "{}", setup.html);
         let page = browser.get(ACCOUNT).await;
         page.assert_shows(200, "Finish setting up the authenticator app");
-        let cancelled = browser.post("/_/account/two-factor/cancel", &csrf, &[]).await;
+        let cancelled = browser
+            .post("/_/account/two-factor/cancel", &csrf, &[])
+            .await;
         assert_eq!(cancelled.status, 303, "{}", cancelled.html);
-        assert_eq!(cancelled.location, format!("{ACCOUNT}&done=setup-cancelled"));
+        assert_eq!(
+            cancelled.location,
+            format!("{ACCOUNT}&done=setup-cancelled")
+        );
         assert_eq!(totp_status(&overview(&app, &id, &token).await), None);
-        browser.get(ACCOUNT).await.assert_shows(200, "The set-up was cancelled.");
+        let back = browser.get(&cancelled.location).await;
+        back.assert_shows(200, "The set-up was cancelled.");
         app.mail_idle().await;
         let alerts = app.mails_to("ann@example.com");
         assert!(
@@ -390,21 +438,32 @@ both_backends!(
         let csrf = browser.csrf().await;
         app.clock.advance_secs(700);
         let remove = [("factor", "totp")];
-        let asked = browser.post("/_/account/factor/remove", &csrf, &remove).await;
+        let asked = browser
+            .post("/_/account/factor/remove", &csrf, &remove)
+            .await;
         asked.assert_shows(403, "Confirm it");
         assert_eq!(asked.field("then"), "remove-totp");
-        assert_eq!(totp_status(&overview(&app, &id, &token).await).as_deref(), Some("verified"));
+        assert_eq!(
+            totp_status(&overview(&app, &id, &token).await).as_deref(),
+            Some("verified")
+        );
 
         let wrong = [("then", "remove-totp"), ("password", "not it")];
         let refused = browser.post("/_/account/reauth", &csrf, &wrong).await;
         refused.assert_shows(400, "Failed to authenticate.");
-        assert_eq!(totp_status(&overview(&app, &id, &token).await).as_deref(), Some("verified"));
+        assert_eq!(
+            totp_status(&overview(&app, &id, &token).await).as_deref(),
+            Some("verified")
+        );
 
         let right = [("then", "remove-totp"), ("password", PASSWORD)];
         let step = browser.post("/_/account/reauth", &csrf, &right).await;
         step.assert_shows(200, "Code from your authenticator app");
         assert!(!step.html.contains("Trust this device"), "{}", step.html);
-        assert!(step.cookie("gh_session").is_none(), "no session before the second step");
+        assert!(
+            step.cookie("gh_session").is_none(),
+            "no session before the second step"
+        );
         let mfa_id = step.field("mfaId");
         let totp = code(&app, &secret, 0);
         let answer = [
@@ -413,7 +472,9 @@ both_backends!(
             ("type", "totp"),
             ("code", totp.as_str()),
         ];
-        let done = browser.post("/_/account/reauth/factor", &csrf, &answer).await;
+        let done = browser
+            .post("/_/account/reauth/factor", &csrf, &answer)
+            .await;
         assert_eq!(done.status, 303, "{}", done.html);
         assert_eq!(done.location, format!("{ACCOUNT}&done=factor-removed"));
         let fresh = browser.session();
@@ -421,7 +482,8 @@ both_backends!(
         let age = app.clock.now_secs() - claims(&fresh)["authTime"].as_i64().unwrap();
         assert!(age < 5, "a recent authentication");
         assert_eq!(totp_status(&overview(&app, &id, &fresh).await), None);
-        browser.get(ACCOUNT).await.assert_shows(200, "The second step was removed.");
+        let back = browser.get(&done.location).await;
+        back.assert_shows(200, "The second step was removed.");
     }
 );
 
@@ -430,7 +492,10 @@ both_backends!(
     |app: TestApp| async move {
         let (ann, ann_token, ann_secret, _) = enrolled_user(&app, "ann@example.com").await;
         let (bob, bob_token, bob_secret, _) = enrolled_user(&app, "bob@example.com").await;
-        for (email, secret) in [("ann@example.com", &ann_secret), ("bob@example.com", &bob_secret)] {
+        for (email, secret) in [
+            ("ann@example.com", &ann_secret),
+            ("bob@example.com", &bob_secret),
+        ] {
             app.clock.advance_secs(90);
             let mfa_id = crate::totp::mfa_id(&app, email).await;
             let r = app
@@ -459,7 +524,9 @@ both_backends!(
         let csrf = page.field("csrf");
 
         let other = [("deviceId", bob_device.as_str())];
-        let refused = browser.post("/_/account/devices/revoke", &csrf, &other).await;
+        let refused = browser
+            .post("/_/account/devices/revoke", &csrf, &other)
+            .await;
         refused.assert_shows(404, "The requested resource wasn");
         assert_eq!(device_of(&bob, &bob_token).await, bob_device);
 
@@ -474,46 +541,53 @@ both_backends!(
     }
 );
 
-both_backends!(
-    a_new_password_ends_the_session,
-    |app: TestApp| async move {
-        let (_, token) = app.user("ann@example.com", PASSWORD).await;
-        let mut browser = Browser::signed_in(&app, &token).await;
-        let csrf = browser.csrf().await;
-        let wrong_old = [
-            ("oldPassword", "not it"),
-            ("password", CHANGED),
-            ("passwordConfirm", CHANGED),
-        ];
-        let page = browser.post("/_/account/password", &csrf, &wrong_old).await;
-        page.assert_shows(400, "Missing or invalid old password.");
-        let mismatch = [
-            ("oldPassword", PASSWORD),
-            ("password", CHANGED),
-            ("passwordConfirm", "something else entirely"),
-        ];
-        let page = browser.post("/_/account/password", &csrf, &mismatch).await;
-        page.assert_shows(400, "Values don");
-        assert_eq!(app.login("users", "ann@example.com", PASSWORD).await.status, 200);
+both_backends!(a_new_password_ends_the_session, |app: TestApp| async move {
+    let (_, token) = app.user("ann@example.com", PASSWORD).await;
+    let mut browser = Browser::signed_in(&app, &token).await;
+    let csrf = browser.csrf().await;
+    let wrong_old = [
+        ("oldPassword", "not it"),
+        ("password", CHANGED),
+        ("passwordConfirm", CHANGED),
+    ];
+    let page = browser.post("/_/account/password", &csrf, &wrong_old).await;
+    page.assert_shows(400, "Missing or invalid old password.");
+    let mismatch = [
+        ("oldPassword", PASSWORD),
+        ("password", CHANGED),
+        ("passwordConfirm", "something else entirely"),
+    ];
+    let page = browser.post("/_/account/password", &csrf, &mismatch).await;
+    page.assert_shows(400, "Values don");
+    assert_eq!(
+        app.login("users", "ann@example.com", PASSWORD).await.status,
+        200
+    );
 
-        let right = [
-            ("oldPassword", PASSWORD),
-            ("password", CHANGED),
-            ("passwordConfirm", CHANGED),
-        ];
-        let page = browser.post("/_/account/password", &csrf, &right).await;
-        page.assert_shows(200, "Password changed");
-        assert!(
-            page.cookie("gh_session").is_some_and(|c| c.contains("Max-Age=0")),
-            "the session cookie is cleared"
-        );
-        // The old session is dead even where the cookie is kept.
-        let mut kept = Browser::signed_in(&app, &token).await;
-        assert_eq!(kept.get(ACCOUNT).await.status, 303);
-        assert_eq!(app.login("users", "ann@example.com", CHANGED).await.status, 200);
-        assert_eq!(app.login("users", "ann@example.com", PASSWORD).await.status, 400);
-    }
-);
+    let right = [
+        ("oldPassword", PASSWORD),
+        ("password", CHANGED),
+        ("passwordConfirm", CHANGED),
+    ];
+    let page = browser.post("/_/account/password", &csrf, &right).await;
+    page.assert_shows(200, "Password changed");
+    assert!(
+        page.cookie("gh_session")
+            .is_some_and(|c| c.contains("Max-Age=0")),
+        "the session cookie is cleared"
+    );
+    // The old session is dead even where the cookie is kept.
+    let mut kept = Browser::signed_in(&app, &token).await;
+    assert_eq!(kept.get(ACCOUNT).await.status, 303);
+    assert_eq!(
+        app.login("users", "ann@example.com", CHANGED).await.status,
+        200
+    );
+    assert_eq!(
+        app.login("users", "ann@example.com", PASSWORD).await.status,
+        400
+    );
+});
 
 both_backends!(
     the_pages_share_the_api_routes_rate_limit,

@@ -3,9 +3,7 @@
 //! calls as the API routes (`…/mfa`, `…/mfa/devices`, `…/security-events`), and every change
 //! that fails comes back here with the API's message ([`refused`]).
 
-use super::account_views::{
-    AccountPage, PasswordErrors, device_row, event_row, factor_row,
-};
+use super::account_views::{AccountPage, PasswordErrors, device_row, event_row, factor_row};
 use super::cookies::Cookie;
 use super::handback;
 use super::reauth::{self, Action};
@@ -109,15 +107,15 @@ async fn read(
     };
     let pending_totp = is("totp", "pending");
     let has_totp = pending_totp || is("totp", "verified");
-    let has_codes = all
-        .iter()
-        .any(|f| f["type"].as_str() == Some("backupCode"));
+    let has_codes = all.iter().any(|f| f["type"].as_str() == Some("backupCode"));
     let verified_step = all.iter().any(|f| {
         f["status"].as_str() == Some("verified") && f["type"].as_str() != Some("backupCode")
     });
     let factors = all
         .iter()
-        .filter(|f| !(f["type"].as_str() == Some("totp") && f["status"].as_str() == Some("pending")))
+        .filter(|f| {
+            !(f["type"].as_str() == Some("totp") && f["status"].as_str() == Some("pending"))
+        })
         .filter_map(|f| factor_row(f))
         .collect();
     let page = AccountPage {

@@ -86,7 +86,6 @@ impl SetupPage {
 pub(crate) struct CodesPage {
     pub(crate) title: &'static str,
     pub(crate) error: String,
-    pub(crate) ctx: Ctx,
     pub(crate) intro: &'static str,
     pub(crate) codes: Vec<String>,
     pub(crate) email: String,
@@ -246,11 +245,6 @@ mod tests {
         let page = CodesPage {
             title: "",
             error: String::new(),
-            ctx: Ctx {
-                csrf: String::new(),
-                collection: String::new(),
-                redirect: String::new(),
-            },
             intro: "",
             codes: vec!["abcde-fghij".to_owned(), "klmno-pqrst".to_owned()],
             email: "a@b.test".to_owned(),

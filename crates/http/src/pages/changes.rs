@@ -82,9 +82,8 @@ pub(crate) async fn new_codes(
 ) -> Result<Response, Error> {
     let route = (&Method::POST, "records/{id}/mfa/backup-codes");
     within_api_limit(s, meta, me, v, route, &[]).await?;
-    let answer = s
-        .gh
-        .regenerate_backup_codes(
+    let answer =
+        s.gh.regenerate_backup_codes(
             &v.ctx.collection,
             me.record.id(),
             Reauth::default(),
@@ -109,8 +108,14 @@ pub async fn revoke_device(
     } else {
         match within_api_limit(&s, &meta, &me, &v, route, &[("device", device)]).await {
             Ok(()) => {
-                s.gh.revoke_trusted_device(&v.ctx.collection, me.record.id(), device, Some(&me), &meta)
-                    .await
+                s.gh.revoke_trusted_device(
+                    &v.ctx.collection,
+                    me.record.id(),
+                    device,
+                    Some(&me),
+                    &meta,
+                )
+                .await
             }
             Err(e) => Err(e),
         }
@@ -141,10 +146,9 @@ pub async fn change_password(
         body.insert(key.to_owned(), Value::String(value));
     }
     meta.body = body;
-    let changed = s
-        .gh
-        .update_record(&v.ctx.collection, me.record.id(), Some(&me), &meta)
-        .await;
+    let changed =
+        s.gh.update_record(&v.ctx.collection, me.record.id(), Some(&me), &meta)
+            .await;
     meta.body = Map::new();
     match changed {
         Ok(_) => password_changed(&v),
@@ -175,9 +179,5 @@ fn password_changed(v: &Visit) -> Response {
         signed_in: false,
         back: login_link(&v.ctx.collection),
     };
-    v.page(
-        StatusCode::OK,
-        page,
-        &[handback::sign_out_cookie(v.secure)],
-    )
+    v.page(StatusCode::OK, page, &[handback::sign_out_cookie(v.secure)])
 }

@@ -5,6 +5,7 @@
 //! at once. A trusted device does not stand in for the second step here.
 
 use super::account::{failed, refused};
+use super::account_views::ReauthPage;
 use super::changes;
 use super::cookies::Cookie;
 use super::flow::{Challenge, Flow, Next};
@@ -12,7 +13,6 @@ use super::handback;
 use super::session::Signed;
 use super::two_factor;
 use super::views::{CodePage, REAUTH_FORMS, SecondStepPage, methods_from_field, methods_to_field};
-use super::account_views::ReauthPage;
 use super::visit::{Posted, Visit, is_user_error, status_of};
 use crate::AppState;
 use crate::extract::Meta;
@@ -168,7 +168,9 @@ pub async fn factor(
     };
     match next {
         Ok(next) => settle(&s, &v, &meta, &me, action, next).await,
-        Err(e) if is_user_error(&e) => second_step(&v, &form, action, e.message.clone(), status_of(&e)),
+        Err(e) if is_user_error(&e) => {
+            second_step(&v, &form, action, e.message.clone(), status_of(&e))
+        }
         Err(e) => failed(&v, &e),
     }
 }
@@ -227,8 +229,19 @@ async fn request_code(
         },
     };
     match sent {
-        Ok(otp_id) => code_page(v, me, form, action, otp_id, prompt, String::new(), StatusCode::OK),
-        Err(e) if is_user_error(&e) => second_step(v, form, action, e.message.clone(), status_of(&e)),
+        Ok(otp_id) => code_page(
+            v,
+            me,
+            form,
+            action,
+            otp_id,
+            prompt,
+            String::new(),
+            StatusCode::OK,
+        ),
+        Err(e) if is_user_error(&e) => {
+            second_step(v, form, action, e.message.clone(), status_of(&e))
+        }
         Err(e) => failed(v, &e),
     }
 }
@@ -249,7 +262,10 @@ pub async fn code(
         meta: &quiet,
     };
     let next = match v.within_limit(&s, &quiet, "auth-with-otp").await {
-        Ok(()) => flow.code(&form.otp_id, &form.code, &form.mfa_id, false).await,
+        Ok(()) => {
+            flow.code(&form.otp_id, &form.code, &form.mfa_id, false)
+                .await
+        }
         Err(e) => Err(e),
     };
     match next {
@@ -257,7 +273,16 @@ pub async fn code(
         Err(e) if is_user_error(&e) => {
             let prompt = "Type the code you received.";
             let otp_id = form.otp_id.clone();
-            code_page(&v, &me, &form, action, otp_id, prompt, e.message.clone(), status_of(&e))
+            code_page(
+                &v,
+                &me,
+                &form,
+                action,
+                otp_id,
+                prompt,
+                e.message.clone(),
+                status_of(&e),
+            )
         }
         Err(e) => failed(&v, &e),
     }
@@ -275,13 +300,15 @@ async fn settle(
 ) -> Response {
     match next {
         Next::SignedIn(signed) => {
-            let fresh = s
-                .gh
-                .authenticate(&signed.token)
-                .await
-                .filter(|fresh| fresh.record.id() == me.record.id());
+            let fresh =
+                s.gh.authenticate(&signed.token)
+                    .await
+                    .filter(|fresh| fresh.record.id() == me.record.id());
             let Some(fresh) = fresh else {
-                return failed(v, &Error::internal("a re-authentication signed in another record"));
+                return failed(
+                    v,
+                    &Error::internal("a re-authentication signed in another record"),
+                );
             };
             tracing::debug!(record = %signed.record_id, "signed in again on the account page");
             let cookies = handback::cookies(&signed, v.secure, 0);
@@ -310,7 +337,13 @@ async fn settle(
     }
 }
 
-fn second_step(v: &Visit, form: &Posted, action: Action, error: String, status: StatusCode) -> Response {
+fn second_step(
+    v: &Visit,
+    form: &Posted,
+    action: Action,
+    error: String,
+    status: StatusCode,
+) -> Response {
     let methods = methods_from_field(&form.methods);
     let page = SecondStepPage {
         title: "Confirm it's you",

@@ -26,8 +26,8 @@ pub(crate) async fn signed_in(
     collection: &str,
     ip: &str,
 ) -> Option<Caller> {
-    let token = read_cookie(headers, SESSION_COOKIE)
-        .filter(|t| !t.is_empty() && t.len() <= TOKEN_MAX)?;
+    let token =
+        read_cookie(headers, SESSION_COOKIE).filter(|t| !t.is_empty() && t.len() <= TOKEN_MAX)?;
     let caller = s.gh.authenticate(&token).await?;
     if caller.collection.name != collection && caller.collection.id != collection {
         return None;

@@ -20,7 +20,8 @@ use serde_json::Value;
 const QR_PREFIX: &str = "data:image/png;base64,";
 /// Longest QR image taken back from a form (ours are a few kilobytes).
 const QR_MAX: usize = 64 * 1024;
-const NOTHING_TO_CANCEL: &str = "There is no set-up to cancel: it was finished or cancelled already.";
+const NOTHING_TO_CANCEL: &str =
+    "There is no set-up to cancel: it was finished or cancelled already.";
 
 /// `POST /_/account/two-factor`: a new (pending) authenticator app.
 pub async fn start(
@@ -39,10 +40,17 @@ pub(crate) async fn begin(
     me: &Caller,
     cookies: &[Cookie],
 ) -> Result<Response, Error> {
-    within_api_limit(s, meta, me, v, (&Method::POST, "records/{id}/mfa/totp"), &[]).await?;
-    let answer = s
-        .gh
-        .enrol_totp(
+    within_api_limit(
+        s,
+        meta,
+        me,
+        v,
+        (&Method::POST, "records/{id}/mfa/totp"),
+        &[],
+    )
+    .await?;
+    let answer =
+        s.gh.enrol_totp(
             &v.ctx.collection,
             me.record.id(),
             TotpEnrolment::default(),
@@ -51,7 +59,14 @@ pub(crate) async fn begin(
         )
         .await?;
     let text = |key: &str| answer[key].as_str().unwrap_or_default().to_owned();
-    Ok(setup_page(v, text("qr"), text("secret"), String::new(), StatusCode::OK, cookies))
+    Ok(setup_page(
+        v,
+        text("qr"),
+        text("secret"),
+        String::new(),
+        StatusCode::OK,
+        cookies,
+    ))
 }
 
 /// `POST /_/account/two-factor/confirm`: the app's first code. A wrong one shows the same QR
@@ -64,8 +79,14 @@ pub async fn confirm(
     let route = (&Method::POST, "records/{id}/mfa/totp/confirm");
     let confirmed = match within_api_limit(&s, &meta, &me, &v, route, &[]).await {
         Ok(()) => {
-            s.gh.confirm_totp(&v.ctx.collection, me.record.id(), &form.code, Some(&me), &meta)
-                .await
+            s.gh.confirm_totp(
+                &v.ctx.collection,
+                me.record.id(),
+                &form.code,
+                Some(&me),
+                &meta,
+            )
+            .await
         }
         Err(e) => Err(e),
     };
@@ -107,8 +128,14 @@ pub async fn cancel(
     let route = (&Method::DELETE, "records/{id}/mfa/totp");
     let removed = match within_api_limit(&s, &meta, &me, &v, route, &[]).await {
         Ok(()) => {
-            s.gh.remove_totp(&v.ctx.collection, me.record.id(), Reauth::default(), Some(&me), &meta)
-                .await
+            s.gh.remove_totp(
+                &v.ctx.collection,
+                me.record.id(),
+                Reauth::default(),
+                Some(&me),
+                &meta,
+            )
+            .await
         }
         Err(e) => Err(e),
     };
@@ -123,10 +150,9 @@ pub async fn cancel(
 
 /// Whether the record has an authenticator app waiting for its first code.
 async fn totp_pending(s: &AppState, v: &Visit, meta: &RequestInfo, me: &Caller) -> bool {
-    let Ok(overview) = s
-        .gh
-        .mfa_overview(&v.ctx.collection, me.record.id(), Some(me), meta)
-        .await
+    let Ok(overview) =
+        s.gh.mfa_overview(&v.ctx.collection, me.record.id(), Some(me), meta)
+            .await
     else {
         return false;
     };
@@ -165,7 +191,6 @@ pub(crate) fn codes_page(
     let page = CodesPage {
         title: "Save your backup codes",
         error: String::new(),
-        ctx: v.ctx(),
         intro,
         codes,
         email: me.record.row.email.clone(),
