@@ -456,6 +456,36 @@ both_backends!(
             Some("verified")
         );
 
+        // This browser is a trusted device: signing in again still asks for the second step.
+        let trusted = app
+            .post(
+                "/api/collections/users/auth-with-totp",
+                None,
+                json!({
+                    "mfaId": crate::totp::mfa_id(&app, "ann@example.com").await,
+                    "code": code(&app, &secret, 0),
+                    "trustDevice": true,
+                }),
+            )
+            .await;
+        assert_eq!(trusted.status, 200, "{}", trusted.text);
+        let device = trusted.body["meta"]["deviceToken"].as_str().unwrap();
+        browser.jar.insert("gh_device".into(), device.into());
+        let skipped = app
+            .send_with_headers(
+                reqwest::Method::POST,
+                "/api/collections/users/auth-with-password",
+                None,
+                Some(json!({"identity": "ann@example.com", "password": PASSWORD})),
+                &[("cookie", &format!("gh_device={device}"))],
+            )
+            .await;
+        assert_eq!(
+            skipped.status, 200,
+            "a sign-in skips the step: {}",
+            skipped.text
+        );
+        app.clock.advance_secs(90);
         let right = [("then", "remove-totp"), ("password", PASSWORD)];
         let step = browser.post("/_/account/reauth", &csrf, &right).await;
         step.assert_shows(200, "Code from your authenticator app");

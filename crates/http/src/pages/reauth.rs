@@ -230,12 +230,8 @@ async fn request_code(
     };
     match sent {
         Ok(otp_id) => code_page(
-            v,
-            me,
-            form,
-            action,
-            otp_id,
-            prompt,
+            (v, me, form, action),
+            (otp_id, prompt),
             String::new(),
             StatusCode::OK,
         ),
@@ -274,12 +270,8 @@ pub async fn code(
             let prompt = "Type the code you received.";
             let otp_id = form.otp_id.clone();
             code_page(
-                &v,
-                &me,
-                &form,
-                action,
-                otp_id,
-                prompt,
+                (&v, &me, &form, action),
+                (otp_id, prompt),
                 e.message.clone(),
                 status_of(&e),
             )
@@ -360,14 +352,10 @@ fn second_step(
     v.page(status, page, &[])
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The form for the code sent to `me` (`otp_id`), with `prompt` above it.
 fn code_page(
-    v: &Visit,
-    me: &Caller,
-    form: &Posted,
-    action: Action,
-    otp_id: String,
-    prompt: &str,
+    (v, me, form, action): (&Visit, &Caller, &Posted, Action),
+    (otp_id, prompt): (String, &str),
     error: String,
     status: StatusCode,
 ) -> Response {
