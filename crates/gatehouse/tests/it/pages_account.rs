@@ -490,3 +490,41 @@ both_backends!(
         assert_eq!(events(&app, &id, "backupCodes.regenerated").await, 2);
     }
 );
+
+both_backends!(
+    adding_an_app_after_the_window_asks_for_the_password_then_shows_the_qr,
+    |app: TestApp| async move {
+        let (id, token) = app.user("ann@example.com", PASSWORD).await;
+        let mut browser = Browser::signed_in(&app, &token).await;
+        let csrf = browser.csrf().await;
+        app.clock.advance_secs(700);
+        let asked = browser.post("/_/account/two-factor", &csrf, &[]).await;
+        asked.assert_shows(403, "To set up an authenticator app, confirm it");
+        assert_eq!(totp_status(&overview(&app, &id, &token).await), None);
+        // A form naming a change the page does not know changes nothing.
+        let odd = [("then", "delete-everything"), ("password", PASSWORD)];
+        let refused = browser.post("/_/account/reauth", &csrf, &odd).await;
+        refused.assert_shows(400, "Nothing was changed");
+        assert_eq!(browser.session(), token);
+        // No second step yet: the password alone signs in again, and the set-up goes on.
+        let right = [("then", "add-totp"), ("password", PASSWORD)];
+        let setup = browser.post("/_/account/reauth", &csrf, &right).await;
+        setup.assert_shows(200, "src=\"data:image/png;base64,");
+        assert_ne!(
+            browser.session(),
+            token,
+            "the fresh session is in the cookie"
+        );
+        assert!(
+            setup
+                .cookie("gh_session")
+                .is_some_and(|c| c.contains("HttpOnly") && c.contains("SameSite=Lax")),
+            "{:?}",
+            setup.cookies
+        );
+        assert_eq!(
+            totp_status(&overview(&app, &id, &browser.session()).await).as_deref(),
+            Some("pending")
+        );
+    }
+);
