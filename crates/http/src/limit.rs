@@ -88,15 +88,35 @@ pub(crate) async fn check_as_api_route(
     route: &str,
     collection: &str,
 ) -> Result<(), Error> {
+    check_as_api_call(
+        gh,
+        caller,
+        ip,
+        (&Method::POST, route),
+        &[("collection", collection)],
+    )
+    .await
+}
+
+/// The limit of the API route `METHOD /api/collections/{collection}/{route}` with its path
+/// parameters (`collection`, and `id` or `device` where the route has them), for a page that
+/// does what that route does (the account pages).
+pub(crate) async fn check_as_api_call(
+    gh: &Gatehouse,
+    caller: Option<&Caller>,
+    ip: &str,
+    (method, route): (&Method, &str),
+    params: &[(&str, &str)],
+) -> Result<(), Error> {
     if caller.is_some_and(Caller::is_superuser) {
         return Ok(());
     }
     let pattern = format!("/api/collections/{{collection}}/{route}");
     gh.check_rate_limit(&Limited {
-        method: "POST",
+        method: method.as_str(),
         pattern: &pattern,
-        params: &[("collection", collection)],
-        tags: tags(&Method::POST, &pattern),
+        params,
+        tags: tags(method, &pattern),
         ip,
         audience: audience_of(caller),
     })

@@ -31,6 +31,7 @@ mod mfa;
 mod multi_instance;
 mod otp;
 mod otp_attempts;
+mod pages_account;
 mod pages_dashboard;
 mod pages_login;
 mod query_limits;

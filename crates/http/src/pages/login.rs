@@ -6,7 +6,7 @@
 use super::flow::{Challenge, Enrolment, Flow, Next, SignedIn};
 use super::handback;
 use super::views::{
-    BackupCodesPage, CodePage, EnrolPage, LoginPage, MessagePage, SecondStepPage,
+    BackupCodesPage, CodePage, EnrolPage, LOGIN_FORMS, LoginPage, MessagePage, SecondStepPage,
     methods_from_field, methods_to_field,
 };
 use super::visit::{Posted, Submitted, Visit, failure, is_user_error, status_of, visit};
@@ -169,6 +169,9 @@ async fn code_page(
                 otp_id,
                 mfa_id: form.mfa_id.clone(),
                 identity: form.identity.clone(),
+                base: LOGIN_FORMS,
+                trust: true,
+                then: String::new(),
             };
             v.page(StatusCode::OK, page, &[])
         }
@@ -218,6 +221,9 @@ pub async fn code(
                 otp_id: form.otp_id.clone(),
                 mfa_id: form.mfa_id.clone(),
                 identity: form.identity.clone(),
+                base: LOGIN_FORMS,
+                trust: true,
+                then: String::new(),
             };
             v.page(status_of(&e), page, &[])
         }
@@ -325,6 +331,9 @@ pub(crate) async fn advance(s: &AppState, v: &Visit, next: Next, identity: &str)
                 identity: identity.to_owned(),
                 methods_field: methods_to_field(&methods),
                 methods,
+                base: LOGIN_FORMS,
+                trust: true,
+                then: String::new(),
             };
             v.page(StatusCode::OK, page, &[])
         }
@@ -342,6 +351,9 @@ fn second_step(v: &Visit, form: &Posted, error: String, status: StatusCode) -> R
         identity: form.identity.clone(),
         methods_field: methods_to_field(&methods),
         methods,
+        base: LOGIN_FORMS,
+        trust: true,
+        then: String::new(),
     };
     v.page(status, page, &[])
 }

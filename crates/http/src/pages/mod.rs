@@ -8,6 +8,9 @@
 //! dashboard, [`dashboard`]) loads a one-line script first that moves such a token into the path
 //! (Gatehouse's own templates need none).
 
+mod account;
+mod account_views;
+mod changes;
 mod confirm;
 mod cookies;
 mod csrf;
@@ -16,6 +19,9 @@ mod flow;
 mod handback;
 mod login;
 mod signup;
+mod reauth;
+mod session;
+mod two_factor;
 mod views;
 mod visit;
 
@@ -42,6 +48,20 @@ pub fn all() -> Router<AppState> {
         .route("/_/login/continue", post(login::after_enrolment))
         .route("/_/logout", post(login::logout))
         .route("/_/signup", get(signup::signup_form).post(signup::signup))
+        .route("/_/print.js", get(print_script))
+        .route("/_/account", get(account::view))
+        .route("/_/account/two-factor", post(two_factor::start))
+        .route("/_/account/two-factor/confirm", post(two_factor::confirm))
+        .route("/_/account/two-factor/cancel", post(two_factor::cancel))
+        .route("/_/account/factor/remove", post(changes::remove_factor))
+        .route("/_/account/backup-codes", post(changes::backup_codes))
+        .route("/_/account/devices/revoke", post(changes::revoke_device))
+        .route("/_/account/password", post(changes::change_password))
+        .route("/_/account/reauth", post(reauth::password))
+        .route("/_/account/reauth/factor", post(reauth::factor))
+        .route("/_/account/reauth/sms", post(reauth::request_sms))
+        .route("/_/account/reauth/email", post(reauth::request_email))
+        .route("/_/account/reauth/otp", post(reauth::code))
         .route(
             "/_/auth/confirm-verification/{token}",
             get(confirm::verification_form),
@@ -143,6 +163,20 @@ async fn forward_script() -> Response {
     const SCRIPT: &str = "(function () {\n\
   var m = /^#\\/auth\\/(confirm-(?:verification|password-reset|email-change))\\/([\\w.-]+)$/.exec(location.hash);\n\
   if (m) { location.replace('/_/auth/' + m[1] + '/' + m[2]); }\n\
+})();\n";
+    with_headers(
+        StatusCode::OK,
+        "text/javascript; charset=utf-8",
+        SCRIPT.to_owned(),
+    )
+}
+
+/// The print button of the backup-codes page: shown only when this script runs (no inline
+/// script under the pages' CSP).
+async fn print_script() -> Response {
+    const SCRIPT: &str = "(function () {\n\
+  var button = document.getElementById('print-codes');\n\
+  if (button) { button.hidden = false; button.addEventListener('click', function () { window.print(); }); }\n\
 })();\n";
     with_headers(
         StatusCode::OK,

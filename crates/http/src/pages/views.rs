@@ -12,6 +12,18 @@ pub(crate) struct Ctx {
     pub(crate) redirect: String,
 }
 
+impl Ctx {
+    /// The account page of this collection.
+    pub(crate) fn account_link(&self) -> String {
+        super::session::account_path(&self.collection)
+    }
+}
+
+/// Where the second-step forms of the sign-in post.
+pub(crate) const LOGIN_FORMS: &str = "/_/login";
+/// Where the same forms post when they confirm a signed-in person before an account change.
+pub(crate) const REAUTH_FORMS: &str = "/_/account/reauth";
+
 #[derive(Template, WebTemplate)]
 #[template(path = "login.html")]
 pub(crate) struct LoginPage {
@@ -48,6 +60,12 @@ pub(crate) struct SecondStepPage {
     pub(crate) methods: Vec<Method>,
     /// The methods again, for the hidden field that lets a failed attempt show the same page.
     pub(crate) methods_field: String,
+    /// [`LOGIN_FORMS`] or [`REAUTH_FORMS`].
+    pub(crate) base: &'static str,
+    /// Whether to offer "Trust this device" (not when confirming a signed-in person).
+    pub(crate) trust: bool,
+    /// The account change waiting for the confirmation (empty on the sign-in).
+    pub(crate) then: String,
 }
 
 #[derive(Template, WebTemplate)]
@@ -60,6 +78,9 @@ pub(crate) struct CodePage {
     pub(crate) otp_id: String,
     pub(crate) mfa_id: String,
     pub(crate) identity: String,
+    pub(crate) base: &'static str,
+    pub(crate) trust: bool,
+    pub(crate) then: String,
 }
 
 #[derive(Template, WebTemplate)]

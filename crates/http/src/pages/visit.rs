@@ -37,6 +37,13 @@ pub(crate) struct Posted {
     pub(crate) methods: String,
     pub(crate) secret: String,
     pub(crate) qr: String,
+    /// The account change to make once the person has signed in again (an [`super::reauth::Action`]).
+    pub(crate) then: String,
+    /// Which factor a removal is for (`totp`, `sms`, `email`).
+    pub(crate) factor: String,
+    pub(crate) device_id: String,
+    pub(crate) old_password: String,
+    pub(crate) password_confirm: String,
 }
 
 impl Posted {

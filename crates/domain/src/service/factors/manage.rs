@@ -40,7 +40,9 @@ impl Gatehouse {
     }
 
     /// Removes the record's factor `kind` (after a recent authentication). When no factor that
-    /// asks for a second step remains, the backup codes go too: two-factor is then off.
+    /// asks for a second step remains, the backup codes go too: two-factor is then off. A factor
+    /// still pending (a set-up abandoned half-way) never protected anything: removing it neither
+    /// alerts the owner nor revokes the trusted devices.
     pub(super) async fn remove_factor(
         &self,
         collection: &str,
@@ -56,9 +58,18 @@ impl Gatehouse {
         self.require_recent(&owner, &reauth, request).await?;
         let c = &owner.collection;
         let record = &owner.record;
+        let was_verified = self
+            .store
+            .list_factors(record.id())
+            .await?
+            .iter()
+            .any(|f| f.kind == kind && f.status == VERIFIED);
         let events = [self.factor_row(c, record.id(), kind, kinds::FACTOR_REMOVED, request)];
         if !self.store.delete_factor(record.id(), kind, &events).await? {
             return Err(Error::not_found("That factor is not set up."));
+        }
+        if !was_verified {
+            return Ok(());
         }
         let left = self.store.list_factors(record.id()).await?;
         let any_second_step = second_factors().iter().any(|f| {
