@@ -43,7 +43,6 @@ pub(crate) struct Posted {
     pub(crate) factor: String,
     pub(crate) device_id: String,
     pub(crate) old_password: String,
-    pub(crate) password_confirm: String,
 }
 
 impl Posted {
