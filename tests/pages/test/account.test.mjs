@@ -6,11 +6,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import jsQR from 'jsqr';
-import { generate } from 'otplib';
-import { PNG } from 'pngjs';
 import { startServer } from '../../sdk/harness.mjs';
-import { checkPage, haveChromium, openBrowser } from '../browser.mjs';
+import { account, appCode, checkPage, haveChromium, openBrowser, readQr } from '../browser.mjs';
 
 const PASSWORD = 'correct horse battery';
 const NEW_PASSWORD = 'a brand new password 42';
@@ -25,8 +22,6 @@ after(async () => {
   await server?.stop();
 });
 
-const nowSeconds = () => Math.floor(Date.now() / 1000);
-
 async function signUp(email) {
   const response = await fetch(`${server.url}/api/collections/users/records`, {
     method: 'POST',
@@ -34,26 +29,6 @@ async function signUp(email) {
     body: JSON.stringify({ email, password: PASSWORD, passwordConfirm: PASSWORD }),
   });
   assert.equal(response.status, 200, await response.text());
-}
-
-/** What an authenticator app takes from an otpauth URI. */
-function account(uri) {
-  const q = new URL(uri).searchParams;
-  return { secret: q.get('secret'), algorithm: 'sha1', digits: 6, period: 30 };
-}
-
-/** The app's code `steps` periods from now (each step is accepted once). */
-const appCode = (acct, steps = 0) => generate({ ...acct, epoch: nowSeconds() + steps * 30 });
-
-/** Reads the page's QR image as a phone camera would. */
-async function readQr(page) {
-  const src = await page.getByRole('img', { name: /QR code/ }).getAttribute('src');
-  const prefix = 'data:image/png;base64,';
-  assert.ok(src.startsWith(prefix));
-  const png = PNG.sync.read(Buffer.from(src.slice(prefix.length), 'base64'));
-  const found = jsQR(new Uint8ClampedArray(png.data), png.width, png.height);
-  assert.ok(found, 'jsQR finds the QR code');
-  return found.data;
 }
 
 /** The sign-in form the account page sent the browser to; comes back to the account page. */

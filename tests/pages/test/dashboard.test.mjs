@@ -7,15 +7,15 @@
 // console must stay free of errors (a blocked inline script or style would show there).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { generate } from 'otplib';
 import { startServer } from '../../sdk/harness.mjs';
 import { startSmtpSink } from '../../sdk/smtp-sink.mjs';
-import { checkPage, haveChromium, openBrowser } from '../browser.mjs';
+import { account, apiOf, appCode, checkBoth, checkPage, haveChromium, openBrowser, watchConsole } from '../browser.mjs';
 
 const PASSWORD = 'correct horse battery';
 const STORE = 'gatehouse.dashboard';
 const skip = haveChromium() ? false : 'no chromium at /usr/bin/chromium';
 let server;
+const api = (path, options) => apiOf(server.url)(path, options);
 let smtp;
 
 before(async () => {
@@ -28,31 +28,11 @@ after(async () => {
   await smtp?.close();
 });
 
-const nowSeconds = () => Math.floor(Date.now() / 1000);
-
-async function api(path, { method = 'POST', token, body } = {}) {
-  const response = await fetch(`${server.url}${path}`, {
-    method,
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: token } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const data = await response.json().catch(() => ({}));
-  return { status: response.status, data };
-}
-
 async function superuserToken(identity = server.suEmail, password = server.suPassword) {
   const r = await api('/api/collections/_superusers/auth-with-password', { body: { identity, password } });
   assert.equal(r.status, 200, JSON.stringify(r.data));
   return r.data.token;
 }
-
-/** What an authenticator app takes from an otpauth URI. */
-function account(uri) {
-  const q = new URL(uri).searchParams;
-  return { secret: q.get('secret'), algorithm: 'sha1', digits: 6, period: 30 };
-}
-
-const appCode = (acct, steps = 0) => generate({ ...acct, epoch: nowSeconds() + steps * 30 });
 
 /** Enrols an authenticator app for record `id` of `collection` with its own `token`. */
 async function enrolTotp(collection, id, token) {
@@ -82,24 +62,6 @@ async function userWithDevice(email, name) {
   assert.equal(trusted.status, 200, JSON.stringify(trusted.data));
   assert.ok(trusted.data.meta.deviceToken);
   return id;
-}
-
-/** Errors in the browser console, except failed requests the test provokes on purpose. */
-function watchConsole(page) {
-  const errors = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(m.text());
-  });
-  page.on('pageerror', (e) => errors.push(String(e)));
-  return errors;
-}
-
-/** A check of the page in light and dark mode. */
-async function checkBoth(page, name) {
-  await checkPage(page, name);
-  await page.emulateMedia({ colorScheme: 'dark' });
-  await checkPage(page, `${name}-dark`);
-  await page.emulateMedia({ colorScheme: 'light' });
 }
 
 async function signIn(page, identity = server.suEmail, password = server.suPassword) {

@@ -4,16 +4,14 @@
 // image (decoded by an independent decoder). Each page is screenshotted and checked by axe-core.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import jsQR from 'jsqr';
-import { generate } from 'otplib';
-import { PNG } from 'pngjs';
 import { startServer } from '../../sdk/harness.mjs';
-import { checkPage, haveChromium, openBrowser } from '../browser.mjs';
+import { account, apiOf, appCode, checkPage, haveChromium, openBrowser, readQr } from '../browser.mjs';
 
 const PASSWORD = 'correct horse battery';
 const LANDING = '/api/health';
 const skip = haveChromium() ? false : 'no chromium at /usr/bin/chromium';
 let server;
+const api = (path, options) => apiOf(server.url)(path, options);
 
 before(async () => {
   if (!skip) server = await startServer({ kind: 'gatehouse', limits: 'off' });
@@ -21,18 +19,6 @@ before(async () => {
 after(async () => {
   await server?.stop();
 });
-
-const nowSeconds = () => Math.floor(Date.now() / 1000);
-
-async function api(path, { method = 'POST', token, body } = {}) {
-  const response = await fetch(`${server.url}${path}`, {
-    method,
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: token } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const data = await response.json().catch(() => ({}));
-  return { status: response.status, data };
-}
 
 async function signUp(email) {
   const created = await api('/api/collections/users/records', {
@@ -42,15 +28,6 @@ async function signUp(email) {
   const login = await api('/api/collections/users/auth-with-password', { body: { identity: email, password: PASSWORD } });
   return { id: created.data.id, token: login.data.token };
 }
-
-/** What an authenticator app takes from an otpauth URI. */
-function account(uri) {
-  const q = new URL(uri).searchParams;
-  return { secret: q.get('secret'), algorithm: 'sha1', digits: 6, period: 30 };
-}
-
-/** The app's code `steps` periods from now (each step is accepted once). */
-const appCode = (acct, steps = 0) => generate({ ...acct, epoch: nowSeconds() + steps * 30 });
 
 async function enrolThroughApi(email) {
   const user = await signUp(email);
@@ -173,17 +150,6 @@ test('the whole sign-in works with the keyboard alone, and signing out clears th
     await b.close();
   }
 });
-
-/** Reads the page's QR image as a phone camera would. */
-async function readQr(page) {
-  const src = await page.getByRole('img', { name: /QR code/ }).getAttribute('src');
-  const prefix = 'data:image/png;base64,';
-  assert.ok(src.startsWith(prefix));
-  const png = PNG.sync.read(Buffer.from(src.slice(prefix.length), 'base64'));
-  const found = jsQR(new Uint8ClampedArray(png.data), png.width, png.height);
-  assert.ok(found, 'jsQR finds the QR code');
-  return found.data;
-}
 
 test('a collection that requires two-step sign-in sets it up from the QR code', { skip }, async () => {
   const su = await api('/api/collections/_superusers/auth-with-password', {
