@@ -248,7 +248,13 @@ async fn confirm(
 }
 
 /// Whether the record has a factor of `channel` waiting for its code.
-async fn pending(s: &AppState, v: &Visit, meta: &RequestInfo, me: &Caller, channel: Channel) -> bool {
+async fn pending(
+    s: &AppState,
+    v: &Visit,
+    meta: &RequestInfo,
+    me: &Caller,
+    channel: Channel,
+) -> bool {
     let Ok(overview) =
         s.gh.mfa_overview(&v.ctx.collection, me.record.id(), Some(me), meta)
             .await
@@ -302,7 +308,11 @@ fn prompt(channel: Channel, to: &str) -> String {
 /// A code id from a form, to show again: ours are letters and digits, anything else is dropped.
 fn shown_otp_id(otp_id: &str) -> String {
     let fits = otp_id.len() <= OTP_ID_MAX && otp_id.chars().all(|c| c.is_ascii_alphanumeric());
-    if fits { otp_id.to_owned() } else { String::new() }
+    if fits {
+        otp_id.to_owned()
+    } else {
+        String::new()
+    }
 }
 
 fn code_page(

@@ -57,7 +57,10 @@ pub fn all() -> Router<AppState> {
         .route("/_/account/sms", post(code_factors::start_sms))
         .route("/_/account/sms/confirm", post(code_factors::confirm_sms))
         .route("/_/account/email", post(code_factors::start_email))
-        .route("/_/account/email/confirm", post(code_factors::confirm_email))
+        .route(
+            "/_/account/email/confirm",
+            post(code_factors::confirm_email),
+        )
         .route("/_/account/factor/remove", post(changes::remove_factor))
         .route("/_/account/backup-codes", post(changes::backup_codes))
         .route("/_/account/devices/revoke", post(changes::revoke_device))

@@ -121,7 +121,10 @@ both_backends!(
         assert_eq!(api.status, 400, "{}", api.text);
         twice.assert_shows(400, api.body["message"].as_str().unwrap());
         assert!(twice.codes().is_empty());
-        assert_eq!(overview(&app, &id, &token).await["backupCodesRemaining"], 10);
+        assert_eq!(
+            overview(&app, &id, &token).await["backupCodesRemaining"],
+            10
+        );
         assert_eq!(events(&app, &id, "factor.enrolled").await, 1);
 
         // The page lists the phone, masked, and offers no second one.
@@ -140,7 +143,10 @@ fn mailed_code(sink: &SmtpSink) -> String {
         .rev()
         .find(|m| m.contains("one-time password is:"))
         .expect("a code mail");
-    let after = mail.split("one-time password is:").nth(1).unwrap_or_default();
+    let after = mail
+        .split("one-time password is:")
+        .nth(1)
+        .unwrap_or_default();
     let after = after.trim_start().trim_start_matches("<strong>");
     after.chars().take_while(char::is_ascii_digit).collect()
 }
@@ -176,7 +182,11 @@ both_backends!(
         mails_with_codes(&smtp, 1).await;
         let code = mailed_code(&smtp);
         assert_eq!(code.len(), 8, "{:?}", sunk(&smtp));
-        assert!(sunk(&smtp).iter().any(|m| m.contains("To: ann@example.com")));
+        assert!(
+            sunk(&smtp)
+                .iter()
+                .any(|m| m.contains("To: ann@example.com"))
+        );
 
         let wrong = [("otpId", otp_id.as_str()), ("code", "00000000")];
         let again = browser
@@ -234,7 +244,11 @@ both_backends!(
         let right = [("then", then.as_str()), ("password", PASSWORD)];
         let sent = browser.post("/_/account/reauth", &csrf, &right).await;
         sent.assert_shows(200, &format!("We sent a code by text message to {PHONE}"));
-        assert_ne!(browser.session(), token, "the fresh session is in the cookie");
+        assert_ne!(
+            browser.session(),
+            token,
+            "the fresh session is in the cookie"
+        );
         assert_eq!(messages(&sink).len(), 1);
         let fields = [
             ("otpId", sent.field("otpId")),
@@ -242,9 +256,7 @@ both_backends!(
             ("phone", PHONE.to_owned()),
         ];
         let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let shown = browser
-            .post("/_/account/sms/confirm", &csrf, &fields)
-            .await;
+        let shown = browser.post("/_/account/sms/confirm", &csrf, &fields).await;
         shown.assert_shows(200, "Save your backup codes");
 
         // Email codes after the window ask too.
