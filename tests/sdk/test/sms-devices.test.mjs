@@ -1,17 +1,16 @@
 // Gatehouse-only: SMS codes and trusted devices through the SDK, as an app meets them. The server
-// sends its texts to a signed webhook: a sink on 127.0.0.1 written here, which checks each
+// sends its texts to a signed webhook: a sink on 127.0.0.1 (../sms-sink.mjs), which checks each
 // message's `X-Gatehouse-Signature` with node's own HMAC before reading the code from it.
 // PocketBase has neither, so nothing here runs against the oracle.
 // Spec: mfa-design.md §3 (SMS second step, trusted devices), §7 (SMS caps), §9 (settings.sms,
 // webhook signature, devices list, invalid device tokens).
 import assert from 'node:assert/strict';
-import { createHmac, timingSafeEqual } from 'node:crypto';
-import { createServer } from 'node:http';
 import { after, test } from 'node:test';
 import {
   PASSWORD, client, decodeJwt, expectChallenge, expectSdkError, gatehouseOnly, newUser, superuserClient, useServer,
   waitUntil,
 } from './helpers.mjs';
+import { startSmsSink } from '../sms-sink.mjs';
 
 const ctx = useServer();
 const SINK_SECRET = 'sdk-sink-secret';
@@ -22,43 +21,11 @@ const DEFAULT_CAPS = { perNumberPerHour: 5, perRecordPerDay: 10, perDay: 1000 };
 const mfaPath = (id, rest = '') => `/api/collections/users/records/${id}/mfa${rest}`;
 const post = (pb, path, body = {}, options = {}) => pb.send(path, { method: 'POST', body, ...options });
 
-/** A webhook SMS provider on 127.0.0.1: keeps every correctly signed message, refuses others. */
-async function startSink() {
-  const sink = { messages: [], badSignatures: 0 };
-  const server = createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      const raw = Buffer.concat(chunks);
-      const expected = Buffer.from(`sha256=${createHmac('sha256', SINK_SECRET).update(raw).digest('hex')}`);
-      const got = Buffer.from(String(req.headers['x-gatehouse-signature'] ?? ''));
-      if (req.method !== 'POST' || got.length !== expected.length || !timingSafeEqual(got, expected)) {
-        sink.badSignatures += 1;
-        res.writeHead(401).end();
-        return;
-      }
-      sink.messages.push(JSON.parse(raw.toString('utf8')));
-      res.writeHead(200, { 'Content-Type': 'application/json' }).end('{}');
-    });
-  });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  sink.url = `http://127.0.0.1:${server.address().port}/sms`;
-  sink.close = () => new Promise((resolve) => server.close(resolve));
-  sink.to = (phone) => sink.messages.filter((m) => m.to === phone);
-  /** The code of the newest message to `phone`. */
-  sink.code = (phone) => {
-    const last = sink.to(phone).at(-1);
-    assert.ok(last, `a message to ${phone}`);
-    return last.message.match(/\d{6}/)[0];
-  };
-  return sink;
-}
-
 // Started on first use: root-level `before` hooks may run before the server is up.
 let setup;
 const sms = () =>
   (setup ??= (async () => {
-    const sink = await startSink();
+    const sink = await startSmsSink(SINK_SECRET);
     const su = await superuserClient(ctx.server);
     await su.settings.update({
       sms: { enabled: true, provider: 'webhook', webhook: { url: sink.url, secret: SINK_SECRET }, caps: DEFAULT_CAPS },

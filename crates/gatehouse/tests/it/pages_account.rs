@@ -6,6 +6,7 @@
 //! revoked only by its owner; a new password ends the session.
 
 mod browser;
+mod code_factors;
 
 use crate::both_backends;
 use crate::support::*;

@@ -16,7 +16,7 @@ const SMTP_SECRET: &str = "smtp-secret-1";
 
 /// Points SMTP at `port` on 127.0.0.1 with a password, plain text (`tlsMode` none) unless
 /// `tls_mode` says otherwise.
-async fn smtp_to(app: &TestApp, su: &str, port: u16, tls_mode: &str) {
+pub(crate) async fn smtp_to(app: &TestApp, su: &str, port: u16, tls_mode: &str) {
     let smtp = json!({"enabled": true, "host": "127.0.0.1", "port": port, "tlsMode": tls_mode,
         "username": "mailer", "password": SMTP_SECRET});
     let r = app
@@ -33,7 +33,7 @@ async fn tested_events(app: &TestApp, su: &str) -> Vec<Value> {
 }
 
 /// Every message the sink accepted, quoted-printable soft line breaks undone.
-fn sunk(sink: &SmtpSink) -> Vec<String> {
+pub(crate) fn sunk(sink: &SmtpSink) -> Vec<String> {
     sink.sessions()
         .iter()
         .flat_map(|s| s.messages.iter().map(|m| m.replace("=\n", "")))

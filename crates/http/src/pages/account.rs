@@ -3,7 +3,9 @@
 //! calls as the API routes (`…/mfa`, `…/mfa/devices`, `…/security-events`), and every change
 //! that fails comes back here with the API's message ([`refused`]).
 
-use super::account_views::{AccountPage, PasswordErrors, device_row, event_row, factor_row};
+use super::account_views::{
+    AccountPage, PasswordErrors, PhoneForm, device_row, event_row, factor_row,
+};
 use super::cookies::Cookie;
 use super::handback;
 use super::reauth::{self, Action};
@@ -30,6 +32,7 @@ pub(crate) struct Shown {
     pub(crate) error: String,
     pub(crate) notice: &'static str,
     pub(crate) password: PasswordErrors,
+    pub(crate) phone: PhoneForm,
 }
 
 /// `GET /_/account?collection=…`: the page, or the sign-in (which comes back here).
@@ -111,11 +114,11 @@ async fn read(
     let verified_step = all.iter().any(|f| {
         f["status"].as_str() == Some("verified") && f["type"].as_str() != Some("backupCode")
     });
+    // A pending factor protects nothing: an unfinished app has its own buttons, and a phone or
+    // address whose code never came back is replaced by the next attempt.
     let factors = all
         .iter()
-        .filter(|f| {
-            !(f["type"].as_str() == Some("totp") && f["status"].as_str() == Some("pending"))
-        })
+        .filter(|f| f["status"].as_str() != Some("pending"))
         .filter_map(|f| factor_row(f))
         .collect();
     let page = AccountPage {
@@ -127,6 +130,9 @@ async fn read(
         factors,
         pending_totp,
         can_add_totp: c.totp.enabled && !has_totp,
+        // The conditions of `POST …/mfa/sms` and `…/mfa/email`.
+        can_add_sms: c.sms.enabled && !is("sms", "verified"),
+        can_add_email: c.otp.enabled && !is("email", "verified"),
         backup_codes: has_codes.then(|| overview["backupCodesRemaining"].as_i64().unwrap_or(0)),
         can_regenerate: c.backup_codes.enabled && (has_codes || verified_step),
         devices: devices
@@ -135,6 +141,7 @@ async fn read(
             .unwrap_or_default(),
         events: events.items.iter().map(event_row).collect(),
         password: shown.password,
+        phone: shown.phone,
     };
     Ok((shown.status, page))
 }
@@ -166,7 +173,7 @@ pub(crate) async fn refused(
 }
 
 /// The domain's 403 that asks for a recent authentication (`reauthRequired`).
-fn asks_reauth(e: &Error) -> bool {
+pub(crate) fn asks_reauth(e: &Error) -> bool {
     e.kind == ErrorKind::Forbidden
         && e.body
             .as_deref()
@@ -197,6 +204,8 @@ fn notice_of(done: &str) -> &'static str {
         "factor-removed" => "The second step was removed.",
         "setup-cancelled" => "The set-up was cancelled.",
         "totp-added" => "Your authenticator app is set up.",
+        "sms-added" => "Your phone is set up: sign-in codes can be sent to it.",
+        "email-added" => "Email codes are set up.",
         "device-revoked" => "The device was revoked: it will be asked for the second step again.",
         _ => "",
     }

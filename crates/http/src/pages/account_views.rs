@@ -19,11 +19,21 @@ pub(crate) struct AccountPage {
     /// A pending authenticator app: its set-up can be finished or cancelled.
     pub(crate) pending_totp: bool,
     pub(crate) can_add_totp: bool,
+    pub(crate) can_add_sms: bool,
+    pub(crate) can_add_email: bool,
     pub(crate) backup_codes: Option<i64>,
     pub(crate) can_regenerate: bool,
     pub(crate) devices: Vec<DeviceRow>,
     pub(crate) events: Vec<EventRow>,
     pub(crate) password: PasswordErrors,
+    pub(crate) phone: PhoneForm,
+}
+
+/// The add-a-phone form after a refused number: what was typed and why (empty for none).
+#[derive(Default)]
+pub(crate) struct PhoneForm {
+    pub(crate) typed: String,
+    pub(crate) error: String,
 }
 
 /// The change-password form's messages, by field (empty for none).
@@ -80,6 +90,23 @@ impl SetupPage {
     }
 }
 
+/// The form for a code just sent to confirm a new phone or email address, with a button that
+/// sends another.
+#[derive(Template, WebTemplate)]
+#[template(path = "account_code.html")]
+pub(crate) struct SentCodePage {
+    pub(crate) title: &'static str,
+    pub(crate) error: String,
+    pub(crate) ctx: Ctx,
+    /// Where it was sent, in words.
+    pub(crate) prompt: String,
+    /// The form's path: `/_/account/sms` or `/_/account/email` (`…/confirm` checks the code).
+    pub(crate) path: &'static str,
+    pub(crate) otp_id: String,
+    /// The phone the code went to (empty for email), for the "send again" form.
+    pub(crate) phone: String,
+}
+
 /// A fresh set of backup codes, shown this once.
 #[derive(Template, WebTemplate)]
 #[template(path = "account_codes.html")]
@@ -115,7 +142,7 @@ pub(crate) struct ReauthPage {
     pub(crate) email: String,
     /// What the person asked for, in words ("remove your authenticator app").
     pub(crate) what: &'static str,
-    pub(crate) then: &'static str,
+    pub(crate) then: String,
     pub(crate) back: String,
 }
 

@@ -11,6 +11,7 @@
 mod account;
 mod account_views;
 mod changes;
+mod code_factors;
 mod confirm;
 mod cookies;
 mod csrf;
@@ -53,6 +54,13 @@ pub fn all() -> Router<AppState> {
         .route("/_/account/two-factor", post(two_factor::start))
         .route("/_/account/two-factor/confirm", post(two_factor::confirm))
         .route("/_/account/two-factor/cancel", post(two_factor::cancel))
+        .route("/_/account/sms", post(code_factors::start_sms))
+        .route("/_/account/sms/confirm", post(code_factors::confirm_sms))
+        .route("/_/account/email", post(code_factors::start_email))
+        .route(
+            "/_/account/email/confirm",
+            post(code_factors::confirm_email),
+        )
         .route("/_/account/factor/remove", post(changes::remove_factor))
         .route("/_/account/backup-codes", post(changes::backup_codes))
         .route("/_/account/devices/revoke", post(changes::revoke_device))

@@ -7,6 +7,7 @@
 use super::account::{failed, refused};
 use super::account_views::ReauthPage;
 use super::changes;
+use super::code_factors::{self, PHONE_MAX};
 use super::cookies::Cookie;
 use super::flow::{Challenge, Flow, Next};
 use super::handback;
@@ -22,10 +23,18 @@ use axum::response::Response;
 use gatehouse_domain::{Caller, Error, RequestInfo};
 use serde_json::Value;
 
+/// The start of the action that adds a phone; the number follows.
+const ADD_SMS: &str = "add-sms:";
+
 /// An account change that needs a recent authentication.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq, Debug)]
 pub(crate) enum Action {
     AddTotp,
+    /// A phone, with the number typed (it rides in the hidden `then` field until the change is
+    /// made, so the person does not type it twice).
+    AddSms(String),
+    /// Codes to the record's own email address.
+    AddEmail,
     Remove(Factor),
     NewBackupCodes,
 }
@@ -41,8 +50,13 @@ pub(crate) enum Factor {
 impl Action {
     /// The action a form names; `None` for anything else.
     pub(crate) fn parse(name: &str) -> Option<Self> {
+        if let Some(phone) = name.strip_prefix(ADD_SMS) {
+            return (!phone.is_empty() && phone.len() <= PHONE_MAX)
+                .then(|| Self::AddSms(phone.to_owned()));
+        }
         Some(match name {
             "add-totp" => Self::AddTotp,
+            "add-email" => Self::AddEmail,
             "remove-totp" => Self::Remove(Factor::Totp),
             "remove-sms" => Self::Remove(Factor::Sms),
             "remove-email" => Self::Remove(Factor::Email),
@@ -51,20 +65,25 @@ impl Action {
         })
     }
 
-    pub(crate) fn name(self) -> &'static str {
-        match self {
+    pub(crate) fn name(&self) -> String {
+        let name = match self {
             Self::AddTotp => "add-totp",
+            Self::AddSms(phone) => return format!("{ADD_SMS}{phone}"),
+            Self::AddEmail => "add-email",
             Self::Remove(Factor::Totp) => "remove-totp",
             Self::Remove(Factor::Sms) => "remove-sms",
             Self::Remove(Factor::Email) => "remove-email",
             Self::NewBackupCodes => "new-backup-codes",
-        }
+        };
+        name.to_owned()
     }
 
     /// What it does, to finish "To …, confirm it's you".
-    fn what(self) -> &'static str {
+    fn what(&self) -> &'static str {
         match self {
             Self::AddTotp => "set up an authenticator app",
+            Self::AddSms(_) => "add a phone number",
+            Self::AddEmail => "add email codes",
             Self::Remove(Factor::Totp) => "remove your authenticator app",
             Self::Remove(Factor::Sms) => "remove your phone",
             Self::Remove(Factor::Email) => "remove your email code",
@@ -83,9 +102,11 @@ pub(crate) async fn perform(
     action: Action,
     cookies: &[Cookie],
 ) -> Response {
-    let outcome = match action {
+    let outcome = match &action {
         Action::AddTotp => two_factor::begin(s, v, meta, me, cookies).await,
-        Action::Remove(factor) => changes::remove(s, v, meta, me, factor, cookies).await,
+        Action::AddSms(phone) => code_factors::send_sms(s, v, meta, me, phone, cookies).await,
+        Action::AddEmail => code_factors::send_email(s, v, meta, me, cookies).await,
+        Action::Remove(factor) => changes::remove(s, v, meta, me, *factor, cookies).await,
         Action::NewBackupCodes => changes::new_codes(s, v, meta, me, cookies).await,
     };
     match outcome {
@@ -317,7 +338,7 @@ async fn settle(
                 methods,
                 base: REAUTH_FORMS,
                 trust: false,
-                then: action.name().to_owned(),
+                then: action.name(),
             };
             v.page(StatusCode::OK, page, &[])
         }
@@ -347,7 +368,7 @@ fn second_step(
         methods,
         base: REAUTH_FORMS,
         trust: false,
-        then: action.name().to_owned(),
+        then: action.name(),
     };
     v.page(status, page, &[])
 }
@@ -369,7 +390,7 @@ fn code_page(
         identity: me.record.row.email.clone(),
         base: REAUTH_FORMS,
         trust: false,
-        then: action.name().to_owned(),
+        then: action.name(),
     };
     v.page(status, page, &[])
 }

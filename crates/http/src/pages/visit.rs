@@ -43,6 +43,8 @@ pub(crate) struct Posted {
     pub(crate) factor: String,
     pub(crate) device_id: String,
     pub(crate) old_password: String,
+    /// A phone to add as a second step.
+    pub(crate) phone: String,
 }
 
 impl Posted {
