@@ -154,8 +154,34 @@ impl Gatehouse {
         caller: Option<&Caller>,
         request: &RequestInfo,
     ) -> Result<Value> {
-        let mut body = request.body.clone();
         let c = self.collection_for_records(collection).await?;
+        let (record, manage) = self.new_record(&c, caller, request).await?;
+        match self.store.insert_record(&record.to_row()).await {
+            Ok(()) => {}
+            Err(StoreError::Unique { target }) => {
+                return Err(unique_error(&c, &target, "Failed to create record."));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let view = self.view_for(&c, caller, &record, request);
+        Ok(record.render(
+            &c,
+            View {
+                email: view.email || manage,
+                ..view
+            },
+        ))
+    }
+
+    /// The record `request.body` creates, validated and allowed by the create rule, with its
+    /// password hashed; not stored yet. Also whether the caller may manage it.
+    pub(super) async fn new_record(
+        &self,
+        c: &Collection,
+        caller: Option<&Caller>,
+        request: &RequestInfo,
+    ) -> Result<(Record, bool)> {
+        let mut body = request.body.clone();
         let su = is_superuser(caller);
         let rule = self.rule_for(c.create_rule.as_deref(), caller)?;
         if !su {
@@ -220,21 +246,7 @@ impl Gatehouse {
         if let Some(password) = password {
             record.row.password_hash = self.passwords.hash(&password).await?;
         }
-        match self.store.insert_record(&record.to_row()).await {
-            Ok(()) => {}
-            Err(StoreError::Unique { target }) => {
-                return Err(unique_error(&c, &target, "Failed to create record."));
-            }
-            Err(e) => return Err(e.into()),
-        }
-        let view = self.view_for(&c, caller, &record, request);
-        Ok(record.render(
-            &c,
-            View {
-                email: view.email || manage,
-                ..view
-            },
-        ))
+        Ok((record, manage))
     }
 
     /// Applies `request.body` to the record (the rules see it as submitted).

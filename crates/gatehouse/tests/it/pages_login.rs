@@ -474,9 +474,15 @@ both_backends!(
             ]
         };
         // The API's field error, on the page; nothing created.
-        let mismatch = browser.post("/_/signup", &signup("not the same"), &[]).await;
+        let mismatch = browser
+            .post("/_/signup", &signup("not the same"), &[])
+            .await;
         assert_eq!(mismatch.status, 400, "{}", mismatch.html);
-        assert!(mismatch.html.contains("Repeat password:"), "{}", mismatch.html);
+        assert!(
+            mismatch.html.contains("Repeat password:"),
+            "{}",
+            mismatch.html
+        );
         assert!(mismatch.cookie("gh_session").is_none());
         let su = app.superuser_token().await;
         let none = app
@@ -532,7 +538,11 @@ both_backends!(
         assert!(!login.html.contains("/_/signup"), "{}", login.html);
         let form = browser.get("/_/signup?collection=users").await;
         assert_eq!(form.status, 403, "{}", form.html);
-        assert!(form.html.contains("does not take sign-ups"), "{}", form.html);
+        assert!(
+            form.html.contains("does not take sign-ups"),
+            "{}",
+            form.html
+        );
         // Posting anyway: the create rule refuses, as the API would.
         let csrf = browser.get("/_/login").await.field("csrf");
         let fields = [
