@@ -289,13 +289,14 @@ both_backends!(
             .await;
         assert_eq!(refresh.status, 401, "{}", refresh.text);
 
-        // An unverified provider email matches nobody: a new record without an email.
+        // An unverified provider email matches nobody, and the sign-up it would make has no
+        // email, which `users` requires: PocketBase's 400 with the field error; dan is untouched.
         let (_dan, _) = app.user("dan@example.com", "dan-password-1").await;
         idp.account("dan-sub", "dan@example.com", false).await;
         let r = login_as(&app, "dan-sub").await;
-        assert_eq!(r.status, 200, "{}", r.text);
-        assert_eq!(r.body["meta"]["isNew"], true);
-        assert_eq!(r.body["meta"]["email"], "");
+        assert_eq!(r.status, 400, "{}", r.text);
+        assert_eq!(r.body["message"], "Failed to authenticate.");
+        assert_eq!(r.body["data"]["email"]["code"], "validation_required");
         assert_eq!(
             app.login("users", "dan@example.com", "dan-password-1")
                 .await
