@@ -200,6 +200,7 @@ fn check_url(e: &mut FieldErrors, field: &str, value: &str, required: bool) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // fixed inputs: a failure fails the test at once
 mod tests {
     use super::*;
     use serde_json::json;

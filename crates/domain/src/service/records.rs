@@ -185,7 +185,7 @@ impl Gatehouse {
         let su = is_superuser(caller);
         let rule = self.rule_for(c.create_rule.as_deref(), caller)?;
         if !su {
-            drop_hidden_fields(&c, &mut body);
+            drop_hidden_fields(c, &mut body);
         }
         let mut errors = FieldErrors::default();
 
@@ -218,16 +218,16 @@ impl Gatehouse {
         });
 
         let email = body.get("email").cloned().unwrap_or(Value::Null);
-        self.apply_email(&c, &mut record, &email, &mut errors)
+        self.apply_email(c, &mut record, &email, &mut errors)
             .await?;
         if let Some(v) = body.get("emailVisibility") {
             record.row.email_visibility = as_bool(v);
         }
-        let password = check_new_password(&c, &body, true, &mut errors);
-        self.apply_custom_fields(&c, &mut record, &body, true, &now, &mut errors)
+        let password = check_new_password(c, &body, true, &mut errors);
+        self.apply_custom_fields(c, &mut record, &body, true, &now, &mut errors)
             .await?;
         // The create and manage rules see the record as submitted.
-        let manage = can_manage(&self.subject(&c, &record, caller, request));
+        let manage = can_manage(&self.subject(c, &record, caller, request));
         if let Some(v) = body.get("verified").map(as_bool)
             && c.id != SUPERUSERS_ID
         {
@@ -238,7 +238,7 @@ impl Gatehouse {
         }
         errors.into_result("Failed to create record.")?;
         if let Some(rule) = &rule
-            && !rule.allows(&self.subject(&c, &record, caller, request))
+            && !rule.allows(&self.subject(c, &record, caller, request))
         {
             return Err(Error::bad_request("Failed to create record."));
         }
