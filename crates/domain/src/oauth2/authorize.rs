@@ -72,7 +72,7 @@ mod tests {
     #[test]
     fn rfc7636_example_challenge() {
         assert_eq!(
-            code_challenge("dBjftJeZ4CVP-1mB92mIvhWsr7KNfGDbNpVH1C-Ib6LmvEpp1I7-3rMWuNnWTx8y"),
+            code_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
     }
