@@ -42,7 +42,8 @@ pub async fn open_with_clock(
     server_key::check_matches_database(&*store, &key).await?;
     let mailer = Arc::new(gatehouse_mail::Mailer::new(&config.data_dir, clock.clone()));
     let sms = sms_sender(&config.data_dir, clock.clone())?;
-    let gh = Gatehouse::start(store, clock, cores, mailer, sms, key).await?;
+    let oauth2 = Arc::new(gatehouse_oauth::OidcClient::new().map_err(anyhow::Error::msg)?);
+    let gh = Gatehouse::start(store, clock, cores, mailer, sms, key, oauth2).await?;
     Ok(Arc::new(gh))
 }
 
@@ -56,7 +57,8 @@ pub async fn rotate_keys(config: &StoreConfig) -> anyhow::Result<Rotation> {
     let mailer = Arc::new(gatehouse_mail::Mailer::new(&config.data_dir, clock.clone()));
     let sms = sms_sender(&config.data_dir, clock.clone())?;
     server_key::rotate(&config.data_dir, store, async move |store, key| {
-        Ok(Gatehouse::start(store, clock, 1, mailer, sms, key).await?)
+        let oauth2 = Arc::new(gatehouse_domain::oauth2::NoExchange);
+        Ok(Gatehouse::start(store, clock, 1, mailer, sms, key, oauth2).await?)
     })
     .await
 }

@@ -9,6 +9,7 @@ mod condition;
 mod counters;
 mod devices_sql;
 mod error;
+mod external_auths_sql;
 mod factors_sql;
 mod list_condition;
 mod model;
@@ -22,9 +23,9 @@ pub use counters::RATE_LIMIT_PREFIX;
 pub use error::StoreError;
 pub use list_condition::ListCondition;
 pub use model::{
-    AuditPage, AuditQuery, AuditRow, CollectionRow, DeviceRow, FactorRow, ListQuery, Page,
-    RecordChanges, RecordRow, SortKey, SortTerm, Spend, StepOutcome, TicketKey, TicketRow,
-    UniqueIndex,
+    AuditPage, AuditQuery, AuditRow, CollectionRow, DeviceRow, ExternalAuthRow, FactorRow,
+    ListQuery, OAuth2Write, Page, RecordChanges, RecordRow, SortKey, SortTerm, Spend, StepOutcome,
+    TicketKey, TicketRow, UniqueIndex,
 };
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -85,10 +86,9 @@ pub trait Store: Send + Sync + 'static {
     /// password change that raced with it). Returns whether the row changed.
     async fn replace_password_hash(&self, id: &str, old_hash: &str, new_hash: &str)
     -> Result<bool>;
-    /// Deletes the record, its tickets (codes, MFA sessions), factors and trusted devices in one
-    /// transaction. With
-    /// `keep_last`, only if another record of the collection remains, judged in the same
-    /// statement (the last superuser). Returns whether the record was deleted.
+    /// Deletes the record, its tickets (codes, MFA sessions), factors, trusted devices and OAuth2
+    /// links in one transaction. With `keep_last`, only if another record of the collection
+    /// remains, judged in the same statement (the last superuser). Returns whether the record was deleted.
     async fn delete_record(&self, collection_id: &str, id: &str, keep_last: bool) -> Result<bool>;
     async fn count_records(&self, collection_id: &str) -> Result<i64>;
     async fn list_records(&self, query: &ListQuery) -> Result<Page>;
@@ -225,6 +225,20 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_devices(&self, record_id: &str) -> Result<u64>;
     /// Deletes devices expired at `now_ms` (housekeeping); how many.
     async fn delete_expired_devices(&self, now_ms: i64) -> Result<u64>;
+
+    // --- OAuth2 links (PocketBase's `_externalAuths`) ---
+    /// The link of a provider account within a collection.
+    async fn find_external_auth(
+        &self,
+        collection_id: &str,
+        provider: &str,
+        provider_id: &str,
+    ) -> Result<Option<ExternalAuthRow>>;
+    /// A record's links, oldest first.
+    async fn list_external_auths(&self, record_id: &str) -> Result<Vec<ExternalAuthRow>>;
+    /// Everything [`OAuth2Write`] holds, in one transaction: a unique clash (the email taken, the
+    /// account linked meanwhile) fails with `Unique` and writes nothing.
+    async fn save_oauth2_login(&self, write: &OAuth2Write) -> Result<()>;
 
     // --- the audit log ---
     async fn insert_audit(&self, row: &AuditRow) -> Result<()>;

@@ -332,6 +332,33 @@ impl std::fmt::Debug for FactorRow {
     }
 }
 
+/// An OAuth2 link: the record signs in with the provider's account `provider_id`.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct ExternalAuthRow {
+    /// A 15-character id.
+    pub id: String,
+    pub collection_id: String,
+    pub record_id: String,
+    /// The configured provider name (`oidc`, `oidc2`, …).
+    pub provider: String,
+    pub provider_id: String,
+    pub created: String,
+    pub updated: String,
+}
+
+/// The writes of one OAuth2 login, all in one transaction: a new record (sign-up), the other
+/// links of an unverified record dropped (a squatter's), the link, and audit events.
+#[derive(Debug, Clone)]
+pub struct OAuth2Write {
+    pub new_record: Option<RecordRow>,
+    /// Every link of the record but `link` goes.
+    pub drop_other_links: bool,
+    pub link: ExternalAuthRow,
+    /// `false`: `link` is stored already.
+    pub link_is_new: bool,
+    pub events: Vec<AuditRow>,
+}
+
 /// A device a record trusts to skip its second step until `expires_ms`.
 #[derive(Clone, PartialEq, sqlx::FromRow)]
 pub struct DeviceRow {

@@ -3,14 +3,15 @@
 //! database can host several installations or test runs side by side.
 
 mod devices;
+mod external_auths;
 mod factors;
 
 use crate::condition::{Dialect, Param};
 use crate::model::{name_index_field, unique_target};
 use crate::{
-    AuditPage, AuditQuery, AuditRow, CollectionRow, DeviceRow, FactorRow, ListQuery, Page,
-    RecordChanges, RecordRow, Result, Store, StoreError, TicketKey, TicketRow, UniqueIndex,
-    record_write, sql,
+    AuditPage, AuditQuery, AuditRow, CollectionRow, DeviceRow, ExternalAuthRow, FactorRow,
+    ListQuery, OAuth2Write, Page, RecordChanges, RecordRow, Result, Store, StoreError, TicketKey,
+    TicketRow, UniqueIndex, record_write, sql,
 };
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -134,6 +135,9 @@ fn split_schema(url: &str) -> Result<(String, Option<String>)> {
     Ok((url, schema))
 }
 
+const INSERT_RECORD: &str = "INSERT INTO records (id, collection_id, email, email_visibility, verified, password_hash, token_key, data, created, updated) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10)";
+
 fn map_err(err: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(db) = &err
         && db.is_unique_violation()
@@ -211,6 +215,7 @@ impl Store for PostgresStore {
         }
         factors::delete_of_collection(&mut tx, id).await?;
         devices::delete_of_collection(&mut tx, id).await?;
+        external_auths::delete_of_collection(&mut tx, id).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -298,9 +303,7 @@ impl Store for PostgresStore {
     }
 
     async fn insert_record(&self, row: &RecordRow) -> Result<()> {
-        const Q: &str = "INSERT INTO records (id, collection_id, email, email_visibility, verified, password_hash, token_key, data, created, updated) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10)";
-        bind_record(sqlx::query(Q), row)
+        bind_record(sqlx::query(INSERT_RECORD), row)
             .execute(&self.pool)
             .await
             .map_err(map_err)?;
@@ -388,6 +391,7 @@ impl Store for PostgresStore {
                 .await?;
             factors::delete_of_record(&mut tx, id).await?;
             devices::delete_of_record(&mut tx, id).await?;
+            external_auths::delete_of_record(&mut tx, id).await?;
         }
         tx.commit().await?;
         Ok(deleted)
@@ -729,6 +733,23 @@ impl Store for PostgresStore {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected())
+    }
+
+    async fn find_external_auth(
+        &self,
+        collection_id: &str,
+        provider: &str,
+        provider_id: &str,
+    ) -> Result<Option<ExternalAuthRow>> {
+        external_auths::find(self, collection_id, provider, provider_id).await
+    }
+
+    async fn list_external_auths(&self, record_id: &str) -> Result<Vec<ExternalAuthRow>> {
+        external_auths::list(self, record_id).await
+    }
+
+    async fn save_oauth2_login(&self, write: &OAuth2Write) -> Result<()> {
+        external_auths::save(self, write).await
     }
 
     async fn insert_audit(&self, row: &AuditRow) -> Result<()> {

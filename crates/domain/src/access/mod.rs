@@ -399,7 +399,11 @@ mod tests {
     #[test]
     fn debug_output_keeps_tokens_bodies_and_secrets_out() {
         let mut users = users("x");
-        users.oauth2.providers = vec![json!({"name": "google", "clientSecret": "oauth-secret-1"})];
+        users.oauth2.providers = vec![crate::oauth2::ProviderConfig {
+            name: "google".into(),
+            client_secret: "oauth-secret-1".into(),
+            ..Default::default()
+        }];
         users.auth_token.secret = "collection-secret-1".into();
         let caller = Caller {
             collection: Arc::new(users.clone()),

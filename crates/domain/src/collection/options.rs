@@ -1,7 +1,6 @@
 //! The auth options block of a collection, in PocketBase's JSON shape.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct EmailTemplate {
@@ -44,7 +43,7 @@ pub struct MappedFields {
 #[serde(rename_all = "camelCase")]
 pub struct OAuth2Options {
     #[serde(default)]
-    pub providers: Vec<Value>,
+    pub providers: Vec<crate::oauth2::ProviderConfig>,
     #[serde(default)]
     pub mapped_fields: MappedFields,
     pub enabled: bool,

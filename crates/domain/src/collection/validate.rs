@@ -377,7 +377,7 @@ fn check_methods(c: &Collection, errors: &mut FieldErrors) {
         } else {
             in_range(&mut mfa, "duration", c.mfa.duration, METHOD_DURATION_RANGE);
         }
-        // Two factors need two methods (OAuth2 is refused above until it lands). Gatehouse
+        // Two factors need two methods. Gatehouse
         // widens PocketBase's check: one first step and a second-step factor also make two.
         let first_steps = [c.password_auth.enabled, c.otp.enabled, c.oauth2.enabled]
             .iter()
@@ -416,15 +416,10 @@ fn check_methods(c: &Collection, errors: &mut FieldErrors) {
     errors.nest("backupCodes", backup);
     errors.nest("sms", check_sms(c));
 
-    let mut oauth2 = FieldErrors::default();
-    if c.oauth2.enabled {
-        oauth2.add(
-            "enabled",
-            "validation_oauth2_unavailable",
-            "OAuth2 login is not available in this Gatehouse version yet.",
-        );
-    }
-    errors.nest("oauth2", oauth2);
+    errors.nest(
+        "oauth2",
+        crate::oauth2::check_providers(&c.oauth2.providers),
+    );
 }
 
 /// Bounds of Gatehouse's additions: seconds, steps, digits, codes.

@@ -37,6 +37,10 @@ pub mod kinds {
     pub const SMS_CAPPED: &str = "sms.capped";
     pub const DEVICE_TRUSTED: &str = "device.trusted";
     pub const DEVICE_REVOKED: &str = "device.revoked";
+    /// A record created by an OAuth2 login (`data.provider`).
+    pub const OAUTH2_SIGNUP: &str = "oauth2.signup";
+    /// An OAuth2 account linked to an existing record (`data.provider`).
+    pub const OAUTH2_LINKED: &str = "oauth2.linked";
 }
 
 const DEFAULT_PER_PAGE: i64 = 30;

@@ -67,16 +67,26 @@ impl Gatehouse {
             Vec::new()
         };
         let has = |f: &str| password.enabled && password.identity_fields.iter().any(|x| x == f);
+        // Each item carries a fresh state and PKCE pair; the legacy list only when enabled.
+        let providers: Vec<Value> = if c.oauth2.enabled {
+            c.oauth2
+                .providers
+                .iter()
+                .map(crate::oauth2::authorize::provider_item)
+                .collect()
+        } else {
+            Vec::new()
+        };
         Ok(json!({
             "password": {"identityFields": identity_fields, "enabled": password.enabled},
-            "oauth2": {"providers": [], "enabled": c.oauth2.enabled},
+            "oauth2": {"providers": providers, "enabled": c.oauth2.enabled},
             "mfa": {"enabled": c.mfa.enabled, "duration": if c.mfa.enabled { c.mfa.duration } else { 0 }},
             "otp": {"enabled": c.otp.enabled, "duration": if c.otp.enabled { c.otp.duration } else { 0 }},
             // Gatehouse's second factors (PocketBase SDKs pass unknown keys through).
             "totp": {"enabled": c.totp.enabled, "digits": c.totp.digits, "period": c.totp.period, "algorithm": c.totp.algorithm},
             "backupCodes": {"enabled": c.backup_codes.enabled},
             "sms": {"enabled": c.sms.enabled, "duration": if c.sms.enabled { c.sms.duration } else { 0 }},
-            "authProviders": [],
+            "authProviders": providers,
             "usernamePassword": has("username"),
             "emailPassword": has("email"),
         }))

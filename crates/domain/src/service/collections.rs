@@ -166,6 +166,7 @@ impl Gatehouse {
         c.system = old.system;
         c.created = old.created.clone();
         c.updated = self.now();
+        crate::oauth2::keep_client_secrets(&mut c.oauth2.providers, &old.oauth2.providers);
         prepare(&mut c);
         check_collection(&c, Some(&old)).into_result("Failed to update collection.")?;
         if c.auth_rule != old.auth_rule {

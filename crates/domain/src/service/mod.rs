@@ -13,6 +13,7 @@ pub mod key_rotation;
 pub mod limits;
 mod mailing;
 mod mfa;
+pub mod oauth2_login;
 pub mod otp;
 pub mod otp_limits;
 mod paging;
@@ -30,6 +31,7 @@ use crate::clock::{Clock, format_datetime};
 use crate::collection::{self, Collection};
 use crate::error::{Error, Result};
 use crate::mail::MailTransport;
+use crate::oauth2::OAuth2Exchange;
 use crate::password::Passwords;
 use crate::registry::Registry;
 use crate::server_key::ServerKey;
@@ -51,6 +53,7 @@ pub struct Gatehouse {
     rules: RuleCache,
     list_conditions: ListConditionCache,
     otp_limits: otp_limits::OtpLimitsCell,
+    oauth2: Arc<dyn OAuth2Exchange>,
 }
 
 /// PocketBase's list answer.
@@ -74,6 +77,7 @@ impl Gatehouse {
         mailer: Arc<dyn MailTransport>,
         sms: Arc<dyn SmsTransport>,
         key: ServerKey,
+        oauth2: Arc<dyn OAuth2Exchange>,
     ) -> Result<Self> {
         bootstrap(&*store, &*clock).await?;
         let collections = Registry::load(store.clone(), clock.clone()).await?;
@@ -90,6 +94,7 @@ impl Gatehouse {
             rules: RuleCache::default(),
             list_conditions: ListConditionCache::default(),
             otp_limits: otp_limits::OtpLimitsCell::default(),
+            oauth2,
         })
     }
 

@@ -154,12 +154,38 @@ impl Gatehouse {
         caller: Option<&Caller>,
         request: &RequestInfo,
     ) -> Result<Value> {
-        let mut body = request.body.clone();
         let c = self.collection_for_records(collection).await?;
+        let (record, manage) = self.new_record(&c, caller, request).await?;
+        match self.store.insert_record(&record.to_row()).await {
+            Ok(()) => {}
+            Err(StoreError::Unique { target }) => {
+                return Err(unique_error(&c, &target, "Failed to create record."));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let view = self.view_for(&c, caller, &record, request);
+        Ok(record.render(
+            &c,
+            View {
+                email: view.email || manage,
+                ..view
+            },
+        ))
+    }
+
+    /// The record `request.body` creates, validated and allowed by the create rule, with its
+    /// password hashed; not stored yet. Also whether the caller may manage it.
+    pub(super) async fn new_record(
+        &self,
+        c: &Collection,
+        caller: Option<&Caller>,
+        request: &RequestInfo,
+    ) -> Result<(Record, bool)> {
+        let mut body = request.body.clone();
         let su = is_superuser(caller);
         let rule = self.rule_for(c.create_rule.as_deref(), caller)?;
         if !su {
-            drop_hidden_fields(&c, &mut body);
+            drop_hidden_fields(c, &mut body);
         }
         let mut errors = FieldErrors::default();
 
@@ -192,16 +218,16 @@ impl Gatehouse {
         });
 
         let email = body.get("email").cloned().unwrap_or(Value::Null);
-        self.apply_email(&c, &mut record, &email, &mut errors)
+        self.apply_email(c, &mut record, &email, &mut errors)
             .await?;
         if let Some(v) = body.get("emailVisibility") {
             record.row.email_visibility = as_bool(v);
         }
-        let password = check_new_password(&c, &body, true, &mut errors);
-        self.apply_custom_fields(&c, &mut record, &body, true, &now, &mut errors)
+        let password = check_new_password(c, &body, true, &mut errors);
+        self.apply_custom_fields(c, &mut record, &body, true, &now, &mut errors)
             .await?;
         // The create and manage rules see the record as submitted.
-        let manage = can_manage(&self.subject(&c, &record, caller, request));
+        let manage = can_manage(&self.subject(c, &record, caller, request));
         if let Some(v) = body.get("verified").map(as_bool)
             && c.id != SUPERUSERS_ID
         {
@@ -212,7 +238,7 @@ impl Gatehouse {
         }
         errors.into_result("Failed to create record.")?;
         if let Some(rule) = &rule
-            && !rule.allows(&self.subject(&c, &record, caller, request))
+            && !rule.allows(&self.subject(c, &record, caller, request))
         {
             return Err(Error::bad_request("Failed to create record."));
         }
@@ -220,21 +246,7 @@ impl Gatehouse {
         if let Some(password) = password {
             record.row.password_hash = self.passwords.hash(&password).await?;
         }
-        match self.store.insert_record(&record.to_row()).await {
-            Ok(()) => {}
-            Err(StoreError::Unique { target }) => {
-                return Err(unique_error(&c, &target, "Failed to create record."));
-            }
-            Err(e) => return Err(e.into()),
-        }
-        let view = self.view_for(&c, caller, &record, request);
-        Ok(record.render(
-            &c,
-            View {
-                email: view.email || manage,
-                ..view
-            },
-        ))
+        Ok((record, manage))
     }
 
     /// Applies `request.body` to the record (the rules see it as submitted).

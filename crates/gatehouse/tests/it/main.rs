@@ -29,6 +29,7 @@ mod listener;
 mod lockout;
 mod mfa;
 mod multi_instance;
+mod oauth2;
 mod otp;
 mod otp_attempts;
 mod pages_account;

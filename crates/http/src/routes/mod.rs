@@ -8,6 +8,7 @@ mod auth;
 mod collections;
 mod factors;
 mod health;
+mod oauth2;
 mod otp;
 mod records;
 mod settings;
@@ -50,6 +51,7 @@ collection_routes! {
     POST "auth-with-password" => auth::auth_with_password, ["authWithPassword", "auth"];
     POST "request-otp" => otp::request_otp, ["requestOTP"];
     POST "auth-with-otp" => otp::auth_with_otp, ["authWithOTP", "auth"];
+    POST "auth-with-oauth2" => oauth2::auth_with_oauth2, ["authWithOAuth2", "auth"];
     POST "auth-with-totp" => factors::auth_with_totp, ["authWithTotp", "auth"];
     POST "auth-with-backup-code" => factors::auth_with_backup_code, ["authWithBackupCode", "auth"];
     POST "step-up" => factors::step_up, ["stepUp"];

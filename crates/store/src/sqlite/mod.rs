@@ -7,9 +7,9 @@ use crate::condition::{Dialect, Param, sqlite_path};
 use crate::counters::MemoryCounters;
 use crate::model::{name_index_field, unique_target};
 use crate::{
-    AuditPage, AuditQuery, AuditRow, CollectionRow, DeviceRow, FactorRow, ListQuery, Page,
-    RecordChanges, RecordRow, Result, Store, StoreError, TicketKey, TicketRow, UniqueIndex,
-    record_write, sql,
+    AuditPage, AuditQuery, AuditRow, CollectionRow, DeviceRow, ExternalAuthRow, FactorRow,
+    ListQuery, OAuth2Write, Page, RecordChanges, RecordRow, Result, Store, StoreError, TicketKey,
+    TicketRow, UniqueIndex, record_write, sql,
 };
 use async_trait::async_trait;
 use rusqlite::config::DbConfig;
@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 mod devices;
+mod external_auths;
 mod factors;
 mod jsonb;
 pub(crate) mod matcher;
@@ -32,7 +33,11 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0005_records_collection.sql"),
     include_str!("../../migrations/sqlite/0006_factors.sql"),
     include_str!("../../migrations/sqlite/0007_devices.sql"),
+    include_str!("../../migrations/sqlite/0008_external_auths.sql"),
 ];
+
+const INSERT_RECORD: &str = "INSERT INTO records (id, collection_id, email, email_visibility, verified, password_hash, token_key, data, created, updated) \
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, jsonb(?8), ?9, ?10)";
 
 const AUDIT_COLUMNS: &str =
     "id, type, created, collection_id, record_id, method, ip, user_agent, data";
@@ -436,6 +441,7 @@ impl Store for SqliteStore {
             tx.execute(&positional(record_write::DELETE_COLLECTION_TICKETS), [&id])?;
             factors::delete_of_collection(&tx, &id)?;
             devices::delete_of_collection(&tx, &id)?;
+            external_auths::delete_of_collection(&tx, &id)?;
             tx.commit()
         })
         .await
@@ -516,11 +522,13 @@ impl Store for SqliteStore {
     }
 
     async fn insert_record(&self, row: &RecordRow) -> Result<()> {
-        const Q: &str = "INSERT INTO records (id, collection_id, email, email_visibility, verified, password_hash, token_key, data, created, updated) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, jsonb(?8), ?9, ?10)";
         let row = row.clone();
-        self.write(move |c| c.prepare_cached(Q)?.execute(record_params(&row)).map(drop))
-            .await
+        self.write(move |c| {
+            c.prepare_cached(INSERT_RECORD)?
+                .execute(record_params(&row))
+                .map(drop)
+        })
+        .await
     }
 
     async fn update_record(
@@ -600,6 +608,7 @@ impl Store for SqliteStore {
                     .execute([&args[1]])?;
                 factors::delete_of_record(&tx, &args[1])?;
                 devices::delete_of_record(&tx, &args[1])?;
+                external_auths::delete_of_record(&tx, &args[1])?;
             }
             tx.commit()?;
             Ok(deleted)
@@ -918,6 +927,23 @@ impl Store for SqliteStore {
                 .map(|n| n as u64)
         })
         .await
+    }
+
+    async fn find_external_auth(
+        &self,
+        collection_id: &str,
+        provider: &str,
+        provider_id: &str,
+    ) -> Result<Option<ExternalAuthRow>> {
+        external_auths::find(self, collection_id, provider, provider_id)
+    }
+
+    async fn list_external_auths(&self, record_id: &str) -> Result<Vec<ExternalAuthRow>> {
+        external_auths::list(self, record_id)
+    }
+
+    async fn save_oauth2_login(&self, write: &OAuth2Write) -> Result<()> {
+        external_auths::save(self, write).await
     }
 
     async fn insert_audit(&self, row: &AuditRow) -> Result<()> {

@@ -1,0 +1,14 @@
+-- OAuth2 links (PocketBase's `_externalAuths`): a record signs in with an account of a provider.
+-- One link per (record, provider), and one record per provider account within a collection.
+CREATE TABLE external_auths (
+    id            TEXT PRIMARY KEY,
+    collection_id TEXT NOT NULL,
+    record_id     TEXT NOT NULL,
+    provider      TEXT NOT NULL,
+    provider_id   TEXT NOT NULL,
+    created       TEXT NOT NULL,
+    updated       TEXT NOT NULL,
+    CONSTRAINT external_auths_record_provider UNIQUE (collection_id, record_id, provider),
+    CONSTRAINT external_auths_provider_account UNIQUE (collection_id, provider, provider_id)
+);
+CREATE INDEX external_auths_record ON external_auths (record_id);
