@@ -132,5 +132,5 @@ export function mappedFields(c) {
     choice('id', 'Account ID into', ['text']),
     choice('name', 'Name into', ['text']),
     choice('username', 'User name into', ['text']),
-    choice('avatarURL', 'Avatar URL into', ['text', 'url', 'file']));
+    choice('avatarURL', 'Avatar URL into', ['text', 'url']));
 }
