@@ -92,6 +92,7 @@ test('a superuser adds, edits and removes an OpenID Connect provider of a collec
     await providers.getByRole('cell', { name: 'Acme ID' }).waitFor();
     await providers.getByRole('cell', { name: 'gatehouse-app' }).waitFor();
     assert.ok(!(await page.content()).includes(SECRET), 'the secret is never on the page');
+    await checkPage(page, 'dash-oauth-03-listed');
 
     let stored = (await users()).oauth2.providers;
     assert.equal(stored.length, 1);

@@ -59,9 +59,11 @@ export function providersSection(name, c) {
 
   return el('section', {},
     el('h2', { text: 'OAuth2 providers' }),
-    el('p', { class: 'hint', text: 'Register with the provider the redirect URL of the page of your app that receives ' +
-      `?code=…&state=… (the popup flow, when it comes, will use ${location.origin}/api/oauth2-redirect). ` +
-      'The scopes asked for are openid email profile.' }),
+    el('p', { class: 'hint' },
+      'Register with the provider the redirect URL of the page of your app that receives ',
+      el('code', { text: '?code=…&state=…' }), ' (the popup flow, when it comes, will use ',
+      el('code', { text: `${location.origin}/api/oauth2-redirect` }), '). The scopes asked for are ',
+      el('code', { text: 'openid email profile' }), '.'),
     box,
     confirm,
     add ?? el('p', { class: 'hint', text: 'All three OpenID Connect slots are in use.' }),
