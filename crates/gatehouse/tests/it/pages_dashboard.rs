@@ -6,21 +6,25 @@
 
 use crate::support::*;
 
-/// The scripts the page runs, by path: the entry and every module it imports.
+/// The scripts the page runs, by path: the entry and every module it imports, directly or
+/// through another module (an import is relative to the folder of the module that makes it).
 async fn scripts(app: &TestApp) -> Vec<(String, Reply)> {
-    let entry = app.get("/_/admin.js", None).await;
-    let mut paths: Vec<String> = entry
-        .text
-        .split("from './")
-        .skip(1)
-        .filter_map(|rest| rest.split('\'').next())
-        .map(|relative| format!("/_/{relative}"))
-        .collect();
-    paths.sort();
-    paths.dedup();
-    let mut all = vec![("/_/admin.js".to_owned(), entry)];
-    for path in paths {
+    let mut all: Vec<(String, Reply)> = Vec::new();
+    let mut pending = vec!["/_/admin.js".to_owned()];
+    while let Some(path) = pending.pop() {
+        if all.iter().any(|(seen, _)| *seen == path) {
+            continue;
+        }
         let reply = app.get(&path, None).await;
+        let folder = &path[..=path.rfind('/').unwrap_or_default()];
+        pending.extend(
+            reply
+                .text
+                .split("from './")
+                .skip(1)
+                .filter_map(|rest| rest.split('\'').next())
+                .map(|relative| format!("{folder}{relative}")),
+        );
         all.push((path, reply));
     }
     all
@@ -70,6 +74,10 @@ async fn the_page_runs_only_our_scripts_and_calls_only_our_api() {
 
         let all = scripts(&app).await;
         assert!(all.len() >= 3, "the entry imports its modules");
+        assert!(
+            all.iter().any(|(path, _)| path == "/_/admin/oauth2.js"),
+            "modules imported by modules are checked too"
+        );
         for (path, r) in &all {
             assert_eq!(r.status, 200, "{path}");
             assert_eq!(

@@ -33,10 +33,11 @@ pub(super) async fn page() -> Response {
 }
 
 /// The modules `admin.js` imports, by file name.
-const MODULES: [(&str, &str); 3] = [
+const MODULES: [(&str, &str); 4] = [
     ("core.js", include_str!("admin/core.js")),
     ("records.js", include_str!("admin/records.js")),
     ("config.js", include_str!("admin/config.js")),
+    ("oauth2.js", include_str!("admin/oauth2.js")),
 ];
 
 pub(super) async fn script() -> Response {

@@ -4,6 +4,7 @@
 import {
   SU, api, collect, collectionPath, el, enc, field, form, hidden, pager, readSession, say, shown, table,
 } from './core.js';
+import { mappedFields, providersSection } from './oauth2.js';
 import { authCollections } from './records.js';
 
 export async function optionsView([name]) {
@@ -20,7 +21,6 @@ export async function optionsView([name]) {
     ['authAlert.emailTemplate', 'New-location alert mail'],
     ['securityAlertTemplate', 'Security alert mail'],
   ];
-  const providers = (c.oauth2.providers || []).map((p) => p.name).filter(Boolean);
   const options = form([
     group('Password',
       f('passwordAuth.enabled', 'Sign in with a password', 'bool'),
@@ -52,8 +52,8 @@ export async function optionsView([name]) {
       f('sms.length', 'Code length', 'number'),
       f('sms.template', 'Message', 'text', { hint: 'Placeholders: {APP_NAME}, {OTP}.' })),
     group('OAuth2',
-      f('oauth2.enabled', 'Sign in with OAuth2 providers', 'bool'),
-      el('p', { class: 'hint', text: `Providers: ${providers.length ? providers.join(', ') : 'none'}.` })),
+      f('oauth2.enabled', 'Sign in with OAuth2 providers', 'bool', { hint: 'The providers are set up below the form.' }),
+      mappedFields(c)),
     group('Mail templates',
       f('authAlert.enabled', 'Send the new-location alert', 'bool'),
       templates.map(([path, label]) => el('fieldset', {}, el('legend', { text: label }),
@@ -65,7 +65,7 @@ export async function optionsView([name]) {
     await api('PATCH', collectionPath(name), body);
     say(sent, 'ok', 'The auth options were saved.');
   });
-  return [el('h1', { text: `Auth options of ${name}` }), options];
+  return [el('h1', { text: `Auth options of ${name}` }), options, providersSection(name, c)];
 }
 
 // The audit log.

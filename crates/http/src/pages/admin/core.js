@@ -191,8 +191,8 @@ export const collectionPath = (name) => `/api/collections/${enc(name)}`;
 // ---------------------------------------------------------------- forms
 
 /** An input bound to `path` of a JSON body. Kinds: text, email, url, tel, password, number,
- * bool, list (comma-separated), secret (write-only: empty keeps the stored one), select,
- * textarea. */
+ * bool, list (comma-separated), lines (a list one per line or comma-separated), secret
+ * (write-only: empty keeps the stored one), select, textarea. */
 export function field(path, label, kind = 'text', opts = {}) {
   const id = uid('f');
   const hintId = opts.hint ? uid('h') : undefined;
@@ -208,6 +208,8 @@ export function field(path, label, kind = 'text', opts = {}) {
     input = el('select', common, opts.options.map(([v, text]) => el('option', { value: v, text, selected: v === value })));
   } else if (kind === 'textarea') {
     input = el('textarea', { ...common, rows: opts.rows || 5, value: value ?? '' });
+  } else if (kind === 'lines') {
+    input = el('textarea', { ...common, rows: opts.rows || 3, value: (value || []).join('\n') });
   } else {
     const type = { list: 'text', secret: 'password' }[kind] || kind;
     const shownValue = kind === 'list' ? (value || []).join(', ') : kind === 'secret' ? '' : value ?? '';
@@ -258,6 +260,7 @@ export function collect(form) {
         value = Number(raw);
         break;
       case 'list':
+      case 'lines':
         value = raw.split(/[,\n]/).map((s) => s.trim()).filter(Boolean);
         break;
       case 'secret':
