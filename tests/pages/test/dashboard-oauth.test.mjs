@@ -114,6 +114,8 @@ test('a superuser adds, edits and removes an OpenID Connect provider of a collec
     await edit.getByLabel('Display name').fill('Acme');
     await edit.getByLabel('Use PKCE').uncheck();
     await edit.getByRole('button', { name: 'Save oidc' }).click();
+    // The first save's message is still on the page: wait for the saved list to show the edit.
+    await providers.getByRole('cell', { name: 'Acme', exact: true }).waitFor();
     await page.getByText('The provider oidc was saved.').waitFor();
     stored = (await users()).oauth2.providers;
     assert.equal(stored[0].displayName, 'Acme');
