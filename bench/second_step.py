@@ -222,9 +222,40 @@ def seed(server):
     server.seed_factor_collection()
 
 
+class PerfRecord:
+    """`perf record` of the server, one per kind, each on only around that kind's batches
+    (perf's control FIFO), into bench/results/second_step/perf.<kind>.data."""
+
+    def __init__(self, pid):
+        self.procs, self.fifos = {}, {}
+        for kind in KINDS:
+            ctl, ack = OUT / f"perf.{kind}.ctl", OUT / f"perf.{kind}.ack"
+            for fifo in (ctl, ack):
+                fifo.unlink(missing_ok=True)
+                os.mkfifo(fifo)
+            cmd = ["perf", "record", "-e", "cpu-clock", "-F", "5000", "-g", "-p", str(pid), "-D", "-1",
+                   "--control", f"fifo:{ctl},{ack}", "-o", str(OUT / f"perf.{kind}.data")]
+            self.procs[kind] = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self.fifos[kind] = (open(ctl, "w"), open(ack, "r"))
+
+    def switch(self, kind, on):
+        ctl, ack = self.fifos[kind]
+        ctl.write("enable\n" if on else "disable\n")
+        ctl.flush()
+        ack.readline()
+
+    def stop(self):
+        for kind, proc in self.procs.items():
+            proc.send_signal(2)
+            proc.wait()
+            for f in self.fifos[kind]:
+                f.close()
+
+
 def timed(server, users, args):
-    """Rounds of one batch per kind; {kind: [(requests, user ms, system ms)]}."""
+    """Rounds of one batch per kind; {kind: [(requests, user ms, system ms, schedstat ms)]}."""
     readings = {k: [] for k in KINDS}
+    perf = PerfRecord(server.proc.pid) if args.perf else None
     client = Client(server.port)
     token = second_steps(client, prepare("totp", users, server.port, WARMUP))
     second_steps(client, prepare("backup", users, server.port, WARMUP))
@@ -240,6 +271,8 @@ def timed(server, users, args):
             client = Client(server.port)
             u0, s0 = cpu_split(server.proc.pid)
             t0 = thread_ns(server.proc.pid)
+            if perf:
+                perf.switch(kind, True)
             if kind == "refresh":
                 token = refreshes(client, token, args.batch)
             else:
@@ -247,9 +280,13 @@ def timed(server, users, args):
             server.sink.wait_quiet(quiet=QUIET_S)
             t1 = thread_ns(server.proc.pid)
             u1, s1 = cpu_split(server.proc.pid)
+            if perf:
+                perf.switch(kind, False)
             client.close()
             readings[kind].append((args.batch, u1 - u0, s1 - s0, ns_between(t0, t1) / 1e6))
             run.log(f"round {r + 1} {kind}: {ns_between(t0, t1) / 1e6 / args.batch:.3f} ms/request")
+    if perf:
+        perf.stop()
     return readings
 
 
@@ -343,16 +380,19 @@ def main():
     ap.add_argument("--rounds", type=int, default=5, help="batches of each kind (default 5)")
     ap.add_argument("--callgrind", action="store_true", help="count instructions instead (needs valgrind)")
     ap.add_argument("--requests", type=int, default=100, help="--callgrind: requests per kind (default 100)")
+    ap.add_argument("--perf", action="store_true",
+                    help="also `perf record` each kind's batches (bench/results/second_step/perf.<kind>.data)")
     args = ap.parse_args()
     if min(args.batch, args.rounds, args.requests) < 1:
         ap.error("--batch, --rounds and --requests must be ≥ 1")
     if not args.gatehouse_bin.exists():
         run.die(f"{args.gatehouse_bin} not found: cargo build --release -p gatehouse")
+    tools = ("valgrind", "callgrind_control") if args.callgrind else ("perf",) if args.perf else ()
+    for tool in tools:
+        if not shutil.which(tool):
+            run.die(f"{tool} not found")
+    OUT.mkdir(parents=True, exist_ok=True)
     if args.callgrind:
-        for tool in ("valgrind", "callgrind_control"):
-            if not shutil.which(tool):
-                run.die(f"{tool} not found: install valgrind")
-        OUT.mkdir(parents=True, exist_ok=True)
         for old in glob.glob(str(OUT / "callgrind.out*")):
             os.remove(old)
     (run.RESULTS / "logs").mkdir(parents=True, exist_ok=True)
