@@ -17,6 +17,8 @@ use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use hmac::{Hmac, Mac};
 use rand::RngExt;
 use sha2::Sha256;
+use std::collections::HashMap;
+use std::sync::RwLock;
 use subtle::ConstantTimeEq;
 
 pub struct ServerKey {
@@ -25,7 +27,20 @@ pub struct ServerKey {
     older: Vec<Key>,
 }
 
-struct Key([u8; 32]);
+/// One key of the ring with what is derived from it, derived once: a code check hashes on
+/// every request, and deriving again each time cost more than the check itself.
+struct Key {
+    /// HMAC keyed with the key itself, cloned for each derivation.
+    base: Hmac<Sha256>,
+    id: String,
+    cipher: XChaCha20Poly1305,
+    /// HMAC keyed with each purpose's derived key. Purposes are the program's own constants,
+    /// a handful; the bound only guards against a caller ever passing something else.
+    purposes: RwLock<HashMap<String, Hmac<Sha256>>>,
+}
+
+/// More purposes than the program has; past it a derived key is used without being kept.
+const MAX_PURPOSES: usize = 64;
 
 impl ServerKey {
     pub fn new(bytes: [u8; 32]) -> Self {
@@ -35,14 +50,14 @@ impl ServerKey {
     /// A ring: `current` hashes and seals, `older` only open and verify.
     pub fn with_older(current: [u8; 32], older: Vec<[u8; 32]>) -> Self {
         Self {
-            current: Key(current),
-            older: older.into_iter().map(Key).collect(),
+            current: Key::new(&current),
+            older: older.iter().map(Key::new).collect(),
         }
     }
 
     /// The ids of every key in the ring, the current one first.
     pub fn key_ids(&self) -> Vec<String> {
-        self.keys().map(Key::id).collect()
+        self.keys().map(|k| k.id.clone()).collect()
     }
 
     fn keys(&self) -> impl Iterator<Item = &Key> {
@@ -76,12 +91,12 @@ impl ServerKey {
 
     /// `plaintext` encrypted for `purpose` (see the module notes for the format).
     pub fn seal(&self, purpose: &str, plaintext: &str) -> String {
-        let key_id = self.key_id();
+        let key_id = &self.current.id;
         let key = &self.current;
         let mut nonce = [0u8; 24];
         rand::rng().fill(&mut nonce);
         let aad = format!("{purpose}\n{key_id}");
-        let sealed = key.cipher().encrypt(
+        let sealed = key.cipher.encrypt(
             &XNonce::from(nonce),
             Payload {
                 msg: plaintext.as_bytes(),
@@ -107,7 +122,7 @@ impl ServerKey {
         let (key_id, body) = rest.split_once(':').ok_or(OpenError::Malformed)?;
         let key = self
             .keys()
-            .find(|k| k.id() == key_id)
+            .find(|k| k.id == key_id)
             .ok_or(OpenError::OtherKey)?;
         let bytes = unhex(body).ok_or(OpenError::Malformed)?;
         if bytes.len() < 24 {
@@ -117,7 +132,7 @@ impl ServerKey {
         let nonce: [u8; 24] = nonce.try_into().map_err(|_| OpenError::Malformed)?;
         let aad = format!("{purpose}\n{key_id}");
         let plain = key
-            .cipher()
+            .cipher
             .decrypt(
                 &XNonce::from(nonce),
                 Payload {
@@ -136,38 +151,68 @@ impl ServerKey {
         value
             .strip_prefix(SEALED_PREFIX)
             .and_then(|rest| rest.split_once(':'))
-            .is_some_and(|(id, _)| id != self.key_id())
+            .is_some_and(|(id, _)| id != self.current.id)
     }
 
     /// A short public name of the current key: it tells which key sealed a value, nothing
     /// about the key.
     pub fn key_id(&self) -> String {
-        self.current.id()
+        self.current.id.clone()
     }
 }
 
 impl Key {
+    fn new(bytes: &[u8; 32]) -> Self {
+        let base = hmac_with(bytes);
+        let derive = |label: &[u8]| -> [u8; 32] {
+            let mut mac = base.clone();
+            mac.update(label);
+            mac.finalize().into_bytes().into()
+        };
+        let id = hex(&derive(b"key-id")[..4]);
+        let cipher = XChaCha20Poly1305::new(&derive(b"aead-v1").into());
+        Self {
+            base,
+            id,
+            cipher,
+            purposes: RwLock::default(),
+        }
+    }
+
+    /// HMAC-SHA256 of `data` under the key derived for `purpose` (an HMAC of the purpose), in hex.
     fn hash(&self, purpose: &str, data: &str) -> String {
-        let derived = mac(&self.0, purpose.as_bytes());
-        hex(&mac(&derived, data.as_bytes()))
+        let cached = self
+            .purposes
+            .read()
+            .ok()
+            .and_then(|purposes| purposes.get(purpose).cloned());
+        let mut mac = match cached {
+            Some(mac) => mac,
+            None => self.derive(purpose),
+        };
+        mac.update(data.as_bytes());
+        hex(&mac.finalize().into_bytes())
     }
 
-    fn id(&self) -> String {
-        hex(&mac(&self.0, b"key-id")[..4])
-    }
-
-    fn cipher(&self) -> XChaCha20Poly1305 {
-        XChaCha20Poly1305::new(&mac(&self.0, b"aead-v1").into())
+    /// The HMAC keyed for `purpose`, kept for the next hash.
+    fn derive(&self, purpose: &str) -> Hmac<Sha256> {
+        let mut base = self.base.clone();
+        base.update(purpose.as_bytes());
+        let derived: [u8; 32] = base.finalize().into_bytes().into();
+        let mac = hmac_with(&derived);
+        if let Ok(mut purposes) = self.purposes.write()
+            && purposes.len() < MAX_PURPOSES
+        {
+            purposes.insert(purpose.to_owned(), mac.clone());
+        }
+        mac
     }
 }
 
-fn mac(key: &[u8], data: &[u8]) -> [u8; 32] {
-    // HMAC takes keys of any length; this cannot fail.
-    let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(key) else {
-        return [0; 32];
-    };
-    mac.update(data);
-    mac.finalize().into_bytes().into()
+fn hmac_with(key: &[u8]) -> Hmac<Sha256> {
+    // HMAC takes keys of any length: this cannot fail, and the fallback is never reached.
+    <Hmac<Sha256> as Mac>::new_from_slice(key)
+        .unwrap_or_else(|_| <Hmac<Sha256> as Mac>::new(&Default::default()))
 }
 
 impl std::fmt::Debug for ServerKey {
@@ -200,7 +245,13 @@ impl std::fmt::Display for OpenError {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {
