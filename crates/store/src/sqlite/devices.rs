@@ -22,13 +22,13 @@ fn device(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeviceRow> {
 
 /// A record's devices, inside its delete's transaction; how many.
 pub(super) fn delete_of_record(c: &Connection, record_id: &str) -> rusqlite::Result<usize> {
-    c.prepare_cached(&positional(q::DELETE_RECORD_DEVICES))?
+    c.prepare_cached(positional!(q::DELETE_RECORD_DEVICES))?
         .execute([record_id])
 }
 
 /// A collection's devices, inside its delete's transaction.
 pub(super) fn delete_of_collection(c: &Connection, collection_id: &str) -> rusqlite::Result<()> {
-    c.execute(&positional(q::DELETE_COLLECTION_DEVICES), [collection_id])
+    c.execute(positional!(q::DELETE_COLLECTION_DEVICES), [collection_id])
         .map(drop)
 }
 
@@ -42,7 +42,7 @@ pub(super) async fn insert(
     store
         .write(move |c| {
             let tx = c.transaction()?;
-            tx.prepare_cached(&positional(q::INSERT_DEVICE))?
+            tx.prepare_cached(positional!(q::INSERT_DEVICE))?
                 .execute(params![
                     row.id,
                     row.collection_id,
@@ -67,7 +67,7 @@ pub(super) fn find(
 ) -> Result<Option<DeviceRow>> {
     let hashes = serde_json::Value::from(token_hashes.to_vec()).to_string();
     store.read(|c| {
-        c.prepare_cached(&positional(q::FIND_DEVICE_SQLITE))?
+        c.prepare_cached(positional!(q::FIND_DEVICE_SQLITE))?
             .query_row(params![record_id, now_ms, hashes], device)
             .optional()
     })
@@ -75,7 +75,7 @@ pub(super) fn find(
 
 pub(super) fn list(store: &SqliteStore, record_id: &str, now_ms: i64) -> Result<Vec<DeviceRow>> {
     store.read(|c| {
-        c.prepare_cached(&positional(q::LIST_DEVICES))?
+        c.prepare_cached(positional!(q::LIST_DEVICES))?
             .query_map(params![record_id, now_ms], device)?
             .collect()
     })
@@ -83,7 +83,7 @@ pub(super) fn list(store: &SqliteStore, record_id: &str, now_ms: i64) -> Result<
 
 pub(super) async fn touch(store: &SqliteStore, id: &str, used_at: &str) -> Result<()> {
     let args = [id.to_owned(), used_at.to_owned()].map(rusqlite::types::Value::Text);
-    factors::change(store, q::TOUCH_DEVICE, args)
+    factors::change(store, positional!(q::TOUCH_DEVICE), args)
         .await
         .map(drop)
 }
@@ -100,7 +100,7 @@ pub(super) async fn delete_one(
         .write(move |c| {
             let tx = c.transaction()?;
             if tx
-                .prepare_cached(&positional(q::DELETE_DEVICE))?
+                .prepare_cached(positional!(q::DELETE_DEVICE))?
                 .execute(params![key[0], key[1]])?
                 == 0
             {
@@ -124,7 +124,7 @@ pub(super) async fn delete_all(store: &SqliteStore, record_id: &str) -> Result<u
 pub(super) async fn delete_expired(store: &SqliteStore, now_ms: i64) -> Result<u64> {
     store
         .write(move |c| {
-            c.prepare_cached(&positional(q::DELETE_EXPIRED_DEVICES))?
+            c.prepare_cached(positional!(q::DELETE_EXPIRED_DEVICES))?
                 .execute([now_ms])
         })
         .await

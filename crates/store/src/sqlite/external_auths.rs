@@ -21,13 +21,13 @@ fn link(r: &rusqlite::Row<'_>) -> rusqlite::Result<ExternalAuthRow> {
 
 /// A record's links, inside its delete's transaction.
 pub(super) fn delete_of_record(c: &Connection, record_id: &str) -> rusqlite::Result<usize> {
-    c.prepare_cached(&positional(q::DELETE_RECORD_LINKS))?
+    c.prepare_cached(positional!(q::DELETE_RECORD_LINKS))?
         .execute([record_id])
 }
 
 /// A collection's links, inside its delete's transaction.
 pub(super) fn delete_of_collection(c: &Connection, collection_id: &str) -> rusqlite::Result<()> {
-    c.execute(&positional(q::DELETE_COLLECTION_LINKS), [collection_id])
+    c.execute(positional!(q::DELETE_COLLECTION_LINKS), [collection_id])
         .map(drop)
 }
 
@@ -38,7 +38,7 @@ pub(super) fn find(
     provider_id: &str,
 ) -> Result<Option<ExternalAuthRow>> {
     store.read(|c| {
-        c.prepare_cached(&positional(q::FIND_LINK))?
+        c.prepare_cached(positional!(q::FIND_LINK))?
             .query_row(params![collection_id, provider, provider_id], link)
             .optional()
     })
@@ -46,7 +46,7 @@ pub(super) fn find(
 
 pub(super) fn list(store: &SqliteStore, record_id: &str) -> Result<Vec<ExternalAuthRow>> {
     store.read(|c| {
-        c.prepare_cached(&positional(q::LIST_LINKS))?
+        c.prepare_cached(positional!(q::LIST_LINKS))?
             .query_map([record_id], link)?
             .collect()
     })
@@ -63,11 +63,11 @@ pub(super) async fn save(store: &SqliteStore, write: &OAuth2Write) -> Result<()>
             }
             let l = &write.link;
             if write.drop_other_links {
-                tx.prepare_cached(&positional(q::DELETE_OTHER_LINKS))?
+                tx.prepare_cached(positional!(q::DELETE_OTHER_LINKS))?
                     .execute(params![l.record_id, l.provider, l.provider_id])?;
             }
             if write.link_is_new {
-                tx.prepare_cached(&positional(q::INSERT_LINK))?
+                tx.prepare_cached(positional!(q::INSERT_LINK))?
                     .execute(params![
                         l.id,
                         l.collection_id,

@@ -46,7 +46,7 @@ fn factor_params(r: &FactorRow) -> impl rusqlite::Params + '_ {
 
 pub(super) fn insert_events(c: &Connection, events: &[AuditRow]) -> rusqlite::Result<()> {
     for event in events {
-        c.prepare_cached(&positional(crate::sql::INSERT_AUDIT))?
+        c.prepare_cached(positional!(crate::sql::INSERT_AUDIT))?
             .execute(audit_params(event))?;
     }
     Ok(())
@@ -54,13 +54,13 @@ pub(super) fn insert_events(c: &Connection, events: &[AuditRow]) -> rusqlite::Re
 
 /// The record's backup-code set becomes `row` with these hashes.
 fn replace_codes(c: &Connection, row: &FactorRow, hashes: &[String]) -> rusqlite::Result<()> {
-    c.prepare_cached(&positional(q::DELETE_BACKUP_CODES))?
+    c.prepare_cached(positional!(q::DELETE_BACKUP_CODES))?
         .execute([&row.record_id])?;
-    c.prepare_cached(&positional(q::DELETE_BACKUP_FACTOR))?
+    c.prepare_cached(positional!(q::DELETE_BACKUP_FACTOR))?
         .execute([&row.record_id])?;
-    c.prepare_cached(&positional(q::INSERT_FACTOR))?
+    c.prepare_cached(positional!(q::INSERT_FACTOR))?
         .execute(factor_params(row))?;
-    let mut insert = c.prepare_cached(&positional(q::INSERT_BACKUP_CODE))?;
+    let mut insert = c.prepare_cached(positional!(q::INSERT_BACKUP_CODE))?;
     for hash in hashes {
         insert.execute([&row.id, &row.record_id, hash])?;
     }
@@ -69,22 +69,22 @@ fn replace_codes(c: &Connection, row: &FactorRow, hashes: &[String]) -> rusqlite
 
 /// A record's factors and codes, inside its delete's transaction.
 pub(super) fn delete_of_record(c: &Connection, record_id: &str) -> rusqlite::Result<usize> {
-    c.prepare_cached(&positional(q::DELETE_RECORD_CODES))?
+    c.prepare_cached(positional!(q::DELETE_RECORD_CODES))?
         .execute([record_id])?;
-    c.prepare_cached(&positional(q::DELETE_RECORD_FACTORS))?
+    c.prepare_cached(positional!(q::DELETE_RECORD_FACTORS))?
         .execute([record_id])
 }
 
 /// A collection's factors and codes, inside its delete's transaction.
 pub(super) fn delete_of_collection(c: &Connection, collection_id: &str) -> rusqlite::Result<()> {
-    c.execute(&positional(q::DELETE_COLLECTION_CODES), [collection_id])?;
-    c.execute(&positional(q::DELETE_COLLECTION_FACTORS), [collection_id])?;
+    c.execute(positional!(q::DELETE_COLLECTION_CODES), [collection_id])?;
+    c.execute(positional!(q::DELETE_COLLECTION_FACTORS), [collection_id])?;
     Ok(())
 }
 
 pub(super) fn list(store: &SqliteStore, record_id: &str) -> Result<Vec<FactorRow>> {
     store.read(|c| {
-        c.prepare_cached(&positional(q::LIST_FACTORS))?
+        c.prepare_cached(positional!(q::LIST_FACTORS))?
             .query_map([record_id], factor)?
             .collect()
     })
@@ -92,7 +92,7 @@ pub(super) fn list(store: &SqliteStore, record_id: &str) -> Result<Vec<FactorRow
 
 pub(super) fn of_kind(store: &SqliteStore, kind: &str) -> Result<Vec<FactorRow>> {
     store.read(|c| {
-        c.prepare_cached(&positional(q::FACTORS_OF_KIND))?
+        c.prepare_cached(positional!(q::FACTORS_OF_KIND))?
             .query_map([kind], factor)?
             .collect()
     })
@@ -100,7 +100,7 @@ pub(super) fn of_kind(store: &SqliteStore, kind: &str) -> Result<Vec<FactorRow>>
 
 pub(super) fn count_codes(store: &SqliteStore, record_id: &str) -> Result<i64> {
     store.read(|c| {
-        c.prepare_cached(&positional(q::COUNT_BACKUP_CODES))?
+        c.prepare_cached(positional!(q::COUNT_BACKUP_CODES))?
             .query_row([record_id], |r| r.get(0))
     })
 }
@@ -116,7 +116,7 @@ pub(super) async fn put_pending(
         .write(move |c| {
             let tx = c.transaction()?;
             if tx
-                .prepare_cached(&positional(q::PUT_PENDING_FACTOR))?
+                .prepare_cached(positional!(q::PUT_PENDING_FACTOR))?
                 .execute(factor_params(&row))?
                 == 0
             {
@@ -146,7 +146,7 @@ pub(super) async fn verify(
         .write(move |c| {
             let tx = c.transaction()?;
             if tx
-                .prepare_cached(&positional(q::VERIFY_FACTOR))?
+                .prepare_cached(positional!(q::VERIFY_FACTOR))?
                 .execute(params![key[0], key[1], last_step])?
                 == 0
             {
@@ -262,9 +262,9 @@ fn spend_code(
     {
         return Ok(None);
     }
-    c.prepare_cached(&positional(q::TOUCH_BACKUP_FACTOR))?
+    c.prepare_cached(positional!(q::TOUCH_BACKUP_FACTOR))?
         .execute(params![record_id, used_at])?;
-    c.prepare_cached(&positional(q::COUNT_BACKUP_CODES))?
+    c.prepare_cached(positional!(q::COUNT_BACKUP_CODES))?
         .query_row([record_id], |r| r.get(0))
         .map(Some)
 }
@@ -277,7 +277,7 @@ fn spend_one(c: &Connection, spend: &OwnedSpend) -> rusqlite::Result<Option<Opti
             step,
             used_at,
         } => Ok((c
-            .prepare_cached(&positional(q::USE_TOTP_STEP))?
+            .prepare_cached(positional!(q::USE_TOTP_STEP))?
             .execute(params![factor_id, step, used_at])?
             > 0)
         .then_some(None)),
@@ -305,7 +305,7 @@ pub(super) async fn complete_second_step(
             // Dropping the transaction without a commit rolls back whatever it did so far.
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let session = tx
-                .prepare_cached(&positional(crate::sql::CONSUME_TICKET))?
+                .prepare_cached(positional!(crate::sql::CONSUME_TICKET))?
                 .query_row(
                     params![key[0], key[1], key[2], "", now_ms, max_failures],
                     |_| Ok(()),
@@ -324,7 +324,8 @@ pub(super) async fn complete_second_step(
         .await
 }
 
-/// One conditional statement (`query` with `args`); whether it changed a row.
+/// One conditional statement (`query`, already [`positional!`], with `args`); whether it changed
+/// a row.
 pub(super) async fn change<const N: usize>(
     store: &SqliteStore,
     query: &'static str,
@@ -332,7 +333,7 @@ pub(super) async fn change<const N: usize>(
 ) -> Result<bool> {
     store
         .write(move |c| {
-            c.prepare_cached(&positional(query))?
+            c.prepare_cached(query)?
                 .execute(rusqlite::params_from_iter(args))
         })
         .await
@@ -350,10 +351,10 @@ pub(super) async fn delete_one(
     store
         .write(move |c| {
             let tx = c.transaction()?;
-            tx.prepare_cached(&positional(q::DELETE_FACTOR_CODES))?
+            tx.prepare_cached(positional!(q::DELETE_FACTOR_CODES))?
                 .execute(params![key[0], key[1]])?;
             if tx
-                .prepare_cached(&positional(q::DELETE_FACTOR))?
+                .prepare_cached(positional!(q::DELETE_FACTOR))?
                 .execute(params![key[0], key[1]])?
                 == 0
             {

@@ -1,7 +1,10 @@
 //! SQLite backend, on rusqlite. Reads run inline on the calling thread with a pooled connection:
 //! a point read in WAL mode takes microseconds and never waits for the writer, and handing it to
 //! another thread (as an async driver does) costs more than the query. Writes go to the single
-//! writer connection on the blocking pool, since they may wait on fsync or another process's lock.
+//! writer connection: on the calling thread when no other write holds it (a commit in WAL mode
+//! with `synchronous=NORMAL` does not fsync, so it takes microseconds, less than a hop to another
+//! thread and back), else on the blocking pool. The fsyncs happen in checkpoints, which the
+//! commits never run themselves: every [`CHECKPOINT_EVERY`] writes one runs on the blocking pool.
 
 use crate::condition::{Dialect, Param, sqlite_path};
 use crate::counters::MemoryCounters;
@@ -16,6 +19,7 @@ use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params, params_from_iter};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 mod devices;
@@ -58,10 +62,16 @@ const RECORDS_BY_ROWID: &str = concat!(
     ", rowid FROM records WHERE rowid IN (SELECT value FROM json_each(?1))"
 );
 
+/// Writes between two checkpoints. SQLite's own default (a checkpoint once the WAL holds 1000
+/// pages) would run inside whichever commit crossed it, on a request's thread.
+const CHECKPOINT_EVERY: u32 = 100;
+
 pub struct SqliteStore {
     path: PathBuf,
     readers: Mutex<Vec<Connection>>,
     writer: Arc<Mutex<Connection>>,
+    /// Writes since the last checkpoint was started.
+    writes: AtomicU32,
     counters: MemoryCounters,
 }
 
@@ -99,6 +109,7 @@ impl SqliteStore {
             path,
             readers: Mutex::new(Vec::new()),
             writer: Arc::new(Mutex::new(writer)),
+            writes: AtomicU32::new(0),
             counters: MemoryCounters::default(),
         })
     }
@@ -121,35 +132,93 @@ impl SqliteStore {
         result
     }
 
-    /// Runs a write on the writer connection, on the blocking pool.
+    /// Runs a write on the writer connection: here when it is free, else on the blocking pool,
+    /// where waiting for the write before it does not hold up this thread's other tasks.
     async fn write<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T> {
+        self.count_write();
+        let f = match self.write_here(f) {
+            Ok(done) => return done,
+            Err(busy) => busy,
+        };
+        let writer = self.writer.clone();
+        tokio::task::spawn_blocking(move || f(&mut lock_writer(&writer)).map_err(map_err))
+            .await
+            .map_err(|e| StoreError::Config(format!("sqlite writer task: {e}")))?
+    }
+
+    /// Runs `f` on the writer connection on this thread if no other write holds it; else hands
+    /// `f` back. Another process writing the same file (a `gatehouse` command beside the
+    /// server) could still make this wait, up to the busy timeout: rare, short, and bounded.
+    fn write_here<T, F>(&self, f: F) -> std::result::Result<Result<T>, F>
+    where
+        F: FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    {
+        let mut conn = match self.writer.try_lock() {
+            Ok(guard) => guard,
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return Err(f),
+        };
+        Ok(f(&mut conn).map_err(map_err))
+    }
+
+    /// Counts a write, and every [`CHECKPOINT_EVERY`] starts a checkpoint on the blocking pool:
+    /// it copies the WAL back into the database and fsyncs, which commits leave undone. PASSIVE
+    /// never waits for readers; what it could not copy, the next one does.
+    fn count_write(&self) {
+        if self.writes.fetch_add(1, Ordering::Relaxed) + 1 < CHECKPOINT_EVERY {
+            return;
+        }
+        self.writes.store(0, Ordering::Relaxed);
         let writer = self.writer.clone();
         tokio::task::spawn_blocking(move || {
-            let mut conn = match writer.lock() {
-                Ok(guard) => guard,
-                Err(poisoned) => poisoned.into_inner(),
-            };
-            f(&mut conn).map_err(map_err)
-        })
-        .await
-        .map_err(|e| StoreError::Config(format!("sqlite writer task: {e}")))?
+            let conn = lock_writer(&writer);
+            if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                tracing::warn!(error = %e, "sqlite checkpoint failed");
+            }
+        });
+    }
+}
+
+/// The writer connection, also after a panic in an earlier write (SQLite rolled that one back).
+fn lock_writer(writer: &Mutex<Connection>) -> std::sync::MutexGuard<'_, Connection> {
+    match writer.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
     }
 }
 
 /// SQLite reads `$1` as a *named* parameter numbered by first appearance; `?1` is positional,
-/// which is what the shared statements mean.
-fn positional(sql: &str) -> String {
-    let mut out = String::with_capacity(sql.len());
-    let mut chars = sql.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
-            out.push('?');
+/// which is what the shared statements mean. The rewrite happens at compile time, so a hot
+/// statement costs no allocation before its prepared-statement cache lookup.
+macro_rules! positional {
+    ($sql:expr) => {{
+        const SQL: &str = $sql;
+        const BYTES: [u8; SQL.len()] = $crate::sqlite::positional_bytes(SQL);
+        const POSITIONAL: &str = match ::core::str::from_utf8(&BYTES) {
+            Ok(sql) => sql,
+            Err(_) => panic!("a statement rewritten to positional parameters is not UTF-8"),
+        };
+        POSITIONAL
+    }};
+}
+pub(crate) use positional;
+
+/// `sql` with every `$` that starts a parameter number turned into `?` (an ASCII byte for an
+/// ASCII byte, so the length and the UTF-8 stay as they were).
+pub(crate) const fn positional_bytes<const N: usize>(sql: &str) -> [u8; N] {
+    let src = sql.as_bytes();
+    let mut out = [0u8; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = if src[i] == b'$' && i + 1 < N && src[i + 1].is_ascii_digit() {
+            b'?'
         } else {
-            out.push(c);
-        }
+            src[i]
+        };
+        i += 1;
     }
     out
 }
@@ -169,6 +238,8 @@ fn connect(path: &Path, read_only: bool) -> Result<Connection> {
     if !read_only {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // Checkpoints run on their own (`SqliteStore::count_write`), never inside a commit.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     }
     // Without the query-planner stability guarantee SQLite re-prepares a statement whenever a
     // LIKE pattern parameter is re-bound (to try its LIKE optimisation), which made every list
@@ -383,7 +454,7 @@ impl Store for SqliteStore {
 
     async fn list_collections(&self) -> Result<Vec<CollectionRow>> {
         self.read(|c| {
-            c.prepare_cached(&positional(sql::LIST_COLLECTIONS))?
+            c.prepare_cached(positional!(sql::LIST_COLLECTIONS))?
                 .query_map([], collection)?
                 .collect()
         })
@@ -393,7 +464,7 @@ impl Store for SqliteStore {
         let row = row.clone();
         self.write(move |c| {
             c.execute(
-                &positional(sql::INSERT_COLLECTION),
+                positional!(sql::INSERT_COLLECTION),
                 params![
                     row.id,
                     row.name,
@@ -414,7 +485,7 @@ impl Store for SqliteStore {
         let changed = self
             .write(move |c| {
                 c.execute(
-                    &positional(sql::UPDATE_COLLECTION),
+                    positional!(sql::UPDATE_COLLECTION),
                     params![
                         row.id,
                         row.name,
@@ -437,8 +508,8 @@ impl Store for SqliteStore {
         self.write(move |c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             drop_indexes(&tx, &index_names(&tx, &id)?)?;
-            tx.execute(&positional(sql::DELETE_COLLECTION), [&id])?;
-            tx.execute(&positional(record_write::DELETE_COLLECTION_TICKETS), [&id])?;
+            tx.execute(positional!(sql::DELETE_COLLECTION), [&id])?;
+            tx.execute(positional!(record_write::DELETE_COLLECTION_TICKETS), [&id])?;
             factors::delete_of_collection(&tx, &id)?;
             devices::delete_of_collection(&tx, &id)?;
             external_auths::delete_of_collection(&tx, &id)?;
@@ -478,10 +549,13 @@ impl Store for SqliteStore {
     }
 
     async fn find_record(&self, collection_id: &str, id: &str) -> Result<Option<RecordRow>> {
-        let q =
-            format!("SELECT {RECORD_COLUMNS} FROM records WHERE collection_id = ?1 AND id = ?2");
+        const FIND: &str = concat!(
+            "SELECT ",
+            record_columns!(),
+            " FROM records WHERE collection_id = ?1 AND id = ?2"
+        );
         self.read(|c| {
-            c.prepare_cached(&q)?
+            c.prepare_cached(FIND)?
                 .query_row([collection_id, id], record)
                 .optional()
         })
@@ -492,11 +566,13 @@ impl Store for SqliteStore {
         collection_id: &str,
         email: &str,
     ) -> Result<Option<RecordRow>> {
-        let q = format!(
-            "SELECT {RECORD_COLUMNS} FROM records WHERE collection_id = ?1 AND email = ?2 AND email <> ''"
+        const FIND: &str = concat!(
+            "SELECT ",
+            record_columns!(),
+            " FROM records WHERE collection_id = ?1 AND email = ?2 AND email <> ''"
         );
         self.read(|c| {
-            c.prepare_cached(&q)?
+            c.prepare_cached(FIND)?
                 .query_row([collection_id, email], record)
                 .optional()
         })
@@ -553,7 +629,7 @@ impl Store for SqliteStore {
             let tx = c.transaction()?;
             if tx.prepare_cached(&q)?.execute(params_from_iter(&args))? == 0 {
                 let exists: i64 = tx
-                    .prepare_cached(&positional(record_write::RECORD_EXISTS))?
+                    .prepare_cached(positional!(record_write::RECORD_EXISTS))?
                     .query_row(key, |r| r.get(0))?;
                 return Ok(Err(if exists > 0 {
                     StoreError::Stale
@@ -562,7 +638,7 @@ impl Store for SqliteStore {
                 }));
             }
             for event in &events {
-                tx.prepare_cached(&positional(sql::INSERT_AUDIT))?
+                tx.prepare_cached(positional!(sql::INSERT_AUDIT))?
                     .execute(audit_params(event))?;
             }
             tx.commit()?;
@@ -580,7 +656,7 @@ impl Store for SqliteStore {
         let args = [id.to_owned(), old_hash.to_owned(), new_hash.to_owned()];
         Ok(self
             .write(move |c| {
-                c.prepare_cached(&positional(sql::REPLACE_PASSWORD_HASH))?
+                c.prepare_cached(positional!(sql::REPLACE_PASSWORD_HASH))?
                     .execute(args)
             })
             .await?
@@ -592,19 +668,19 @@ impl Store for SqliteStore {
         const KEEPING_ONE: &str = "DELETE FROM records WHERE collection_id = ?1 AND id = ?2 \
                                    AND (SELECT COUNT(*) FROM records WHERE collection_id = ?1) > 1";
         let delete = if keep_last {
-            KEEPING_ONE.to_owned()
+            KEEPING_ONE
         } else {
-            positional(record_write::DELETE)
+            positional!(record_write::DELETE)
         };
         let args = [collection_id.to_owned(), id.to_owned()];
         self.write(move |c| {
             let tx = c.transaction()?;
             let deleted = tx
-                .prepare_cached(&delete)?
+                .prepare_cached(delete)?
                 .execute(params![args[0], args[1]])?
                 == 1;
             if deleted {
-                tx.prepare_cached(&positional(record_write::DELETE_TICKETS))?
+                tx.prepare_cached(positional!(record_write::DELETE_TICKETS))?
                     .execute([&args[1]])?;
                 factors::delete_of_record(&tx, &args[1])?;
                 devices::delete_of_record(&tx, &args[1])?;
@@ -618,7 +694,7 @@ impl Store for SqliteStore {
 
     async fn count_records(&self, collection_id: &str) -> Result<i64> {
         self.read(|c| {
-            c.prepare_cached(&positional(sql::COUNT_RECORDS))?
+            c.prepare_cached(positional!(sql::COUNT_RECORDS))?
                 .query_row([collection_id], |r| r.get(0))
         })
     }
@@ -688,7 +764,7 @@ impl Store for SqliteStore {
         let events = events.to_vec();
         self.write(move |c| {
             let tx = c.transaction()?;
-            tx.prepare_cached(&positional(sql::INSERT_TICKET))?
+            tx.prepare_cached(positional!(sql::INSERT_TICKET))?
                 .execute(params![
                     row.id,
                     row.kind,
@@ -701,7 +777,7 @@ impl Store for SqliteStore {
                     row.failures
                 ])?;
             for event in &events {
-                tx.prepare_cached(&positional(sql::INSERT_AUDIT))?
+                tx.prepare_cached(positional!(sql::INSERT_AUDIT))?
                     .execute(audit_params(event))?;
             }
             tx.commit()
@@ -711,7 +787,7 @@ impl Store for SqliteStore {
 
     async fn find_ticket(&self, id: &str, kind: &str, now_ms: i64) -> Result<Option<TicketRow>> {
         self.read(|c| {
-            c.prepare_cached(&positional(sql::FIND_TICKET))?
+            c.prepare_cached(positional!(sql::FIND_TICKET))?
                 .query_row(params![id, kind, now_ms], ticket)
                 .optional()
         })
@@ -727,7 +803,7 @@ impl Store for SqliteStore {
         let key = owned_key(key);
         let hash = secret_hash.to_owned();
         self.write(move |c| {
-            c.prepare_cached(&positional(sql::CONSUME_TICKET))?
+            c.prepare_cached(positional!(sql::CONSUME_TICKET))?
                 .query_row(
                     params![key[0], key[1], key[2], hash, now_ms, max_failures],
                     ticket,
@@ -745,7 +821,7 @@ impl Store for SqliteStore {
     ) -> Result<Option<i64>> {
         let key = owned_key(key);
         self.write(move |c| {
-            c.prepare_cached(&positional(sql::FAIL_TICKET))?
+            c.prepare_cached(positional!(sql::FAIL_TICKET))?
                 .query_row(params![key[0], key[1], key[2], now_ms, limit], |r| r.get(0))
                 .optional()
         })
@@ -755,7 +831,7 @@ impl Store for SqliteStore {
     async fn delete_ticket(&self, key: TicketKey<'_>) -> Result<()> {
         let key = owned_key(key);
         self.write(move |c| {
-            c.prepare_cached(&positional(sql::DELETE_TICKET))?
+            c.prepare_cached(positional!(sql::DELETE_TICKET))?
                 .execute(key)
                 .map(drop)
         })
@@ -765,7 +841,7 @@ impl Store for SqliteStore {
     async fn delete_record_tickets(&self, record_id: &str, kind: &str) -> Result<()> {
         let args = [record_id.to_owned(), kind.to_owned()];
         self.write(move |c| {
-            c.prepare_cached(&positional(sql::DELETE_RECORD_TICKETS))?
+            c.prepare_cached(positional!(sql::DELETE_RECORD_TICKETS))?
                 .execute(args)
                 .map(drop)
         })
@@ -779,7 +855,7 @@ impl Store for SqliteStore {
         now_ms: i64,
     ) -> Result<Vec<TicketRow>> {
         self.read(|c| {
-            c.prepare_cached(&positional(sql::LIVE_TICKETS))?
+            c.prepare_cached(positional!(sql::LIVE_TICKETS))?
                 .query_map(params![record_id, kind, now_ms], ticket)?
                 .collect()
         })
@@ -787,7 +863,7 @@ impl Store for SqliteStore {
 
     async fn delete_expired_tickets(&self, now_ms: i64) -> Result<()> {
         self.write(move |c| {
-            c.prepare_cached(&positional(sql::DELETE_EXPIRED_TICKETS))?
+            c.prepare_cached(positional!(sql::DELETE_EXPIRED_TICKETS))?
                 .execute([now_ms])
                 .map(drop)
         })
@@ -842,7 +918,7 @@ impl Store for SqliteStore {
             Value::Integer(step),
             Value::Text(used_at.to_owned()),
         ];
-        factors::change(self, crate::factors_sql::USE_TOTP_STEP, args).await
+        factors::change(self, positional!(crate::factors_sql::USE_TOTP_STEP), args).await
     }
 
     async fn complete_second_step(
@@ -858,7 +934,7 @@ impl Store for SqliteStore {
 
     async fn touch_factor(&self, factor_id: &str, used_at: &str) -> Result<()> {
         let args = [factor_id.to_owned(), used_at.to_owned()].map(rusqlite::types::Value::Text);
-        factors::change(self, crate::factors_sql::TOUCH_FACTOR, args)
+        factors::change(self, positional!(crate::factors_sql::TOUCH_FACTOR), args)
             .await
             .map(drop)
     }
@@ -883,7 +959,12 @@ impl Store for SqliteStore {
     async fn replace_factor_secret(&self, id: &str, old: &str, new: &str) -> Result<bool> {
         let args =
             [id.to_owned(), old.to_owned(), new.to_owned()].map(rusqlite::types::Value::Text);
-        factors::change(self, crate::factors_sql::REPLACE_FACTOR_SECRET, args).await
+        factors::change(
+            self,
+            positional!(crate::factors_sql::REPLACE_FACTOR_SECRET),
+            args,
+        )
+        .await
     }
 
     async fn insert_device(&self, row: &DeviceRow, events: &[AuditRow]) -> Result<()> {
@@ -922,7 +1003,7 @@ impl Store for SqliteStore {
     async fn delete_audit_before(&self, created_before: &str) -> Result<u64> {
         let cutoff = created_before.to_owned();
         self.write(move |c| {
-            c.prepare_cached(&positional(sql::DELETE_AUDIT_BEFORE))?
+            c.prepare_cached(positional!(sql::DELETE_AUDIT_BEFORE))?
                 .execute([cutoff])
                 .map(|n| n as u64)
         })
@@ -949,7 +1030,7 @@ impl Store for SqliteStore {
     async fn insert_audit(&self, row: &AuditRow) -> Result<()> {
         let row = row.clone();
         self.write(move |c| {
-            c.prepare_cached(&positional(sql::INSERT_AUDIT))?
+            c.prepare_cached(positional!(sql::INSERT_AUDIT))?
                 .execute(audit_params(&row))
                 .map(drop)
         })
@@ -978,7 +1059,7 @@ impl Store for SqliteStore {
 
     async fn get_setting(&self, key: &str) -> Result<Option<String>> {
         self.read(|c| {
-            c.prepare_cached(&positional(sql::GET_SETTING))?
+            c.prepare_cached(positional!(sql::GET_SETTING))?
                 .query_row([key], |r| r.get(0))
                 .optional()
         })
@@ -987,7 +1068,7 @@ impl Store for SqliteStore {
     async fn put_setting(&self, key: &str, value: &str) -> Result<()> {
         let args = [key.to_owned(), value.to_owned()];
         self.write(move |c| {
-            c.prepare_cached(&positional(sql::PUT_SETTING))?
+            c.prepare_cached(positional!(sql::PUT_SETTING))?
                 .execute(args)
                 .map(drop)
         })
