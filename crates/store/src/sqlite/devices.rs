@@ -2,7 +2,7 @@
 //! writer connection, so an event is written only for a device that was there.
 
 use super::factors::{self, insert_events};
-use super::{SqliteStore, positional};
+use super::{SqliteStore, Tx, positional};
 use crate::devices_sql as q;
 use crate::{AuditRow, DeviceRow, Result};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -41,7 +41,7 @@ pub(super) async fn insert(
     let events = events.to_vec();
     store
         .write(move |c| {
-            let tx = c.transaction()?;
+            let tx = Tx::begin(c)?;
             tx.prepare_cached(positional!(q::INSERT_DEVICE))?
                 .execute(params![
                     row.id,
@@ -98,7 +98,7 @@ pub(super) async fn delete_one(
     let events = events.to_vec();
     store
         .write(move |c| {
-            let tx = c.transaction()?;
+            let tx = Tx::begin(c)?;
             if tx
                 .prepare_cached(positional!(q::DELETE_DEVICE))?
                 .execute(params![key[0], key[1]])?

@@ -2,7 +2,7 @@
 //! writer connection, so neither exists without the other.
 
 use super::factors::insert_events;
-use super::{SqliteStore, positional, record_params};
+use super::{SqliteStore, Tx, positional, record_params};
 use crate::external_auths_sql as q;
 use crate::{ExternalAuthRow, OAuth2Write, Result};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -56,7 +56,7 @@ pub(super) async fn save(store: &SqliteStore, write: &OAuth2Write) -> Result<()>
     let write = write.clone();
     store
         .write(move |c| {
-            let tx = c.transaction()?;
+            let tx = Tx::begin(c)?;
             if let Some(row) = &write.new_record {
                 tx.prepare_cached(super::INSERT_RECORD)?
                     .execute(record_params(row))?;

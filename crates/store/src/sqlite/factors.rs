@@ -1,10 +1,10 @@
 //! Second factors on SQLite. Every write runs on the one writer connection, so a conditional
 //! statement there is also the whole race: of concurrent uses of a code or a step, one changes a row.
 
-use super::{SqliteStore, audit_params, owned_key, positional};
+use super::{SqliteStore, Tx, audit_params, owned_key, positional};
 use crate::factors_sql as q;
 use crate::{AuditRow, FactorRow, Result, Spend, StepOutcome, StoreError, TicketKey};
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 /// A backup code's use: one row of the record whose hash is any of `?2` (a JSON array), deleted by
 /// its rowid so that one call never takes two codes.
@@ -114,7 +114,7 @@ pub(super) async fn put_pending(
     let events = events.to_vec();
     store
         .write(move |c| {
-            let tx = c.transaction()?;
+            let tx = Tx::begin(c)?;
             if tx
                 .prepare_cached(positional!(q::PUT_PENDING_FACTOR))?
                 .execute(factor_params(&row))?
@@ -144,7 +144,7 @@ pub(super) async fn verify(
     let events = events.to_vec();
     store
         .write(move |c| {
-            let tx = c.transaction()?;
+            let tx = Tx::begin(c)?;
             if tx
                 .prepare_cached(positional!(q::VERIFY_FACTOR))?
                 .execute(params![key[0], key[1], last_step])?
@@ -173,7 +173,7 @@ pub(super) async fn replace_backup_codes(
     let events = events.to_vec();
     store
         .write(move |c| {
-            let tx = c.transaction()?;
+            let tx = Tx::begin(c)?;
             replace_codes(&tx, &row, &hashes)?;
             insert_events(&tx, &events)?;
             tx.commit()
@@ -194,7 +194,7 @@ pub(super) async fn consume_backup_code(
     ];
     store
         .write(move |c| {
-            let tx = c.transaction()?;
+            let tx = Tx::begin(c)?;
             let left = spend_code(&tx, &args[0], &args[1], &args[2])?;
             if left.is_some() {
                 tx.commit()?;
@@ -303,7 +303,7 @@ pub(super) async fn complete_second_step(
     store
         .write(move |c| {
             // Dropping the transaction without a commit rolls back whatever it did so far.
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = Tx::begin(c)?;
             let session = tx
                 .prepare_cached(positional!(crate::sql::CONSUME_TICKET))?
                 .query_row(
@@ -350,7 +350,7 @@ pub(super) async fn delete_one(
     let events = events.to_vec();
     store
         .write(move |c| {
-            let tx = c.transaction()?;
+            let tx = Tx::begin(c)?;
             tx.prepare_cached(positional!(q::DELETE_FACTOR_CODES))?
                 .execute(params![key[0], key[1]])?;
             if tx
@@ -376,7 +376,7 @@ pub(super) async fn delete_all(
     let events = events.to_vec();
     store
         .write(move |c| {
-            let tx = c.transaction()?;
+            let tx = Tx::begin(c)?;
             let deleted = delete_of_record(&tx, &record_id)?;
             insert_events(&tx, &events)?;
             tx.commit()?;

@@ -27,6 +27,9 @@ mod external_auths;
 mod factors;
 mod jsonb;
 pub(crate) mod matcher;
+mod tx;
+
+use tx::Tx;
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how far a database got.
 const MIGRATIONS: &[&str] = &[
@@ -506,7 +509,7 @@ impl Store for SqliteStore {
     async fn delete_collection(&self, id: &str) -> Result<()> {
         let id = id.to_owned();
         self.write(move |c| {
-            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let tx = Tx::begin(c)?;
             drop_indexes(&tx, &index_names(&tx, &id)?)?;
             tx.execute(positional!(sql::DELETE_COLLECTION), [&id])?;
             tx.execute(positional!(record_write::DELETE_COLLECTION_TICKETS), [&id])?;
@@ -524,7 +527,7 @@ impl Store for SqliteStore {
         let wanted = wanted.to_vec();
         self.write(move |c| {
             let wanted_names: Vec<String> = wanted.iter().map(|i| i.physical_name(&collection_id)).collect();
-            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let tx = Tx::begin(c)?;
             let stale: Vec<String> =
                 index_names(&tx, &collection_id)?.into_iter().filter(|n| !wanted_names.contains(n)).collect();
             drop_indexes(&tx, &stale)?;
@@ -626,7 +629,7 @@ impl Store for SqliteStore {
         let key = [collection_id.to_owned(), id.to_owned()];
         let events = events.to_vec();
         self.write(move |c| {
-            let tx = c.transaction()?;
+            let tx = Tx::begin(c)?;
             if tx.prepare_cached(&q)?.execute(params_from_iter(&args))? == 0 {
                 let exists: i64 = tx
                     .prepare_cached(positional!(record_write::RECORD_EXISTS))?
@@ -674,7 +677,7 @@ impl Store for SqliteStore {
         };
         let args = [collection_id.to_owned(), id.to_owned()];
         self.write(move |c| {
-            let tx = c.transaction()?;
+            let tx = Tx::begin(c)?;
             let deleted = tx
                 .prepare_cached(delete)?
                 .execute(params![args[0], args[1]])?
@@ -763,7 +766,7 @@ impl Store for SqliteStore {
         let row = row.clone();
         let events = events.to_vec();
         self.write(move |c| {
-            let tx = c.transaction()?;
+            let tx = Tx::begin(c)?;
             tx.prepare_cached(positional!(sql::INSERT_TICKET))?
                 .execute(params![
                     row.id,
