@@ -52,12 +52,12 @@ const APPLE_N: &str = "nImrWMNShYDhiBq6DZ0ytEYEkLzT380QjCP2g7ldrexaxVd77HhIYC3nE
 
 /// What a code was granted for.
 #[derive(Clone)]
-pub struct Grant {
-    pub provider: String,
-    /// The user info answer (Apple: the id_token's claims).
-    pub account: Value,
+struct Grant {
+    provider: String,
+    /// The user info answer (Apple: `{"id_token": …}`).
+    account: Value,
     /// GitHub's `/user/emails` answer, or its status when it refuses (404 without the scope).
-    pub emails: Result<Value, u16>,
+    emails: Result<Value, u16>,
 }
 
 #[derive(Default)]
@@ -116,7 +116,16 @@ impl FakeProviders {
         })
     }
 
-    pub fn grant_with(&self, grant: Grant) -> String {
+    /// A GitHub code whose `/user/emails` answers `emails` (or that status).
+    pub fn grant_github(&self, account: Value, emails: Result<Value, u16>) -> String {
+        self.grant_with(Grant {
+            provider: "github".to_owned(),
+            account,
+            emails,
+        })
+    }
+
+    fn grant_with(&self, grant: Grant) -> String {
         let mut s = self.shared.lock().unwrap();
         s.counter += 1;
         let code = format!("code-{}-{}", grant.provider, s.counter);
@@ -135,13 +144,9 @@ impl FakeProviders {
     }
 }
 
-/// An id_token as Apple signs it (RS256, `kid` in the header), with `claims` over the standard
-/// ones.
-pub fn apple_id_token(claims: &Value) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+/// An id_token as Apple signs it at `now` (Unix seconds; RS256, `kid` in the header), with
+/// `claims` over the standard ones.
+pub fn apple_id_token(claims: &Value, now: i64) -> String {
     let mut body = json!({
         "iss": "https://appleid.apple.com", "aud": CLIENT_ID, "iat": now, "exp": now + 600,
         "auth_time": now, "nonce_supported": true,

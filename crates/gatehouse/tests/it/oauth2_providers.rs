@@ -4,8 +4,9 @@
 
 use crate::both_backends;
 use crate::oauth2::configure;
-use crate::oauth2_fake::{FakeProviders, Grant, apple_id_token, tampered};
+use crate::oauth2_fake::{FakeProviders, apple_id_token, tampered};
 use crate::support::*;
+use gatehouse_domain::clock::Clock;
 use gatehouse_domain::oauth2::authorize::nonce_for;
 use serde_json::{Value, json};
 
@@ -243,11 +244,7 @@ both_backends!(
             {"email": "hidden@example.com", "verified": true, "primary": true, "visibility": "private"},
             {"email": "typo@example.com", "verified": false, "primary": false, "visibility": null},
         ]);
-        let code = fake.grant_with(Grant {
-            provider: "github".into(),
-            account: private.clone(),
-            emails: Ok(emails),
-        });
+        let code = fake.grant_github(private, Ok(emails));
         let r = exchange(&app, "github", &code, None).await;
         assert_eq!(r.status, 200, "{}", r.text);
         assert_eq!(r.body["meta"]["email"], "hidden@example.com");
@@ -257,11 +254,7 @@ both_backends!(
         // A primary address that is not verified is no address.
         let unverified = json!([{"email": "new@example.com", "verified": false, "primary": true}]);
         let other = json!({"login": "other", "id": 9002, "email": null});
-        let code = fake.grant_with(Grant {
-            provider: "github".into(),
-            account: other.clone(),
-            emails: Ok(unverified),
-        });
+        let code = fake.grant_github(other.clone(), Ok(unverified));
         let r = exchange(&app, "github", &code, None).await;
         assert_eq!(r.status, 400, "{}", r.text);
         assert_eq!(r.body["data"]["email"]["code"], "validation_required");
@@ -273,11 +266,7 @@ both_backends!(
         assert_eq!(r.body["message"], "Failed to authenticate.");
 
         // A broken emails answer fails the sign-in with PocketBase's user message.
-        let code = fake.grant_with(Grant {
-            provider: "github".into(),
-            account: other,
-            emails: Err(500),
-        });
+        let code = fake.grant_github(other, Err(500));
         let r = exchange(&app, "github", &code, None).await;
         assert_eq!(r.status, 400, "{}", r.text);
         assert_eq!(r.body["message"], "Failed to fetch OAuth2 user.");
@@ -289,10 +278,11 @@ both_backends!(
     |app: TestApp| async move {
         let fake = FakeProviders::start().await;
         configure_all(&app, &fake).await;
+        let now = app.clock.now_secs();
         let nonce = nonce_for(VERIFIER);
         let claims = json!({"sub": "001234.abcd.0042", "email": "ann@privaterelay.appleid.com",
             "email_verified": "true", "is_private_email": "true", "nonce": nonce});
-        let id_token = apple_id_token(&claims);
+        let id_token = apple_id_token(&claims, now);
 
         // First sign-in: the name arrives only with the redirect's posted `user` field.
         let code = fake.grant("apple", json!({"id_token": id_token}));
@@ -313,7 +303,7 @@ both_backends!(
         let id = r.body["record"]["id"].as_str().unwrap().to_owned();
 
         // Later sign-ins carry no name: the same record, its name kept.
-        let code = fake.grant("apple", json!({"id_token": apple_id_token(&claims)}));
+        let code = fake.grant("apple", json!({"id_token": apple_id_token(&claims, now)}));
         let r = exchange(&app, "apple", &code, None).await;
         assert_eq!(r.status, 200, "{}", r.text);
         assert_eq!(r.body["meta"]["name"], "");
@@ -322,7 +312,7 @@ both_backends!(
         assert_eq!(r.body["record"]["name"], "Ann Apple");
 
         // Forged or foreign id_tokens are refused, and nothing is created.
-        let forged = tampered(&apple_id_token(&claims), "sub", json!("someone-else"));
+        let forged = tampered(&apple_id_token(&claims, now), "sub", json!("someone-else"));
         let mut other_app = claims.clone();
         other_app["aud"] = json!("another-app");
         let mut other_issuer = claims.clone();
@@ -333,10 +323,10 @@ both_backends!(
         expired["exp"] = json!(1_000_000_000);
         for bad in [
             forged,
-            apple_id_token(&other_app),
-            apple_id_token(&other_issuer),
-            apple_id_token(&other_nonce),
-            apple_id_token(&expired),
+            apple_id_token(&other_app, now),
+            apple_id_token(&other_issuer, now),
+            apple_id_token(&other_nonce, now),
+            apple_id_token(&expired, now),
         ] {
             let code = fake.grant("apple", json!({"id_token": bad}));
             let r = exchange(&app, "apple", &code, None).await;
