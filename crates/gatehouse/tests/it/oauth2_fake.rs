@@ -190,6 +190,12 @@ async fn token(
     s.token_forms.push(seen);
     let grant = match form.get("code").and_then(|c| s.codes.remove(c)) {
         Some(g) if g.provider == provider => g,
+        // GitHub refuses a code with a 200 and an error body; the others with a 400.
+        _ if provider == "github" => {
+            let body = json!({"error": "bad_verification_code",
+                "error_description": "The code passed is incorrect or expired."});
+            return Json(body).into_response();
+        }
         _ => {
             let body = json!({"error": "invalid_grant", "error_description": "Bad code."});
             return (StatusCode::BAD_REQUEST, Json(body)).into_response();

@@ -345,9 +345,11 @@ both_backends!(
         let fake = FakeProviders::start().await;
         configure_all(&app, &fake).await;
         // A code the provider refuses, a code of another provider.
-        let r = exchange(&app, "google", "made-up", None).await;
-        assert_eq!(r.status, 400, "{}", r.text);
-        assert_eq!(r.body["message"], "Failed to fetch OAuth2 token.");
+        for provider in ["google", "github"] {
+            let r = exchange(&app, provider, "made-up", None).await;
+            assert_eq!(r.status, 400, "{}", r.text);
+            assert_eq!(r.body["message"], "Failed to fetch OAuth2 token.");
+        }
         let code = fake.grant("github", json!({"id": 1, "login": "x"}));
         let r = exchange(&app, "gitlab", &code, None).await;
         assert_eq!(r.status, 400, "{}", r.text);
