@@ -1,27 +1,31 @@
-//! Gatehouse's OAuth2 / OpenID Connect client: the generic OIDC provider of PocketBase (`oidc`,
-//! `oidc2`, `oidc3`). The code is exchanged at the configured token URL (with PKCE's verifier);
-//! an id_token in the answer is checked — signature against the provider's JWKS (`extra.jwksURL`,
+//! Gatehouse's OAuth2 / OpenID Connect client. The code is exchanged at the token URL (with
+//! PKCE's verifier). For the generic OIDC provider (`oidc`, `oidc2`, `oidc3`) and Apple, an
+//! id_token in the answer is checked — signature against the provider's JWKS (`extra.jwksURL`,
 //! refetched once on an unknown key), audience, expiry, issuer (`extra.issuers`) and the nonce
-//! the authorize URL carried. The account then comes from the user info URL when one is set, else
-//! from the id_token's claims, in PocketBase's `AuthUser` shape (an email only when verified).
+//! the authorize URL carried — and the account comes from the user info URL when one is set,
+//! else from the id_token's claims. The other named providers (Google, GitHub, …) answer at
+//! their user info URL, read by [`named`]. Either way the account is PocketBase's `AuthUser`
+//! shape, with an email only when the provider vouches for it.
 
 mod http;
 mod jwks;
+mod named;
 mod user;
 
 pub use http::{CONNECT_TIMEOUT, TOTAL_TIMEOUT};
 
 use async_trait::async_trait;
 use gatehouse_domain::oauth2::{
-    CodeExchange, ExchangeError, OAuth2Exchange, OAuth2User, ProviderConfig,
+    CodeExchange, ExchangeError, Kind, OAuth2Exchange, OAuth2User, ProviderConfig,
 };
 use openidconnect::core::{
     CoreClient, CoreIdToken, CoreIdTokenVerifier, CoreJsonWebKeySet, CoreJwsSigningAlgorithm,
     CoreTokenResponse,
 };
 use openidconnect::{
-    AuthUrl, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, IssuerUrl, Nonce,
-    OAuth2TokenResponse, PkceCodeVerifier, RedirectUrl, SignatureVerificationError, TokenUrl,
+    AuthType, AuthUrl, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret,
+    IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeVerifier, RedirectUrl,
+    SignatureVerificationError, TokenUrl,
 };
 use serde_json::{Map, Value};
 use std::time::Duration;
@@ -62,6 +66,11 @@ impl OidcClient {
         .set_client_secret(ClientSecret::new(p.client_secret.clone()))
         .set_auth_uri(AuthUrl::new(p.auth_url.clone()).map_err(|_| bad("authURL"))?)
         .set_token_uri(TokenUrl::new(p.token_url.clone()).map_err(|_| bad("tokenURL"))?);
+        // The named providers all take the client's credentials in the form (some take nothing
+        // else); the generic provider keeps HTTP Basic, the OAuth2 default.
+        if p.kind() != Kind::Oidc {
+            client = client.set_auth_type(AuthType::RequestBody);
+        }
         if !redirect_url.is_empty() {
             client = client
                 .set_redirect_uri(RedirectUrl::new(redirect_url).map_err(|_| bad("redirectURL"))?);
@@ -196,6 +205,35 @@ impl OAuth2Exchange for OidcClient {
                 x.redirect_url.to_owned(),
             )
             .await?;
+        match p.kind() {
+            Kind::Oidc | Kind::Apple => self.oidc_user(p, &x, &token).await,
+            kind => {
+                let access = token.access_token().secret();
+                let raw = user::fetch_user_info(&self.http, &p.user_info_url, access)
+                    .await
+                    .map_err(|e| ExchangeError::User(e.to_string()))?;
+                let mut profile = named::profile(kind, &raw);
+                if kind == Kind::Github && profile.email.is_empty() {
+                    profile.email =
+                        named::github_primary_email(&self.http, &p.user_info_url, access)
+                            .await
+                            .map_err(|e| ExchangeError::User(e.to_string()))?;
+                }
+                Ok(user::auth_user(profile, raw, &token, x.now_secs))
+            }
+        }
+    }
+}
+
+impl OidcClient {
+    /// The account of an OpenID Connect answer: the checked id_token's subject, read from the
+    /// user info URL when there is one, else from the id_token itself.
+    async fn oidc_user(
+        &self,
+        p: &ProviderConfig,
+        x: &CodeExchange<'_>,
+        token: &CoreTokenResponse,
+    ) -> Result<OAuth2User, ExchangeError> {
         let checks = Checks {
             now_secs: x.now_secs,
             nonce: x.nonce.clone(),
@@ -227,6 +265,11 @@ impl OAuth2Exchange for OidcClient {
             }
             raw
         };
-        Ok(user::auth_user(raw, &token, x.now_secs))
+        Ok(user::auth_user(
+            user::oidc_profile(&raw),
+            raw,
+            token,
+            x.now_secs,
+        ))
     }
 }

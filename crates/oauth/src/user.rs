@@ -1,6 +1,6 @@
 //! The provider's account in PocketBase's `AuthUser` shape, from the user info answer or the
-//! id_token's claims (PocketBase's OIDC mapping: `sub`, `name`, `preferred_username`,
-//! `picture`, and `email` only when `email_verified` is true).
+//! id_token's claims: the helpers every mapping uses, and PocketBase's OIDC mapping (`sub`,
+//! `name`, `preferred_username`, `picture`, and `email` only when `email_verified` is true).
 
 use crate::http::{HttpError, read_body};
 use base64::Engine;
@@ -43,34 +43,68 @@ pub async fn fetch_user_info(
         .map_err(|_| HttpError("the user info is not a JSON object".to_owned()))
 }
 
-pub fn auth_user(raw: Map<String, Value>, token: &CoreTokenResponse, now_secs: i64) -> OAuth2User {
-    let text = |key: &str| match raw.get(key) {
+/// What a provider's mapping reads from its answer (PocketBase's `AuthUser` without tokens).
+#[derive(Debug, Default, PartialEq)]
+pub struct Profile {
+    pub id: String,
+    pub name: String,
+    pub username: String,
+    /// Only an address the provider vouches for (see each mapping).
+    pub email: String,
+    pub avatar_url: String,
+}
+
+/// A string member, or a number's text (some providers' ids are numbers); else empty.
+pub fn text(raw: &Map<String, Value>, key: &str) -> String {
+    match raw.get(key) {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Number(n)) => n.to_string(),
         _ => String::new(),
-    };
-    // Some providers send the flag as a string (PocketBase #6657).
-    let verified = match raw.get("email_verified") {
+    }
+}
+
+/// A yes/no member; some providers send the flag as a string (PocketBase #6657).
+pub fn flag(raw: &Map<String, Value>, key: &str) -> bool {
+    match raw.get(key) {
         Some(Value::Bool(b)) => *b,
         Some(Value::String(s)) => s.eq_ignore_ascii_case("true") || s == "1",
         Some(Value::Number(n)) => n.as_i64() == Some(1),
         _ => false,
-    };
+    }
+}
+
+/// The standard claims of OpenID Connect (the generic provider and Apple's id_token).
+pub fn oidc_profile(raw: &Map<String, Value>) -> Profile {
+    Profile {
+        id: text(raw, "sub"),
+        name: text(raw, "name"),
+        username: text(raw, "preferred_username"),
+        email: match flag(raw, "email_verified") {
+            true => text(raw, "email"),
+            false => String::new(),
+        },
+        avatar_url: text(raw, "picture"),
+    }
+}
+
+/// The account with the tokens of the exchange: the answer's `meta`.
+pub fn auth_user(
+    profile: Profile,
+    raw: Map<String, Value>,
+    token: &CoreTokenResponse,
+    now_secs: i64,
+) -> OAuth2User {
     let expiry = token
         .expires_in()
         .and_then(|d| i64::try_from(d.as_secs()).ok())
         .map(|secs| format_datetime(now_secs.saturating_add(secs).saturating_mul(1000)))
         .unwrap_or_default();
     OAuth2User {
-        id: text("sub"),
-        name: text("name"),
-        username: text("preferred_username"),
-        email: if verified {
-            text("email")
-        } else {
-            String::new()
-        },
-        avatar_url: text("picture"),
+        id: profile.id,
+        name: profile.name,
+        username: profile.username,
+        email: profile.email,
+        avatar_url: profile.avatar_url,
         access_token: token.access_token().secret().clone(),
         refresh_token: token
             .refresh_token()

@@ -29,6 +29,23 @@ pub const LIST_LINKS: &str = concat!(
     " FROM external_auths WHERE record_id = $1 ORDER BY created, id"
 );
 
+/// `$1` the link's id.
+pub const FIND_LINK_BY_ID: &str = concat!(
+    "SELECT ",
+    link_columns!(),
+    " FROM external_auths WHERE id = $1"
+);
+
+/// Every link, oldest first, `$1` at most.
+pub const LIST_ALL_LINKS: &str = concat!(
+    "SELECT ",
+    link_columns!(),
+    " FROM external_auths ORDER BY created, id LIMIT $1"
+);
+
+/// `$1` the link's id.
+pub const DELETE_LINK: &str = "DELETE FROM external_auths WHERE id = $1";
+
 /// `$1` record; `$2` provider and `$3` account: the link that stays.
 pub const DELETE_OTHER_LINKS: &str = "DELETE FROM external_auths \
      WHERE record_id = $1 AND NOT (provider = $2 AND provider_id = $3)";

@@ -236,6 +236,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<ExternalAuthRow>>;
     /// A record's links, oldest first.
     async fn list_external_auths(&self, record_id: &str) -> Result<Vec<ExternalAuthRow>>;
+    async fn find_external_auth_by_id(&self, id: &str) -> Result<Option<ExternalAuthRow>>;
+    /// Every link of every record, oldest first, `limit` at most.
+    async fn list_all_external_auths(&self, limit: i64) -> Result<Vec<ExternalAuthRow>>;
+    /// Deletes one link and stores `events` with it, in one transaction; whether it was there.
+    async fn delete_external_auth(&self, id: &str, events: &[AuditRow]) -> Result<bool>;
     /// Everything [`OAuth2Write`] holds, in one transaction: a unique clash (the email taken, the
     /// account linked meanwhile) fails with `Unique` and writes nothing.
     async fn save_oauth2_login(&self, write: &OAuth2Write) -> Result<()>;

@@ -748,6 +748,18 @@ impl Store for PostgresStore {
         external_auths::list(self, record_id).await
     }
 
+    async fn find_external_auth_by_id(&self, id: &str) -> Result<Option<ExternalAuthRow>> {
+        external_auths::find_by_id(self, id).await
+    }
+
+    async fn list_all_external_auths(&self, limit: i64) -> Result<Vec<ExternalAuthRow>> {
+        external_auths::list_all(self, limit).await
+    }
+
+    async fn delete_external_auth(&self, id: &str, events: &[AuditRow]) -> Result<bool> {
+        external_auths::delete(self, id, events).await
+    }
+
     async fn save_oauth2_login(&self, write: &OAuth2Write) -> Result<()> {
         external_auths::save(self, write).await
     }

@@ -3,7 +3,7 @@
 //! with the code, and the id_token's nonce is derived from the verifier, so it needs no storage
 //! either and still binds the id_token to this one authorize request.
 
-use super::ProviderConfig;
+use super::{Kind, ProviderConfig};
 use crate::random;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -11,8 +11,6 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-/// PocketBase's OIDC scopes.
-pub const SCOPES: &str = "openid email profile";
 
 /// `code_challenge` for a verifier (S256).
 pub fn code_challenge(verifier: &str) -> String {
@@ -29,8 +27,12 @@ pub fn nonce_for(verifier: &str) -> String {
 
 /// PocketBase's provider item: `{name, displayName, state, authURL, authUrl, codeVerifier,
 /// codeChallenge, codeChallengeMethod}` plus `logo` (empty: Gatehouse ships no logos). The URL
-/// ends in `&redirect_uri=` for the client to append its redirect URL.
+/// ends in `&redirect_uri=` for the client to append its redirect URL. The providers that sign
+/// an id_token get a nonce; Apple answers through a form posted to the redirect URL (its only
+/// way to hand over the name), as PocketBase asks it to.
 pub fn provider_item(p: &ProviderConfig) -> Value {
+    let p = &p.resolved();
+    let signs_id_token = matches!(p.kind(), Kind::Oidc | Kind::Apple);
     let state = random::string_from(ALNUM, 30);
     let (verifier, challenge, method) = if p.uses_pkce() {
         let v = random::string_from(ALNUM, 43);
@@ -44,10 +46,15 @@ pub fn provider_item(p: &ProviderConfig) -> Value {
     if !verifier.is_empty() {
         params.append_pair("code_challenge", &challenge);
         params.append_pair("code_challenge_method", method);
-        params.append_pair("nonce", &nonce_for(&verifier));
+        if signs_id_token {
+            params.append_pair("nonce", &nonce_for(&verifier));
+        }
+    }
+    if p.kind() == Kind::Apple {
+        params.append_pair("response_mode", "form_post");
     }
     params.append_pair("response_type", "code");
-    params.append_pair("scope", SCOPES);
+    params.append_pair("scope", &p.scopes().join(" "));
     params.append_pair("state", &state);
     let separator = if p.auth_url.contains('?') { '&' } else { '?' };
     let auth_url = format!("{}{separator}{}&redirect_uri=", p.auth_url, params.finish());
@@ -102,6 +109,35 @@ mod tests {
             url.contains(&format!("nonce={}", nonce_for(verifier))),
             "{url}"
         );
+    }
+
+    #[test]
+    fn a_named_provider_asks_for_its_own_scopes_at_its_own_url() {
+        let github = ProviderConfig {
+            name: "github".into(),
+            client_id: "app".into(),
+            ..ProviderConfig::default()
+        };
+        let item = provider_item(&github);
+        let url = item["authURL"].as_str().unwrap();
+        assert!(
+            url.starts_with("https://github.com/login/oauth/authorize?client_id=app&"),
+            "{url}"
+        );
+        assert!(url.contains("scope=read%3Auser+user%3Aemail"), "{url}");
+        assert!(!url.contains("nonce"), "{url}");
+        assert_eq!(item["displayName"], "GitHub");
+        let apple = ProviderConfig {
+            name: "apple".into(),
+            ..ProviderConfig::default()
+        };
+        let url = provider_item(&apple)["authURL"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(url.contains("response_mode=form_post"), "{url}");
+        assert!(url.contains("scope=name+email"), "{url}");
+        assert!(url.contains("nonce="), "{url}");
     }
 
     #[test]

@@ -2,12 +2,10 @@
 //! must satisfy to be saved. `clientSecret` is write-only: it is never answered back, and a save
 //! that leaves it out keeps the stored one.
 
+use super::providers::{self, APPLE_ISSUER, APPLE_JWKS_URL, Kind};
 use crate::error::{FieldErrors, codes};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
-
-/// The providers this version implements: PocketBase's generic OpenID Connect slots.
-pub const SUPPORTED_PROVIDERS: &[&str] = &["oidc", "oidc2", "oidc3"];
+use serde_json::{Map, Value, json};
 
 /// Bounds on what a superuser may store (URLs and ids are short in practice).
 const MAX_URL_LEN: usize = 2048;
@@ -53,12 +51,52 @@ impl ProviderConfig {
         self.pkce.unwrap_or(true)
     }
 
+    /// The configured name, else the provider's own (`GitHub`), else the key (`oidc`).
     pub fn display_name(&self) -> &str {
-        if self.display_name.is_empty() {
-            &self.name
-        } else {
-            &self.display_name
+        match providers::find(&self.name) {
+            _ if !self.display_name.is_empty() => &self.display_name,
+            Some(p) if !p.display_name.is_empty() => p.display_name,
+            _ => &self.name,
         }
+    }
+
+    /// How the account is read; a name outside the table (refused on save) reads as OIDC.
+    pub fn kind(&self) -> Kind {
+        providers::find(&self.name).map_or(Kind::Oidc, |p| p.kind)
+    }
+
+    /// The scopes the authorize URL asks for.
+    pub fn scopes(&self) -> &'static [&'static str] {
+        providers::find(&self.name)
+            .map(|p| p.scopes)
+            .unwrap_or_default()
+    }
+
+    /// The configuration with the provider's defaults where it leaves a URL empty. Apple has
+    /// no user info endpoint: its id_token is checked against Apple's keys (or `extra.jwksURL`)
+    /// and issuer, as PocketBase does.
+    pub fn resolved(&self) -> ProviderConfig {
+        let mut p = self.clone();
+        if let Some(row) = providers::find(&self.name) {
+            for (url, default) in [
+                (&mut p.auth_url, row.auth_url),
+                (&mut p.token_url, row.token_url),
+                (&mut p.user_info_url, row.user_info_url),
+            ] {
+                if url.is_empty() {
+                    default.clone_into(url);
+                }
+            }
+        }
+        if self.kind() == Kind::Apple {
+            p.user_info_url.clear();
+            let extra = p.extra.get_or_insert_with(Map::new);
+            if self.jwks_url().is_empty() {
+                extra.insert("jwksURL".to_owned(), json!(APPLE_JWKS_URL));
+            }
+            extra.insert("issuers".to_owned(), json!([APPLE_ISSUER]));
+        }
+        p
     }
 
     fn extra_str(&self, key: &str) -> &str {
@@ -107,14 +145,14 @@ pub fn check_providers(providers: &[ProviderConfig]) -> FieldErrors {
         let mut e = FieldErrors::default();
         if p.name.is_empty() {
             e.add_code("name", codes::REQUIRED);
-        } else if !SUPPORTED_PROVIDERS.contains(&p.name.as_str()) {
+        } else if providers::find(&p.name).is_none() {
             e.add_with_params(
                 "name",
                 "validation_unsupported_provider",
                 &format!(
                     "Provider \"{}\" is not supported yet (supported: {}).",
                     p.name.chars().take(100).collect::<String>(),
-                    SUPPORTED_PROVIDERS.join(", ")
+                    providers::names().join(", ")
                 ),
                 serde_json::json!({"name": p.name.chars().take(100).collect::<String>()}),
             );
@@ -134,15 +172,16 @@ pub fn check_providers(providers: &[ProviderConfig]) -> FieldErrors {
         if p.display_name.len() > MAX_VALUE_LEN {
             e.length_out_of_range("displayName", 0, MAX_VALUE_LEN);
         }
-        // The generic provider has no built-in endpoints.
+        // The generic provider has no built-in endpoints; a named one's are overrides.
+        let generic = p.kind() == Kind::Oidc;
         for (field, value, required) in [
-            ("authURL", &p.auth_url, true),
-            ("tokenURL", &p.token_url, true),
+            ("authURL", &p.auth_url, generic),
+            ("tokenURL", &p.token_url, generic),
             ("userInfoURL", &p.user_info_url, false),
         ] {
             check_url(&mut e, field, value, required);
         }
-        e.nest("extra", check_extra(p));
+        e.nest("extra", check_extra(p, generic));
         all.nest(&i.to_string(), e);
     }
     let mut errors = FieldErrors::default();
@@ -151,8 +190,9 @@ pub fn check_providers(providers: &[ProviderConfig]) -> FieldErrors {
 }
 
 /// `extra.jwksURL` and `extra.issuers`. Gatehouse never trusts an unsigned id_token: without a
-/// user info URL, the account comes from the id_token, so its keys must be known.
-fn check_extra(p: &ProviderConfig) -> FieldErrors {
+/// user info URL, the generic provider's account comes from the id_token, so its keys must be
+/// known (named providers have a user info endpoint, or Apple's keys).
+fn check_extra(p: &ProviderConfig, generic: bool) -> FieldErrors {
     let mut e = FieldErrors::default();
     let extra = p.extra.as_ref();
     match extra.and_then(|x| x.get("jwksURL")) {
@@ -160,7 +200,7 @@ fn check_extra(p: &ProviderConfig) -> FieldErrors {
         Some(Value::String(url)) => check_url(&mut e, "jwksURL", url, false),
         Some(_) => e.add("jwksURL", "validation_is_url", "Must be a valid URL."),
     }
-    if p.user_info_url.is_empty() && p.jwks_url().is_empty() {
+    if generic && p.user_info_url.is_empty() && p.jwks_url().is_empty() {
         e.add(
             "jwksURL",
             "validation_required",
@@ -222,7 +262,7 @@ mod tests {
     #[test]
     fn unsupported_duplicate_and_missing_fields_are_field_errors() {
         let mut google = provider();
-        google.name = "google".into();
+        google.name = "goggle".into();
         let mut bare = provider();
         bare.client_secret.clear();
         bare.user_info_url.clear();
@@ -235,6 +275,39 @@ mod tests {
         assert_eq!(e["3"]["authURL"]["code"], "validation_is_url");
         assert_eq!(e["3"]["extra"]["jwksURL"]["code"], "validation_required");
         assert!(e.get("0").is_none(), "{e}");
+    }
+
+    #[test]
+    fn a_named_provider_needs_no_urls_and_fills_in_its_defaults() {
+        let github = ProviderConfig {
+            name: "github".into(),
+            client_id: "app".into(),
+            client_secret: "s3cret-value".into(),
+            ..ProviderConfig::default()
+        };
+        assert!(check_providers(std::slice::from_ref(&github)).is_empty());
+        let r = github.resolved();
+        assert_eq!(r.token_url, "https://github.com/login/oauth/access_token");
+        assert_eq!(r.user_info_url, "https://api.github.com/user");
+        assert_eq!(github.display_name(), "GitHub");
+        let overridden = ProviderConfig {
+            token_url: "http://127.0.0.1:9/token".into(),
+            ..github
+        };
+        assert_eq!(overridden.resolved().token_url, "http://127.0.0.1:9/token");
+    }
+
+    #[test]
+    fn apple_reads_its_id_token_with_apples_keys_and_issuer() {
+        let apple = ProviderConfig {
+            name: "apple".into(),
+            user_info_url: "https://example.com/ignored".into(),
+            ..ProviderConfig::default()
+        };
+        let r = apple.resolved();
+        assert_eq!(r.user_info_url, "");
+        assert_eq!(r.jwks_url(), APPLE_JWKS_URL);
+        assert_eq!(r.issuers(), vec![APPLE_ISSUER.to_owned()]);
     }
 
     #[test]

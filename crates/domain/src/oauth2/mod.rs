@@ -1,12 +1,16 @@
-//! OAuth2 / OpenID Connect login, the parts with no network: the providers' configuration as
-//! PocketBase stores it ([`ProviderConfig`]), its checks on save, the authorize URL that
-//! `auth-methods` hands out ([`authorize`]), and the seam ([`OAuth2Exchange`]) behind which the
-//! `gatehouse-oauth` crate talks to the provider.
+//! OAuth2 / OpenID Connect login, the parts with no network: the providers Gatehouse knows and
+//! their default endpoints ([`providers`]), their configuration as PocketBase stores it
+//! ([`ProviderConfig`]) and its checks on save, the authorize URL that `auth-methods` hands out
+//! ([`authorize`]), the name Apple posts once ([`apple_names`]), and the seam
+//! ([`OAuth2Exchange`]) behind which the `gatehouse-oauth` crate talks to the provider.
 
+pub mod apple_names;
 pub mod authorize;
 pub mod config;
+pub mod providers;
 
-pub use config::{ProviderConfig, SUPPORTED_PROVIDERS, check_providers, keep_client_secrets};
+pub use config::{ProviderConfig, check_providers, keep_client_secrets};
+pub use providers::Kind;
 
 use async_trait::async_trait;
 use serde_json::{Map, Value};

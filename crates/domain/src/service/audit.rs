@@ -41,6 +41,8 @@ pub mod kinds {
     pub const OAUTH2_SIGNUP: &str = "oauth2.signup";
     /// An OAuth2 account linked to an existing record (`data.provider`).
     pub const OAUTH2_LINKED: &str = "oauth2.linked";
+    /// An OAuth2 link removed through `_externalAuths` (`data.provider`, `data.by`).
+    pub const OAUTH2_UNLINKED: &str = "oauth2.unlinked";
 }
 
 const DEFAULT_PER_PAGE: i64 = 30;

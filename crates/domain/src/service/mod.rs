@@ -6,6 +6,7 @@ mod auth_alert;
 pub mod collections;
 pub mod email_change;
 mod email_tokens;
+pub mod external_auths;
 pub mod factors;
 pub mod form_tokens;
 pub mod housekeeping;
@@ -54,6 +55,7 @@ pub struct Gatehouse {
     list_conditions: ListConditionCache,
     otp_limits: otp_limits::OtpLimitsCell,
     oauth2: Arc<dyn OAuth2Exchange>,
+    apple_names: crate::oauth2::apple_names::AppleNames,
 }
 
 /// PocketBase's list answer.
@@ -95,6 +97,7 @@ impl Gatehouse {
             list_conditions: ListConditionCache::default(),
             otp_limits: otp_limits::OtpLimitsCell::default(),
             oauth2,
+            apple_names: Default::default(),
         })
     }
 

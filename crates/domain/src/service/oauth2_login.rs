@@ -17,7 +17,7 @@ use crate::access::{Caller, RequestInfo};
 use crate::collection::Collection;
 use crate::error::{Error, ErrorKind, FieldErrors, Result, codes};
 use crate::oauth2::authorize::nonce_for;
-use crate::oauth2::{CodeExchange, ExchangeError, OAuth2User, ProviderConfig};
+use crate::oauth2::{CodeExchange, ExchangeError, Kind, OAuth2User, ProviderConfig};
 use crate::random;
 use crate::record::Record;
 use gatehouse_store::{ExternalAuthRow, OAuth2Write, StoreError};
@@ -124,15 +124,26 @@ impl Gatehouse {
         Ok(answer)
     }
 
+    /// Keeps the name Apple posted with `code` to the redirect URL (its form's `user` field)
+    /// for that code's exchange, a minute at most.
+    pub fn remember_apple_name(&self, code: &str, user_json: &str) {
+        let now_ms = self.clock.now_millis();
+        self.apple_names.remember(code, user_json, now_ms);
+    }
+
     /// The code exchange; an account without an id is no account.
     async fn exchange(
         &self,
         provider: &ProviderConfig,
         login: &OAuth2Login,
     ) -> std::result::Result<OAuth2User, ExchangeError> {
+        let kind = provider.kind();
+        let provider = &provider.resolved();
         // The nonce went out with the authorize URL only with PKCE (it is derived from the verifier).
-        let nonce = (provider.uses_pkce() && !login.code_verifier.is_empty())
-            .then(|| nonce_for(&login.code_verifier));
+        let nonce = (matches!(kind, Kind::Oidc | Kind::Apple)
+            && provider.uses_pkce()
+            && !login.code_verifier.is_empty())
+        .then(|| nonce_for(&login.code_verifier));
         let exchange = CodeExchange {
             code: &login.code,
             code_verifier: &login.code_verifier,
@@ -140,9 +151,15 @@ impl Gatehouse {
             nonce,
             now_secs: self.clock.now_secs(),
         };
-        let user = self.oauth2.fetch_user(provider, exchange).await?;
+        let mut user = self.oauth2.fetch_user(provider, exchange).await?;
         if user.id.is_empty() {
             return Err(ExchangeError::User("the account has no id".to_owned()));
+        }
+        if kind == Kind::Apple && user.name.is_empty() {
+            let now_ms = self.clock.now_millis();
+            if let Some(name) = self.apple_names.take(&login.code, now_ms) {
+                user.name = name;
+            }
         }
         Ok(user)
     }

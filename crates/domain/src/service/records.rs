@@ -2,6 +2,7 @@
 //! see and change what.
 
 use super::audit::{Event, kinds};
+use super::external_auths::is_external_auths;
 use super::paging::Paging;
 use super::{Gatehouse, ListOf};
 use crate::access::{
@@ -45,6 +46,9 @@ impl Gatehouse {
         caller: Option<&Caller>,
         request: &RequestInfo,
     ) -> Result<ListOf<Value>> {
+        if is_external_auths(collection) {
+            return self.list_external_auths(params, caller).await;
+        }
         let c = self.collection_for_records(collection).await?;
         let su = is_superuser(caller);
         let paging = Paging::new(params.page, params.per_page);
@@ -136,6 +140,9 @@ impl Gatehouse {
         caller: Option<&Caller>,
         request: &RequestInfo,
     ) -> Result<Value> {
+        if is_external_auths(collection) {
+            return self.view_external_auth(id, caller).await;
+        }
         let c = self.collection_for_records(collection).await?;
         let rule = self.rule_for(c.view_rule.as_deref(), caller)?;
         // Reading your own record: the token check loaded it a moment ago.
@@ -154,6 +161,9 @@ impl Gatehouse {
         caller: Option<&Caller>,
         request: &RequestInfo,
     ) -> Result<Value> {
+        if is_external_auths(collection) {
+            return self.write_external_auth(caller);
+        }
         let c = self.collection_for_records(collection).await?;
         let (record, manage) = self.new_record(&c, caller, request).await?;
         match self.store.insert_record(&record.to_row()).await {
@@ -257,6 +267,9 @@ impl Gatehouse {
         caller: Option<&Caller>,
         request: &RequestInfo,
     ) -> Result<Value> {
+        if is_external_auths(collection) {
+            return self.write_external_auth(caller);
+        }
         let mut body = request.body.clone();
         let c = self.collection_for_records(collection).await?;
         let rule = self.rule_for(c.update_rule.as_deref(), caller)?;
@@ -373,6 +386,9 @@ impl Gatehouse {
         caller: Option<&Caller>,
         request: &RequestInfo,
     ) -> Result<()> {
+        if is_external_auths(collection) {
+            return self.unlink_external_auth(id, caller, request).await;
+        }
         let c = self.collection_for_records(collection).await?;
         let rule = self.rule_for(c.delete_rule.as_deref(), caller)?;
         let record = self.load(&c, id).await?;
@@ -714,7 +730,7 @@ fn invalid_filter(detail: &str) -> Error {
 
 /// The `filter` parameter, parsed. Only superusers may use `@request` and `@collection` in it
 /// (`public`: a non-superuser's).
-fn parse_filter(src: &str, public: bool) -> Result<filter::Expr> {
+pub(super) fn parse_filter(src: &str, public: bool) -> Result<filter::Expr> {
     let expr = filter::parse(src).map_err(|e| invalid_filter(&e.to_string()))?;
     if public {
         for (path, _) in expr.identifiers() {

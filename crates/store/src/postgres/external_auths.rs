@@ -4,7 +4,7 @@
 use super::factors::insert_events;
 use super::{INSERT_RECORD, PostgresStore, bind_record, map_err};
 use crate::external_auths_sql as q;
-use crate::{ExternalAuthRow, OAuth2Write, Result};
+use crate::{AuditRow, ExternalAuthRow, OAuth2Write, Result};
 use sqlx::PgConnection;
 
 /// A record's links, inside its delete's transaction.
@@ -44,6 +44,35 @@ pub(super) async fn list(store: &PostgresStore, record_id: &str) -> Result<Vec<E
         .bind(record_id)
         .fetch_all(&store.pool)
         .await?)
+}
+
+pub(super) async fn find_by_id(store: &PostgresStore, id: &str) -> Result<Option<ExternalAuthRow>> {
+    Ok(sqlx::query_as(q::FIND_LINK_BY_ID)
+        .bind(id)
+        .fetch_optional(&store.pool)
+        .await?)
+}
+
+pub(super) async fn list_all(store: &PostgresStore, limit: i64) -> Result<Vec<ExternalAuthRow>> {
+    Ok(sqlx::query_as(q::LIST_ALL_LINKS)
+        .bind(limit)
+        .fetch_all(&store.pool)
+        .await?)
+}
+
+pub(super) async fn delete(store: &PostgresStore, id: &str, events: &[AuditRow]) -> Result<bool> {
+    let mut tx = store.pool.begin().await?;
+    let gone = sqlx::query(q::DELETE_LINK)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if gone == 0 {
+        return Ok(false);
+    }
+    insert_events(&mut tx, events).await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 pub(super) async fn save(store: &PostgresStore, write: &OAuth2Write) -> Result<()> {

@@ -4,7 +4,7 @@
 use super::factors::insert_events;
 use super::{SqliteStore, Tx, positional, record_params};
 use crate::external_auths_sql as q;
-use crate::{ExternalAuthRow, OAuth2Write, Result};
+use crate::{AuditRow, ExternalAuthRow, OAuth2Write, Result};
 use rusqlite::{Connection, OptionalExtension, params};
 
 fn link(r: &rusqlite::Row<'_>) -> rusqlite::Result<ExternalAuthRow> {
@@ -50,6 +50,39 @@ pub(super) fn list(store: &SqliteStore, record_id: &str) -> Result<Vec<ExternalA
             .query_map([record_id], link)?
             .collect()
     })
+}
+
+pub(super) fn find_by_id(store: &SqliteStore, id: &str) -> Result<Option<ExternalAuthRow>> {
+    store.read(|c| {
+        c.prepare_cached(&positional(q::FIND_LINK_BY_ID))?
+            .query_row([id], link)
+            .optional()
+    })
+}
+
+pub(super) fn list_all(store: &SqliteStore, limit: i64) -> Result<Vec<ExternalAuthRow>> {
+    store.read(|c| {
+        c.prepare_cached(&positional(q::LIST_ALL_LINKS))?
+            .query_map([limit], link)?
+            .collect()
+    })
+}
+
+pub(super) async fn delete(store: &SqliteStore, id: &str, events: &[AuditRow]) -> Result<bool> {
+    let (id, events) = (id.to_owned(), events.to_vec());
+    store
+        .write(move |c| {
+            let tx = c.transaction()?;
+            let gone = tx
+                .prepare_cached(&positional(q::DELETE_LINK))?
+                .execute([&id])?;
+            if gone == 0 {
+                return Ok(false);
+            }
+            insert_events(&tx, &events)?;
+            tx.commit().map(|()| true)
+        })
+        .await
 }
 
 pub(super) async fn save(store: &SqliteStore, write: &OAuth2Write) -> Result<()> {
