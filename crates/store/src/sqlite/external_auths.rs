@@ -54,7 +54,7 @@ pub(super) fn list(store: &SqliteStore, record_id: &str) -> Result<Vec<ExternalA
 
 pub(super) fn find_by_id(store: &SqliteStore, id: &str) -> Result<Option<ExternalAuthRow>> {
     store.read(|c| {
-        c.prepare_cached(&positional(q::FIND_LINK_BY_ID))?
+        c.prepare_cached(positional!(q::FIND_LINK_BY_ID))?
             .query_row([id], link)
             .optional()
     })
@@ -62,7 +62,7 @@ pub(super) fn find_by_id(store: &SqliteStore, id: &str) -> Result<Option<Externa
 
 pub(super) fn list_all(store: &SqliteStore, limit: i64) -> Result<Vec<ExternalAuthRow>> {
     store.read(|c| {
-        c.prepare_cached(&positional(q::LIST_ALL_LINKS))?
+        c.prepare_cached(positional!(q::LIST_ALL_LINKS))?
             .query_map([limit], link)?
             .collect()
     })
@@ -72,9 +72,9 @@ pub(super) async fn delete(store: &SqliteStore, id: &str, events: &[AuditRow]) -
     let (id, events) = (id.to_owned(), events.to_vec());
     store
         .write(move |c| {
-            let tx = c.transaction()?;
+            let tx = Tx::begin(c)?;
             let gone = tx
-                .prepare_cached(&positional(q::DELETE_LINK))?
+                .prepare_cached(positional!(q::DELETE_LINK))?
                 .execute([&id])?;
             if gone == 0 {
                 return Ok(false);
