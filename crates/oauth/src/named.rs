@@ -5,7 +5,9 @@
 //! The email is the one the provider vouches for: Google's and Discord's only with their
 //! verified flag, GitLab's only once confirmed, GitHub's public address (GitHub shows only
 //! verified ones) or else its verified primary one. Microsoft and Facebook say nothing about
-//! verification; PocketBase takes their address as it comes, and so does Gatehouse.
+//! verification. PocketBase takes their address as it comes; Gatehouse only lets it fill a new
+//! record's email, unverified: Microsoft's `mail` is whatever a tenant's admin typed, and linking
+//! by it would hand an existing account to anyone who runs a tenant.
 
 use crate::http::{HttpError, read_body};
 use crate::user::{Profile, flag, oidc_profile, text};
@@ -57,6 +59,7 @@ fn github(raw: &Raw) -> Profile {
         username: text(raw, "login"),
         email: text(raw, "email"),
         avatar_url: text(raw, "avatar_url"),
+        unverified_email: String::new(),
     }
 }
 
@@ -65,7 +68,7 @@ fn microsoft(raw: &Raw) -> Profile {
     Profile {
         id: text(raw, "id"),
         name: text(raw, "displayName"),
-        email: text(raw, "mail"),
+        unverified_email: text(raw, "mail"),
         ..Profile::default()
     }
 }
@@ -82,6 +85,7 @@ fn gitlab(raw: &Raw) -> Profile {
         username: text(raw, "username"),
         email: email_if(raw, confirmed),
         avatar_url: text(raw, "avatar_url"),
+        unverified_email: String::new(),
     }
 }
 
@@ -100,6 +104,7 @@ fn discord(raw: &Raw) -> Profile {
         },
         id,
         username,
+        unverified_email: String::new(),
     }
 }
 
@@ -114,7 +119,7 @@ fn facebook(raw: &Raw) -> Profile {
     Profile {
         id: text(raw, "id"),
         name: text(raw, "name"),
-        email: text(raw, "email"),
+        unverified_email: text(raw, "email"),
         avatar_url: picture.to_owned(),
         ..Profile::default()
     }

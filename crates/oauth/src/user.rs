@@ -51,6 +51,9 @@ pub struct Profile {
     pub username: String,
     /// Only an address the provider vouches for (see each mapping).
     pub email: String,
+    /// An address the provider gives without vouching for it: it may fill a new record's
+    /// email (unverified), never find or verify an existing one.
+    pub unverified_email: String,
     pub avatar_url: String,
 }
 
@@ -84,6 +87,7 @@ pub fn oidc_profile(raw: &Map<String, Value>) -> Profile {
             false => String::new(),
         },
         avatar_url: text(raw, "picture"),
+        unverified_email: String::new(),
     }
 }
 
@@ -104,6 +108,7 @@ pub fn auth_user(
         name: profile.name,
         username: profile.username,
         email: profile.email,
+        unverified_email: profile.unverified_email,
         avatar_url: profile.avatar_url,
         access_token: token.access_token().secret().clone(),
         refresh_token: token

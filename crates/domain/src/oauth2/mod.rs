@@ -44,6 +44,10 @@ pub struct OAuth2User {
     pub username: String,
     /// Only an address the provider says is verified; empty otherwise.
     pub email: String,
+    /// An address the provider gives without saying it is verified (Microsoft's `mail`, which
+    /// a tenant's admin sets to anything): it may fill a new record's email, unverified, but
+    /// never links to or verifies an existing record with that address.
+    pub unverified_email: String,
     pub avatar_url: String,
     pub raw_user: Map<String, Value>,
     pub access_token: String,

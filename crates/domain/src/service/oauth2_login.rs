@@ -292,8 +292,12 @@ impl Gatehouse {
             b.get(k)
                 .is_none_or(|v| v.is_null() || v.as_str() == Some(""))
         };
-        if empty(&body, "email") && !user.email.is_empty() {
-            body.insert("email".to_owned(), json!(user.email));
+        let email = match user.email.is_empty() {
+            true => &user.unverified_email,
+            false => &user.email,
+        };
+        if empty(&body, "email") && !email.is_empty() {
+            body.insert("email".to_owned(), json!(email));
         }
         let m = &c.oauth2.mapped_fields;
         for (field, value) in [
@@ -464,7 +468,7 @@ fn meta_of(user: &OAuth2User, is_new: bool) -> Value {
         "id": user.id,
         "name": user.name,
         "username": user.username,
-        "email": user.email,
+        "email": if user.email.is_empty() { &user.unverified_email } else { &user.email },
         "avatarURL": user.avatar_url,
         "avatarUrl": user.avatar_url,
         "accessToken": user.access_token,
