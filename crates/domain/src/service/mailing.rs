@@ -27,34 +27,30 @@ impl Gatehouse {
         template: &EmailTemplate,
         extra: &[(&str, &str)],
     ) -> OutgoingMail {
-        let mut pairs: Vec<(String, String)> = vec![
-            ("{APP_NAME}".into(), escape(&settings.meta.app_name)),
-            ("{APP_URL}".into(), settings.meta.app_url.clone()),
-        ];
-        pairs.extend(
-            extra
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-        );
-        for field in c.fields.iter().filter(|f| !f.hidden) {
-            let value = match record.value(c, &field.name) {
-                Value::String(s) => s,
-                Value::Null => String::new(),
-                other => other.to_string(),
-            };
-            pairs.push((format!("{{RECORD:{}}}", field.name), escape(&value)));
-        }
-        let fill = |text: &str| {
-            pairs
-                .iter()
-                .fold(text.to_owned(), |acc, (k, v)| acc.replace(k, v))
+        let value_of = |placeholder: &str| -> Option<String> {
+            match placeholder {
+                "{APP_NAME}" => Some(escape(&settings.meta.app_name)),
+                "{APP_URL}" => Some(settings.meta.app_url.clone()),
+                _ => {
+                    if let Some((_, value)) = extra.iter().find(|(k, _)| *k == placeholder) {
+                        return Some((*value).to_owned());
+                    }
+                    let name = placeholder.strip_prefix("{RECORD:")?.strip_suffix('}')?;
+                    c.fields.iter().find(|f| f.name == name && !f.hidden)?;
+                    Some(escape(&match record.value(c, name) {
+                        Value::String(s) => s,
+                        Value::Null => String::new(),
+                        other => other.to_string(),
+                    }))
+                }
+            }
         };
-        let body = fill(&template.body);
+        let body = fill(&template.body, value_of);
         OutgoingMail {
             from_name: settings.meta.sender_name.clone(),
             from_address: settings.meta.sender_address.clone(),
             to: to.to_owned(),
-            subject: fill(&template.subject),
+            subject: fill(&template.subject, value_of),
             text: html_to_text(&body),
             html: layout(&body),
         }
@@ -123,6 +119,39 @@ impl Drop for Sending {
     }
 }
 
+/// The longest placeholder looked for (`{RECORD:<field name>}`): a `{` with no `}` this close
+/// is text, so a template of many lone braces costs one short scan each.
+const PLACEHOLDER_MAX: usize = 128;
+
+/// `text` with each `{…}` placeholder that `value_of` knows replaced by its value, in one pass:
+/// a value is never searched for placeholders again (an app name of `{TOKEN}` stays that text),
+/// and only the placeholders the template uses are computed.
+fn fill(text: &str, value_of: impl Fn(&str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(text.len() + 128);
+    let mut rest = text;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let from_brace = &rest[open..];
+        let value = from_brace
+            .bytes()
+            .take(PLACEHOLDER_MAX)
+            .position(|b| b == b'}')
+            .and_then(|close| Some((close, value_of(&from_brace[..=close])?)));
+        match value {
+            Some((close, value)) => {
+                out.push_str(&value);
+                rest = &from_brace[close + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = &from_brace[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 fn layout(body: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html>\n<head><meta charset=\"utf-8\"></head>\n\
@@ -185,5 +214,22 @@ mod tests {
         assert_eq!(mask_email("john@example.com"), "j***@e******.com");
         assert_eq!(mask_email("a@b.c.org"), "a***@b.c.org");
         assert_eq!(mask_email("x"), "***");
+    }
+
+    #[test]
+    fn placeholders_fill_in_one_pass() {
+        let value_of = |p: &str| match p {
+            "{APP_NAME}" => Some("{TOKEN}".to_owned()),
+            "{TOKEN}" => Some("secret".to_owned()),
+            _ => None,
+        };
+        // A value is not searched again; unknown or unclosed braces stay as they are.
+        assert_eq!(
+            fill("{{APP_NAME}} {TOKEN} {NOPE} {", value_of),
+            "{{TOKEN}} secret {NOPE} {"
+        );
+        assert_eq!(fill("é{TOKEN}ü", value_of), "ésecretü");
+        let far = format!("{{{}}}", "x".repeat(PLACEHOLDER_MAX));
+        assert_eq!(fill(&far, |_| Some(String::new())), far);
     }
 }
