@@ -3,9 +3,14 @@
 //! trickle a header byte now and then hold the server's file descriptors and memory. Here each
 //! connection is served by hyper directly with a header read timeout, and at most
 //! `max_connections` are open: past that, new ones wait in the kernel's backlog.
+//!
+//! Realtime streams hold their connections: at most `realtime.max_clients` of them (keep it below
+//! `max_connections`), swept on a timer, and ended first at shutdown so that it does not wait
+//! for them.
 
 use axum::extract::ConnectInfo;
 use gatehouse_domain::Gatehouse;
+use gatehouse_domain::realtime::RealtimeLimits;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
@@ -23,6 +28,8 @@ pub struct ListenerLimits {
     pub header_read_timeout: Duration,
     /// Connections open at once.
     pub max_connections: usize,
+    /// Realtime clients (each holds a connection).
+    pub realtime: RealtimeLimits,
 }
 
 impl Default for ListenerLimits {
@@ -31,6 +38,7 @@ impl Default for ListenerLimits {
             header_read_timeout: Duration::from_secs(15),
             // Well inside the usual limit of 1024 open files, leaving room for the database.
             max_connections: 768,
+            realtime: RealtimeLimits::default(),
         }
     }
 }
@@ -44,7 +52,9 @@ pub async fn serve_with(
     limits: ListenerLimits,
 ) -> anyhow::Result<()> {
     let purge = crate::housekeeping::start(gh.clone());
-    let app = gatehouse_http::router(gh);
+    gh.realtime().set_limits(limits.realtime);
+    let sweep = crate::housekeeping::sweep_realtime(gh.clone());
+    let app = gatehouse_http::router(gh.clone());
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
@@ -81,6 +91,8 @@ pub async fn serve_with(
     }
     drop(listener);
     purge.abort();
+    sweep.abort();
+    gh.realtime().close_all();
     graceful.shutdown().await;
     Ok(())
 }

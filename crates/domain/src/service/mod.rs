@@ -14,6 +14,7 @@ pub mod limits;
 mod mailing;
 mod mfa;
 pub mod oauth2_login;
+pub mod oauth2_redirect;
 pub mod otp;
 pub mod otp_limits;
 mod paging;
@@ -21,6 +22,7 @@ pub mod password_reset;
 pub mod records;
 mod second_step;
 mod settings;
+mod subscriptions;
 mod superusers;
 pub mod test_send;
 mod ticket_data;
@@ -33,6 +35,7 @@ use crate::error::{Error, Result};
 use crate::mail::MailTransport;
 use crate::oauth2::OAuth2Exchange;
 use crate::password::Passwords;
+use crate::realtime::Hub;
 use crate::registry::Registry;
 use crate::server_key::ServerKey;
 use crate::sms::SmsTransport;
@@ -54,6 +57,8 @@ pub struct Gatehouse {
     list_conditions: ListConditionCache,
     otp_limits: otp_limits::OtpLimitsCell,
     oauth2: Arc<dyn OAuth2Exchange>,
+    realtime: Arc<Hub>,
+    redirect_names: oauth2_redirect::RedirectNames,
 }
 
 /// PocketBase's list answer.
@@ -95,6 +100,8 @@ impl Gatehouse {
             list_conditions: ListConditionCache::default(),
             otp_limits: otp_limits::OtpLimitsCell::default(),
             oauth2,
+            realtime: Arc::default(),
+            redirect_names: oauth2_redirect::RedirectNames::default(),
         })
     }
 

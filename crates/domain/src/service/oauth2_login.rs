@@ -73,7 +73,7 @@ impl Gatehouse {
             ));
         }
         let provider = check_login(&c, &login)?;
-        let user = match self.exchange(provider, &login).await {
+        let mut user = match self.exchange(provider, &login).await {
             Ok(user) => user,
             Err(e) => {
                 let message = match e {
@@ -86,6 +86,10 @@ impl Gatehouse {
                 return Err(Error::bad_request(message));
             }
         };
+        // Apple's user info has no name; its first redirect posted one (see oauth2_redirect).
+        if provider.name == "apple" && user.name.is_empty() {
+            user.name = self.take_redirect_name(&login.code).unwrap_or_default();
+        }
         let (record, is_new) = self
             .oauth2_record(&c, &provider.name, &user, &login, caller, request)
             .await?;
