@@ -6,8 +6,9 @@
 //!
 //! Realtime streams hold their connections: at most `realtime.max_clients` of them (keep it below
 //! `max_connections`), swept on a timer, and ended first at shutdown so that it does not wait
-//! for them.
+//! for them. A connection that opens with one is served without hyper ([`crate::stream_handoff`]).
 
+use crate::stream_handoff::{Handoff, try_serve};
 use axum::extract::ConnectInfo;
 use gatehouse_domain::Gatehouse;
 use gatehouse_domain::realtime::RealtimeLimits;
@@ -79,13 +80,22 @@ pub async fn serve_with(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        // What `into_make_service_with_connect_info` does: handlers read the peer address.
-        let service = TowerToHyperService::new(
-            axum::Extension(ConnectInfo::<SocketAddr>(peer)).layer(app.clone()),
-        );
-        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        let (app, http, watcher) = (app.clone(), http.clone(), graceful.watcher());
+        let header_timeout = limits.header_read_timeout;
         tokio::spawn(async move {
-            let _ = connection.await;
+            // A realtime stream opened first on the connection is served without hyper's
+            // buffers (see stream_handoff); everything else is hyper's.
+            let stream = match try_serve(stream, peer, &app, header_timeout).await {
+                Handoff::Done => return drop(slot),
+                Handoff::NotOurs(stream) => stream,
+            };
+            // What `into_make_service_with_connect_info` does: handlers read the peer address.
+            let service = TowerToHyperService::new(
+                axum::Extension(ConnectInfo::<SocketAddr>(peer)).layer(app),
+            );
+            let _ = watcher
+                .watch(http.serve_connection(TokioIo::new(stream), service))
+                .await;
             drop(slot);
         });
     }

@@ -11,6 +11,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 /// The address other-IP requests come from (all of 127/8 is this machine).
 const OTHER_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
@@ -117,6 +119,67 @@ async fn realtime_stream_starts_with_pb_connect() {
         assert_eq!(stream.raw().await.as_deref(), Some(":\n\n"));
         let other = Stream::open(&app.url).await;
         assert_ne!(other.id, stream.id);
+    })
+    .await;
+}
+
+/// What the socket has sent once `until` shows up (at most 10 s).
+async fn read_until(socket: &mut TcpStream, until: &str) -> String {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&got).contains(until) {
+        let n = tokio::time::timeout(Duration::from_secs(10), socket.read(&mut buf))
+            .await
+            .expect("the server stayed silent")
+            .unwrap();
+        assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn realtime_streams_on_a_fresh_or_a_reused_connection() {
+    with_app(Backend::Sqlite, |app: TestApp| async move {
+        let addr = app.url.trim_start_matches("http://").to_owned();
+        const OPEN: &[u8] = b"GET /api/realtime HTTP/1.1\r\nHost: x\r\n\r\n";
+        // First on its connection: served without hyper, the router's headers, then the events
+        // until the connection closes.
+        let mut fresh = TcpStream::connect(&addr).await.unwrap();
+        fresh.write_all(OPEN).await.unwrap();
+        let head = read_until(&mut fresh, "\"}\n\n").await;
+        assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+        for line in [
+            "content-type: text/event-stream\r\n",
+            "cache-control: no-store\r\n",
+            "x-frame-options: SAMEORIGIN\r\n",
+            "connection: close\r\n",
+        ] {
+            assert!(head.contains(line), "{line} in {head}");
+        }
+        assert!(!head.contains("transfer-encoding"), "{head}");
+        assert!(head.contains("\r\n\r\nid:"), "{head}");
+        // After another request on the connection: hyper serves it, chunked.
+        let mut reused = TcpStream::connect(&addr).await.unwrap();
+        reused
+            .write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        read_until(&mut reused, "healthy").await;
+        reused.write_all(OPEN).await.unwrap();
+        let head = read_until(&mut reused, "\"}\n\n").await;
+        assert!(head.contains("transfer-encoding: chunked"), "{head}");
+        assert!(head.contains("event:PB_CONNECT"), "{head}");
+        assert_eq!(app.gh.realtime().len(), 2);
+        // A client that goes away frees its place without waiting for a keep-alive.
+        drop(fresh);
+        for _ in 0..100 {
+            if app.gh.realtime().len() == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(app.gh.realtime().len(), 1);
     })
     .await;
 }
