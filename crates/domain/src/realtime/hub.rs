@@ -291,6 +291,7 @@ impl Inner {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn hub(max_clients: usize, max_clients_per_ip: usize) -> Arc<Hub> {

@@ -95,6 +95,7 @@ fn too_long(errors: &mut FieldErrors, field: &str, max: usize) {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn refused(body: Value) -> Value {
