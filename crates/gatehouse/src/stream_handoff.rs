@@ -17,7 +17,7 @@ use axum::http::{HeaderName, HeaderValue, Method, Request, Response, StatusCode}
 use http_body_util::{BodyExt, Limited};
 use std::net::SocketAddr;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tower::ServiceExt;
 
@@ -27,6 +27,9 @@ const MAX_HEAD: usize = 8 * 1024;
 const MAX_HEADERS: usize = 64;
 /// An answer that is not a stream (an error in PocketBase's shape) is small.
 const MAX_ANSWER: usize = 64 * 1024;
+/// A client that takes no bytes for this long is gone (a write waits on its window otherwise
+/// forever, holding a connection that the realtime limit no longer counts).
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub(crate) enum Handoff {
     /// Served (or dropped: the client sent nothing in time).
@@ -125,12 +128,12 @@ async fn answer(stream: &mut TcpStream, response: Response<Body>) -> std::io::Re
             Err(_) => Default::default(),
         };
         head.extend_from_slice(format!("{CONTENT_LENGTH}: {}\r\n\r\n", bytes.len()).as_bytes());
-        stream.write_all(&head).await?;
-        stream.write_all(&bytes).await?;
+        head.extend_from_slice(&bytes);
+        write_timed(stream, &head).await?;
         return stream.shutdown().await;
     }
     head.extend_from_slice(b"\r\n");
-    stream.write_all(&head).await?;
+    write_timed(stream, &head).await?;
     drop(head);
     // Without a length or chunks the stream runs until the connection closes, which HTTP/1.1
     // allows for a response that ends the connection.
@@ -141,8 +144,10 @@ async fn answer(stream: &mut TcpStream, response: Response<Body>) -> std::io::Re
         tokio::select! {
             frame = body.frame() => {
                 let Some(Ok(frame)) = frame else { break };
-                if let Ok(data) = frame.into_data() {
-                    writer.write_all(&data).await?;
+                if let Ok(data) = frame.into_data()
+                    && write_timed(&mut writer, &data).await.is_err()
+                {
+                    break;
                 }
             }
             // The client closed its side (or sent more, which a stream does not take): done.
@@ -150,6 +155,12 @@ async fn answer(stream: &mut TcpStream, response: Response<Body>) -> std::io::Re
         }
     }
     stream.shutdown().await
+}
+
+async fn write_timed(out: &mut (impl AsyncWrite + Unpin), bytes: &[u8]) -> std::io::Result<()> {
+    tokio::time::timeout(WRITE_TIMEOUT, out.write_all(bytes))
+        .await
+        .map_err(|_| std::io::ErrorKind::TimedOut)?
 }
 
 /// The `Date` header's value.
