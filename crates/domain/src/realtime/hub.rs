@@ -22,7 +22,8 @@ pub const LIFETIME_MS: i64 = 30 * 60 * 1000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RealtimeLimits {
     pub max_clients: usize,
-    /// Per client IP, so that one address cannot take every place.
+    /// Per client IP (an IPv6 client counts as its prefix, as for rate limits), so that one
+    /// address cannot take every place.
     pub max_clients_per_ip: usize,
 }
 
@@ -86,6 +87,8 @@ struct Inner {
 
 struct Client {
     ip: Box<str>,
+    /// What the per-IP bound counts under (an IPv6 address's prefix).
+    ip_key: Box<str>,
     auth: Option<Box<AuthRef>>,
     topics: Vec<Box<str>>,
     tx: mpsc::Sender<Frame>,
@@ -126,8 +129,14 @@ impl Hub {
         self.len() == 0
     }
 
-    /// A new client for a connection from `ip`, its `PB_CONNECT` event already queued.
-    pub fn connect(self: &Arc<Self>, ip: &str, now_ms: i64) -> Result<Connection, Refused> {
+    /// A new client for a connection from `ip`, counted under `ip_key` for the per-IP bound;
+    /// its `PB_CONNECT` event already queued.
+    pub fn connect(
+        self: &Arc<Self>,
+        ip: &str,
+        ip_key: &str,
+        now_ms: i64,
+    ) -> Result<Connection, Refused> {
         let mut inner = self.lock();
         if inner.closed {
             return Err(Refused::Closed);
@@ -135,7 +144,7 @@ impl Hub {
         if inner.clients.len() >= inner.limits.max_clients {
             return Err(Refused::Full);
         }
-        let from_ip = inner.per_ip.get(ip).copied().unwrap_or(0);
+        let from_ip = inner.per_ip.get(ip_key).copied().unwrap_or(0);
         if from_ip >= inner.limits.max_clients_per_ip {
             return Err(Refused::IpFull);
         }
@@ -151,9 +160,10 @@ impl Hub {
             // A fresh channel has room.
             let _ = tx.try_send(first);
         }
-        *inner.per_ip.entry(ip.into()).or_default() += 1;
+        *inner.per_ip.entry(ip_key.into()).or_default() += 1;
         let client = Client {
             ip: ip.into(),
+            ip_key: ip_key.into(),
             auth: None,
             topics: Vec::new(),
             tx,
@@ -280,10 +290,10 @@ impl Inner {
         let Some(client) = self.clients.remove(id) else {
             return;
         };
-        if let Some(n) = self.per_ip.get_mut(&client.ip) {
+        if let Some(n) = self.per_ip.get_mut(&client.ip_key) {
             *n = n.saturating_sub(1);
             if *n == 0 {
-                self.per_ip.remove(&client.ip);
+                self.per_ip.remove(&client.ip_key);
             }
         }
     }
@@ -310,7 +320,7 @@ mod tests {
     #[test]
     fn the_first_frame_names_the_client() {
         let hub = hub(4, 4);
-        let mut c = hub.connect("10.0.0.1", 0).unwrap();
+        let mut c = hub.connect("10.0.0.1", "10.0.0.1", 0).unwrap();
         assert_eq!(c.id.len(), 40);
         assert!(c.id.chars().all(|ch| ch.is_ascii_alphanumeric()));
         let first = next(&mut c).unwrap();
@@ -326,20 +336,43 @@ mod tests {
     #[test]
     fn places_are_bounded_overall_and_per_ip_and_freed_on_drop() {
         let hub = hub(3, 2);
-        let a = hub.connect("10.0.0.1", 0).unwrap();
-        let _b = hub.connect("10.0.0.1", 0).unwrap();
-        assert_eq!(hub.connect("10.0.0.1", 0).err(), Some(Refused::IpFull));
-        let _c = hub.connect("10.0.0.2", 0).unwrap();
-        assert_eq!(hub.connect("10.0.0.3", 0).err(), Some(Refused::Full));
+        let a = hub.connect("10.0.0.1", "10.0.0.1", 0).unwrap();
+        let _b = hub.connect("10.0.0.1", "10.0.0.1", 0).unwrap();
+        assert_eq!(
+            hub.connect("10.0.0.1", "10.0.0.1", 0).err(),
+            Some(Refused::IpFull)
+        );
+        let _c = hub.connect("10.0.0.2", "10.0.0.2", 0).unwrap();
+        assert_eq!(
+            hub.connect("10.0.0.3", "10.0.0.3", 0).err(),
+            Some(Refused::Full)
+        );
         drop(a);
         assert_eq!(hub.len(), 2);
-        assert!(hub.connect("10.0.0.1", 0).is_ok());
+        assert!(hub.connect("10.0.0.1", "10.0.0.1", 0).is_ok());
+    }
+
+    #[test]
+    fn the_per_ip_bound_counts_an_ipv6_prefix_as_one() {
+        let hub = hub(8, 1);
+        let _a = hub.connect("2001:db8::1", "2001:db8::/64", 0).unwrap();
+        assert_eq!(
+            hub.connect("2001:db8::2", "2001:db8::/64", 0).err(),
+            Some(Refused::IpFull)
+        );
+        // The client keeps its own address for the checks that follow.
+        let b = hub.connect("2001:db9::1", "2001:db9::/64", 0).unwrap();
+        assert_eq!(hub.subscribe(&b.id, "2001:db9::1", None, vec![]), Ok(()));
+        assert_eq!(
+            hub.subscribe(&b.id, "2001:db9::2", None, vec![]),
+            Err(SubscribeRefused::OtherIp)
+        );
     }
 
     #[test]
     fn subscriptions_check_ip_then_auth() {
         let hub = hub(4, 4);
-        let c = hub.connect("10.0.0.1", 0).unwrap();
+        let c = hub.connect("10.0.0.1", "10.0.0.1", 0).unwrap();
         let ann = AuthRef {
             collection_id: "users".into(),
             record_id: "ann".into(),
@@ -381,7 +414,7 @@ mod tests {
     #[test]
     fn a_topic_is_taken_once_and_spent_from_another_ip() {
         let hub = hub(4, 4);
-        let c = hub.connect("10.0.0.1", 0).unwrap();
+        let c = hub.connect("10.0.0.1", "10.0.0.1", 0).unwrap();
         hub.subscribe(&c.id, "10.0.0.1", None, vec!["@oauth2".into()])
             .unwrap();
         assert_eq!(hub.take_topic(&c.id, "@oauth2", "10.0.0.1"), Ok(()));
@@ -404,8 +437,8 @@ mod tests {
     #[test]
     fn idle_and_old_clients_are_swept_and_the_rest_kept_alive() {
         let hub = hub(4, 4);
-        let mut idle = hub.connect("10.0.0.1", 0).unwrap();
-        let mut busy = hub.connect("10.0.0.1", 0).unwrap();
+        let mut idle = hub.connect("10.0.0.1", "10.0.0.1", 0).unwrap();
+        let mut busy = hub.connect("10.0.0.1", "10.0.0.1", 0).unwrap();
         next(&mut idle);
         next(&mut busy);
         // An event resets the idle clock; a keep-alive does not.
@@ -425,7 +458,7 @@ mod tests {
     #[test]
     fn a_client_that_does_not_read_is_dropped() {
         let hub = hub(4, 4);
-        let c = hub.connect("10.0.0.1", 0).unwrap();
+        let c = hub.connect("10.0.0.1", "10.0.0.1", 0).unwrap();
         for _ in 0..QUEUE - 1 {
             assert!(hub.send(&c.id, "x", "{}", 0));
         }
@@ -436,9 +469,12 @@ mod tests {
     #[test]
     fn closing_ends_every_stream_and_refuses_new_ones() {
         let hub = hub(4, 4);
-        let c = hub.connect("10.0.0.1", 0).unwrap();
+        let c = hub.connect("10.0.0.1", "10.0.0.1", 0).unwrap();
         hub.close_all();
         assert!(c.frames.is_closed());
-        assert_eq!(hub.connect("10.0.0.1", 0).err(), Some(Refused::Closed));
+        assert_eq!(
+            hub.connect("10.0.0.1", "10.0.0.1", 0).err(),
+            Some(Refused::Closed)
+        );
     }
 }

@@ -15,9 +15,10 @@ impl Gatehouse {
     }
 
     /// A new realtime client for a connection from `ip` (the client IP the rate limiter saw).
-    pub fn realtime_connect(&self, ip: &str) -> Result<Connection> {
+    pub async fn realtime_connect(&self, ip: &str) -> Result<Connection> {
+        let ip_key = self.current_settings().await?.rate_limits.client_key(ip);
         self.realtime
-            .connect(ip, self.clock.now_millis())
+            .connect(ip, &ip_key, self.clock.now_millis())
             .map_err(|refused| match refused {
                 Refused::IpFull => Error::too_many_requests("Too Many Requests."),
                 Refused::Full | Refused::Closed => {

@@ -16,7 +16,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 pub async fn connect(State(s): State<AppState>, Meta(meta): Meta) -> Result<Response, ApiError> {
-    let connection = s.gh.realtime_connect(&meta.ip)?;
+    let connection = s.gh.realtime_connect(&meta.ip).await?;
     let headers = [
         (CONTENT_TYPE, HeaderValue::from_static("text/event-stream")),
         (CACHE_CONTROL, HeaderValue::from_static("no-store")),
