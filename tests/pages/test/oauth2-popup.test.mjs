@@ -61,7 +61,10 @@ function startApp(target) {
       res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8' });
       return res.end(sdk);
     }
-    const upstream = http.request(`${target}${req.url}`, { method: req.method, headers: req.headers }, (up) => {
+    // The stream on a connection of its own, as a browser's first one is: Gatehouse serves
+    // such a stream outside its HTTP library (crates/gatehouse/src/stream_handoff.rs).
+    const agent = req.url.startsWith('/api/realtime') && req.method === 'GET' ? false : undefined;
+    const upstream = http.request(`${target}${req.url}`, { method: req.method, headers: req.headers, agent }, (up) => {
       res.writeHead(up.statusCode, up.headers);
       up.pipe(res);
     });
