@@ -2,6 +2,11 @@
 // tests. Prints `LISTENING <port>` once it accepts connections. Logins need no form: the
 // interaction takes the account from the authorize request's `login_hint`.
 //
+// Options (for the browser test of the popup flow):
+//   --interactive          a person signs in: a login page (the account's `sub` as user name)
+//                          and a consent page, both plain HTML forms
+//   --redirect-uri URL     another redirect URI the test client may use (repeatable)
+//
 // Test-only endpoints:
 //   POST /test/accounts  {sub, email, email_verified, name, preferred_username}  registers an account
 //   POST /test/rotate    a new signing key (a new kid); the old key is no longer published
@@ -10,10 +15,14 @@ import http from 'node:http';
 import crypto from 'node:crypto';
 import Provider from 'oidc-provider';
 
+const args = process.argv.slice(2);
+const INTERACTIVE = args.includes('--interactive');
+const extraRedirects = args.flatMap((a, i) => (a === '--redirect-uri' && args[i + 1] ? [args[i + 1]] : []));
+
 const CLIENT = {
   client_id: 'gatehouse',
   client_secret: 'gatehouse-test-secret',
-  redirect_uris: ['http://127.0.0.1/oauth2-redirect'],
+  redirect_uris: ['http://127.0.0.1/oauth2-redirect', ...extraRedirects],
   grant_types: ['authorization_code'],
   response_types: ['code'],
   token_endpoint_auth_method: 'client_secret_basic',
@@ -73,6 +82,48 @@ async function finishInteraction(req, res) {
   );
 }
 
+const escapeHtml = (text) => String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+function page(res, title, body) {
+  res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+  res.end(`<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head>
+<body><main><h1>${escapeHtml(title)}</h1>${body}</main></body></html>`);
+}
+
+async function readForm(req) {
+  let body = '';
+  for await (const chunk of req) body += chunk;
+  return new URLSearchParams(body);
+}
+
+// The interactive pages: GET shows the prompt's form, POST .../login and .../consent answer it.
+async function interact(req, res, url) {
+  const [, , uid, action] = url.pathname.split('/');
+  const details = await provider.interactionDetails(req, res);
+  if (details.uid !== uid) return json(res, 400, { error: 'interaction mismatch' });
+  if (req.method === 'GET') {
+    if (details.prompt.name === 'login') {
+      return page(res, 'Sign in to Test IdP', `<form method="post" action="/interaction/${uid}/login">
+<label>User name <input name="login" autocomplete="username" required></label>
+<button type="submit">Sign in</button></form>`);
+    }
+    const scopes = escapeHtml(details.params.scope);
+    return page(res, 'Allow access', `<p>The app asks for: ${scopes}</p>
+<form method="post" action="/interaction/${uid}/consent"><button type="submit">Allow</button></form>`);
+  }
+  if (action === 'login') {
+    const accountId = (await readForm(req)).get('login') || '';
+    if (!accounts.has(accountId)) return page(res, 'Sign in to Test IdP', '<p role="alert">Unknown user.</p>');
+    return provider.interactionFinished(req, res, { login: { accountId } }, { mergeWithLastSubmission: false });
+  }
+  const grant = details.grantId
+    ? await provider.Grant.find(details.grantId)
+    : new provider.Grant({ accountId: details.session.accountId, clientId: details.params.client_id });
+  grant.addOIDCScope(details.params.scope);
+  const grantId = await grant.save();
+  return provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+}
+
 async function readJson(req) {
   let body = '';
   for await (const chunk of req) body += chunk;
@@ -87,7 +138,9 @@ function json(res, status, value) {
 const server = http.createServer(async (req, res) => {
   try {
     const url = new URL(req.url, 'http://127.0.0.1');
-    if (url.pathname.startsWith('/interaction/')) return await finishInteraction(req, res);
+    if (url.pathname.startsWith('/interaction/')) {
+      return INTERACTIVE ? await interact(req, res, url) : await finishInteraction(req, res);
+    }
     if (req.method === 'POST' && url.pathname === '/test/accounts') {
       const account = await readJson(req);
       accounts.set(account.sub, account);

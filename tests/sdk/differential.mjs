@@ -85,6 +85,25 @@ const SCENARIO = [
     req: (v) => ['PATCH', '/api/collections/service_accounts', { ...json({ otp: { enabled: true } }), headers: { 'Content-Type': 'application/json', ...auth(v.suToken) } }],
   },
   { name: 'settings (superuser)', req: (v) => ['GET', '/api/settings', { headers: auth(v.suToken) }] },
+  // The realtime connection and the OAuth2 popup's redirect (the stream stays open meanwhile).
+  { name: 'realtime connect (PB_CONNECT)', stream: '/api/realtime', save: (r, v) => { v.clientId = r.json?.clientId; } },
+  { name: 'realtime subscribe unknown client', req: () => ['POST', '/api/realtime', json({ clientId: 'nope', subscriptions: ['@oauth2'] })] },
+  { name: 'realtime subscribe empty body', req: () => ['POST', '/api/realtime', json({})] },
+  { name: 'realtime subscribe malformed', req: (v) => ['POST', '/api/realtime', json({ clientId: v.clientId, subscriptions: [1] })] },
+  { name: 'realtime subscribe too many', req: (v) => ['POST', '/api/realtime', json({ clientId: v.clientId, subscriptions: Array(1001).fill('users/*') })] },
+  { name: 'realtime subscribe @oauth2 (guest)', req: (v) => ['POST', '/api/realtime', json({ clientId: v.clientId, subscriptions: ['@oauth2'] })] },
+  {
+    name: 'realtime subscribe as the user (guest → auth)',
+    req: (v) => ['POST', '/api/realtime', { ...json({ clientId: v.clientId, subscriptions: ['@oauth2'] }), headers: { 'Content-Type': 'application/json', ...auth(v.userToken) } }],
+  },
+  {
+    name: 'realtime subscribe as another record',
+    req: (v) => ['POST', '/api/realtime', { ...json({ clientId: v.clientId, subscriptions: ['@oauth2'] }), headers: { 'Content-Type': 'application/json', ...auth(v.suToken) } }],
+  },
+  { name: 'oauth2-redirect without state', req: () => ['GET', '/api/oauth2-redirect', { redirect: 'manual' }] },
+  { name: 'oauth2-redirect unknown state', req: () => ['GET', '/api/oauth2-redirect?state=nobody&code=x', { redirect: 'manual' }] },
+  { name: 'oauth2-redirect to the client', req: (v) => ['GET', `/api/oauth2-redirect?state=${v.clientId}&code=abc`, { redirect: 'manual' }] },
+  { name: 'oauth2-redirect again (spent)', req: (v) => ['GET', `/api/oauth2-redirect?state=${v.clientId}&code=abc`, { redirect: 'manual' }] },
 ];
 
 const looksLikeJwt = (s) => typeof s === 'string' && /^[\w-]+\.[\w-]+\.[\w-]*$/.test(s);
@@ -120,12 +139,34 @@ function errorFacts(res) {
   return facts;
 }
 
+/** Opens a server-sent event stream and reads its first event: `{status, json: <its data>}`. */
+async function openStream(url, streams) {
+  const res = await fetch(url);
+  const reader = res.body.getReader();
+  streams.push(reader);
+  let text = '';
+  while (!text.includes('\n\n')) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += Buffer.from(value).toString('utf8');
+  }
+  const data = /^data:(.*)$/m.exec(text)?.[1];
+  return { status: res.status, json: data ? JSON.parse(data) : null };
+}
+
 async function runScenario(kind) {
   const server = await startServer({ kind });
   const vars = { suEmail: server.suEmail, suPassword: server.suPassword };
   const results = [];
+  const streams = [];
   try {
     for (const step of SCENARIO) {
+      if (step.stream) {
+        const r = await openStream(server.url + step.stream, streams);
+        step.save?.(r, vars);
+        results.push(r);
+        continue;
+      }
       const [method, path, init = {}] = step.req(vars);
       const res = await fetch(server.url + path, { method, ...init });
       const text = await res.text();
@@ -143,6 +184,7 @@ async function runScenario(kind) {
     console.error(`${kind} scenario failed: ${err.message}\n--- ${kind} log ---\n${server.log()}`);
     throw err;
   } finally {
+    for (const reader of streams) await reader.cancel().catch(() => {});
     await server.stop();
   }
   return results;

@@ -13,6 +13,8 @@ pub enum ErrorKind {
     TooManyRequests,
     /// A service Gatehouse depends on (an SMS provider) failed: 502.
     BadGateway,
+    /// The server cannot take more of something right now (realtime connections): 503.
+    Unavailable,
     Internal,
 }
 
@@ -76,6 +78,9 @@ impl Error {
     /// PocketBase's generic 404 for a record the caller may not see or that does not exist.
     pub fn bad_gateway(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::BadGateway, message)
+    }
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Unavailable, message)
     }
     pub fn too_many_requests(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::TooManyRequests, message)

@@ -12,6 +12,7 @@ pub mod mail;
 pub mod oauth2;
 pub mod password;
 pub mod random;
+pub mod realtime;
 pub mod record;
 mod registry;
 pub mod server_key;

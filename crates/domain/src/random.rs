@@ -23,6 +23,12 @@ pub fn secret() -> String {
     string_from(ALNUM, 50)
 }
 
+/// A realtime client's id (PocketBase's `clientId`): 40 characters of `[A-Za-z0-9]`. It is the
+/// OAuth2 popup's `state` too, so it must be unguessable.
+pub fn client_id() -> String {
+    string_from(ALNUM, 40)
+}
+
 /// A password nobody knows (for records whose password is reset to a random one).
 pub fn password() -> String {
     string_from(ALNUM, 30)

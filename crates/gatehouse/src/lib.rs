@@ -5,6 +5,7 @@ mod data_dir;
 mod housekeeping;
 mod listener;
 mod server_key;
+mod stream_handoff;
 
 pub use listener::{ListenerLimits, serve_with};
 pub use server_key::{Rotation, new_key_hex};

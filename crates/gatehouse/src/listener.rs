@@ -3,9 +3,15 @@
 //! trickle a header byte now and then hold the server's file descriptors and memory. Here each
 //! connection is served by hyper directly with a header read timeout, and at most
 //! `max_connections` are open: past that, new ones wait in the kernel's backlog.
+//!
+//! Realtime streams hold their connections: at most `realtime.max_clients` of them (keep it below
+//! `max_connections`), swept on a timer, and ended first at shutdown so that it does not wait
+//! for them. A connection that opens with one is served without hyper ([`crate::stream_handoff`]).
 
+use crate::stream_handoff::{Handoff, try_serve};
 use axum::extract::ConnectInfo;
 use gatehouse_domain::Gatehouse;
+use gatehouse_domain::realtime::RealtimeLimits;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
@@ -23,6 +29,8 @@ pub struct ListenerLimits {
     pub header_read_timeout: Duration,
     /// Connections open at once.
     pub max_connections: usize,
+    /// Realtime clients (each holds a connection).
+    pub realtime: RealtimeLimits,
 }
 
 impl Default for ListenerLimits {
@@ -31,6 +39,7 @@ impl Default for ListenerLimits {
             header_read_timeout: Duration::from_secs(15),
             // Well inside the usual limit of 1024 open files, leaving room for the database.
             max_connections: 768,
+            realtime: RealtimeLimits::default(),
         }
     }
 }
@@ -44,7 +53,9 @@ pub async fn serve_with(
     limits: ListenerLimits,
 ) -> anyhow::Result<()> {
     let purge = crate::housekeeping::start(gh.clone());
-    let app = gatehouse_http::router(gh);
+    gh.realtime().set_limits(limits.realtime);
+    let sweep = crate::housekeeping::sweep_realtime(gh.clone());
+    let app = gatehouse_http::router(gh.clone());
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
@@ -69,18 +80,29 @@ pub async fn serve_with(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        // What `into_make_service_with_connect_info` does: handlers read the peer address.
-        let service = TowerToHyperService::new(
-            axum::Extension(ConnectInfo::<SocketAddr>(peer)).layer(app.clone()),
-        );
-        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        let (app, http, watcher) = (app.clone(), http.clone(), graceful.watcher());
+        let header_timeout = limits.header_read_timeout;
         tokio::spawn(async move {
-            let _ = connection.await;
+            // A realtime stream opened first on the connection is served without hyper's
+            // buffers (see stream_handoff); everything else is hyper's.
+            let stream = match try_serve(stream, peer, &app, header_timeout).await {
+                Handoff::Done => return drop(slot),
+                Handoff::NotOurs(stream) => stream,
+            };
+            // What `into_make_service_with_connect_info` does: handlers read the peer address.
+            let service = TowerToHyperService::new(
+                axum::Extension(ConnectInfo::<SocketAddr>(peer)).layer(app),
+            );
+            let _ = watcher
+                .watch(http.serve_connection(TokioIo::new(stream), service))
+                .await;
             drop(slot);
         });
     }
     drop(listener);
     purge.abort();
+    sweep.abort();
+    gh.realtime().close_all();
     graceful.shutdown().await;
     Ok(())
 }

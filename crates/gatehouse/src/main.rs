@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use gatehouse::{StoreConfig, open, serve};
+use gatehouse::{ListenerLimits, StoreConfig, open, serve_with};
 use gatehouse_domain::Password;
 use std::path::PathBuf;
 
@@ -35,6 +35,17 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8090", env = "GATEHOUSE_HTTP")]
         http: String,
+        /// Connections open at once [default: 768]. Each realtime client holds one; the
+        /// open-files limit (`ulimit -n`) must be above it.
+        #[arg(long, env = "GATEHOUSE_MAX_CONNECTIONS")]
+        max_connections: Option<usize>,
+        /// Realtime clients (`/api/realtime` streams) at once [default: 512]; keep it below
+        /// --max-connections so that ordinary requests still get through.
+        #[arg(long, env = "GATEHOUSE_REALTIME_CLIENTS")]
+        realtime_clients: Option<usize>,
+        /// Realtime clients per client IP [default: 32].
+        #[arg(long, env = "GATEHOUSE_REALTIME_CLIENTS_PER_IP")]
+        realtime_clients_per_ip: Option<usize>,
     },
     /// Manage superusers from the server's shell.
     Superuser {
@@ -129,7 +140,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let gh = open(&config).await.context("opening the database")?;
     match cli.command {
-        Command::Serve { http } => {
+        Command::Serve {
+            http,
+            max_connections,
+            realtime_clients,
+            realtime_clients_per_ip,
+        } => {
+            let mut limits = ListenerLimits::default();
+            limits.max_connections = max_connections.unwrap_or(limits.max_connections);
+            limits.realtime.max_clients = realtime_clients.unwrap_or(limits.realtime.max_clients);
+            limits.realtime.max_clients_per_ip =
+                realtime_clients_per_ip.unwrap_or(limits.realtime.max_clients_per_ip);
+            if limits.realtime.max_clients >= limits.max_connections {
+                eprintln!(
+                    "Warning: --realtime-clients ({}) is not below --max-connections ({}): realtime streams can take every connection.",
+                    limits.realtime.max_clients, limits.max_connections
+                );
+            }
             let listener = tokio::net::TcpListener::bind(&http)
                 .await
                 .with_context(|| format!("binding {http}"))?;
@@ -144,7 +171,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     dir_flag(&cli.dir)
                 );
             }
-            serve(gh, listener, shutdown_signal()).await
+            serve_with(gh, listener, shutdown_signal(), limits).await
         }
         Command::Superuser {
             action: SuperuserAction::Upsert { email, password },

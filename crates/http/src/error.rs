@@ -31,6 +31,9 @@ impl ApiError {
     pub fn too_large() -> Self {
         Self::new(StatusCode::PAYLOAD_TOO_LARGE, "Request entity too large.")
     }
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
     /// PocketBase's answer to a body it cannot decode.
     pub fn bad_body() -> Self {
         Self::bad_request("An error occurred while loading the submitted data.")
@@ -62,6 +65,7 @@ pub(crate) fn status_of(kind: ErrorKind) -> StatusCode {
         ErrorKind::NotFound => StatusCode::NOT_FOUND,
         ErrorKind::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
         ErrorKind::BadGateway => StatusCode::BAD_GATEWAY,
+        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

@@ -15,6 +15,7 @@ pub mod limits;
 mod mailing;
 mod mfa;
 pub mod oauth2_login;
+pub mod oauth2_redirect;
 pub mod otp;
 pub mod otp_limits;
 mod paging;
@@ -22,6 +23,7 @@ pub mod password_reset;
 pub mod records;
 mod second_step;
 mod settings;
+mod subscriptions;
 mod superusers;
 pub mod test_send;
 mod ticket_data;
@@ -34,6 +36,7 @@ use crate::error::{Error, Result};
 use crate::mail::MailTransport;
 use crate::oauth2::OAuth2Exchange;
 use crate::password::Passwords;
+use crate::realtime::Hub;
 use crate::registry::Registry;
 use crate::server_key::ServerKey;
 use crate::sms::SmsTransport;
@@ -56,6 +59,7 @@ pub struct Gatehouse {
     otp_limits: otp_limits::OtpLimitsCell,
     oauth2: Arc<dyn OAuth2Exchange>,
     apple_names: crate::oauth2::apple_names::AppleNames,
+    realtime: Arc<Hub>,
 }
 
 /// PocketBase's list answer.
@@ -98,6 +102,7 @@ impl Gatehouse {
             otp_limits: otp_limits::OtpLimitsCell::default(),
             oauth2,
             apple_names: Default::default(),
+            realtime: Arc::default(),
         })
     }
 

@@ -131,6 +131,11 @@ impl Gatehouse {
         self.apple_names.remember(code, user_json, now_ms);
     }
 
+    /// The name kept for `code`'s exchange, taken (what that exchange does; tests look with it).
+    pub fn take_apple_name(&self, code: &str) -> Option<String> {
+        self.apple_names.take(code, self.clock.now_millis())
+    }
+
     /// The code exchange; an account without an id is no account.
     async fn exchange(
         &self,

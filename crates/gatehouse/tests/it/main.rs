@@ -39,6 +39,7 @@ mod pages_account;
 mod pages_dashboard;
 mod pages_login;
 mod query_limits;
+mod realtime;
 mod records;
 mod routes;
 mod rules;

@@ -19,6 +19,7 @@ mod dashboard;
 mod flow;
 mod handback;
 mod login;
+mod popup;
 mod reauth;
 mod session;
 mod signup;
@@ -39,6 +40,9 @@ pub fn all() -> Router<AppState> {
         .route("/_/admin.js", get(dashboard::script))
         .route("/_/admin/{file}", get(dashboard::module))
         .route("/_/forward.js", get(forward_script))
+        .route("/_/close.js", get(popup::close_script))
+        .route("/_/auth/oauth2-redirect-success", get(popup::success))
+        .route("/_/auth/oauth2-redirect-failure", get(popup::failure))
         .route("/_/style.css", get(stylesheet))
         .route("/_/login", get(login::login_form).post(login::password))
         .route("/_/login/factor", post(login::factor))
@@ -166,11 +170,14 @@ pub(crate) fn escape(text: &str) -> String {
         .replace('\'', "&#39;")
 }
 
-/// Moves `#/auth/confirm-…/{TOKEN}` (PocketBase's link form) into the path of our pages.
+/// Moves `#/auth/confirm-…/{TOKEN}` (PocketBase's link form) and `#/auth/oauth2-redirect-…`
+/// (where the OAuth2 redirect sends the popup) into the path of our pages.
 async fn forward_script() -> Response {
     const SCRIPT: &str = "(function () {\n\
   var m = /^#\\/auth\\/(confirm-(?:verification|password-reset|email-change))\\/([\\w.-]+)$/.exec(location.hash);\n\
   if (m) { location.replace('/_/auth/' + m[1] + '/' + m[2]); }\n\
+  var popup = /^#\\/auth\\/(oauth2-redirect-(?:success|failure))$/.exec(location.hash);\n\
+  if (popup) { location.replace('/_/auth/' + popup[1]); }\n\
 })();\n";
     with_headers(
         StatusCode::OK,

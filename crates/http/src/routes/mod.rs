@@ -9,7 +9,9 @@ mod collections;
 mod factors;
 mod health;
 mod oauth2;
+mod oauth2_redirect;
 mod otp;
+mod realtime;
 mod records;
 mod settings;
 mod sms;
@@ -106,6 +108,14 @@ pub fn all() -> Router<AppState> {
         .route("/api/settings/test/email", post(settings::test_email))
         .route("/api/settings/test/sms", post(settings::test_sms))
         .route("/api/audit", get(audit::list))
+        .route(
+            "/api/realtime",
+            get(realtime::connect).post(realtime::subscribe),
+        )
+        .route(
+            "/api/oauth2-redirect",
+            get(oauth2_redirect::from_query).post(oauth2_redirect::from_form),
+        )
 }
 
 #[cfg(test)]
