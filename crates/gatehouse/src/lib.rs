@@ -7,7 +7,8 @@ mod listener;
 mod server_key;
 mod stream_handoff;
 
-pub use listener::{ListenerLimits, serve_with};
+pub use gatehouse_http::AllowedOrigins;
+pub use listener::{ListenerLimits, serve_for, serve_with};
 pub use server_key::{Rotation, new_key_hex};
 
 use gatehouse_domain::Gatehouse;

@@ -12,6 +12,7 @@ use crate::stream_handoff::{Handoff, try_serve};
 use axum::extract::ConnectInfo;
 use gatehouse_domain::Gatehouse;
 use gatehouse_domain::realtime::RealtimeLimits;
+use gatehouse_http::AllowedOrigins;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
@@ -45,17 +46,28 @@ impl Default for ListenerLimits {
 }
 
 /// A server listening on `listener`, until `shutdown` resolves; then it waits for the requests
-/// in flight. The hourly purge runs meanwhile.
+/// in flight. The hourly purge runs meanwhile. Browser apps of every origin may call the API.
 pub async fn serve_with(
     gh: Arc<Gatehouse>,
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     limits: ListenerLimits,
 ) -> anyhow::Result<()> {
+    serve_for(gh, listener, shutdown, limits, AllowedOrigins::Any).await
+}
+
+/// [`serve_with`], with the API callable from browser apps of `origins` only.
+pub async fn serve_for(
+    gh: Arc<Gatehouse>,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    limits: ListenerLimits,
+    origins: AllowedOrigins,
+) -> anyhow::Result<()> {
     let purge = crate::housekeeping::start(gh.clone());
     gh.realtime().set_limits(limits.realtime);
     let sweep = crate::housekeeping::sweep_realtime(gh.clone());
-    let app = gatehouse_http::router(gh.clone());
+    let app = gatehouse_http::router_for(gh.clone(), origins);
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();

@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use gatehouse::{ListenerLimits, StoreConfig, open, serve_with};
+use gatehouse::{AllowedOrigins, ListenerLimits, StoreConfig, open, serve_for};
 use gatehouse_domain::Password;
 use std::path::PathBuf;
 
@@ -46,6 +46,10 @@ enum Command {
         /// Realtime clients per client IP [default: 32].
         #[arg(long, env = "GATEHOUSE_REALTIME_CLIENTS_PER_IP")]
         realtime_clients_per_ip: Option<usize>,
+        /// Origins whose browser apps may call the API (CORS), comma-separated, e.g.
+        /// `https://app.example.com`; `*` for every origin (PocketBase's default).
+        #[arg(long, default_value = "*", env = "GATEHOUSE_ORIGINS")]
+        origins: String,
     },
     /// Manage superusers from the server's shell.
     Superuser {
@@ -145,7 +149,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             max_connections,
             realtime_clients,
             realtime_clients_per_ip,
+            origins,
         } => {
+            let origins =
+                AllowedOrigins::parse(&origins).map_err(|e| anyhow::anyhow!("--origins: {e}"))?;
             let mut limits = ListenerLimits::default();
             limits.max_connections = max_connections.unwrap_or(limits.max_connections);
             limits.realtime.max_clients = realtime_clients.unwrap_or(limits.realtime.max_clients);
@@ -171,7 +178,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     dir_flag(&cli.dir)
                 );
             }
-            serve_with(gh, listener, shutdown_signal(), limits).await
+            serve_for(gh, listener, shutdown_signal(), limits, origins).await
         }
         Command::Superuser {
             action: SuperuserAction::Upsert { email, password },

@@ -2,6 +2,7 @@
 //! function of the domain's [`Gatehouse`] and render the answer; every error goes through
 //! [`ApiError`] so it reaches the client in PocketBase's `{status, message, data}` shape.
 
+mod cors;
 mod error;
 mod extract;
 mod limit;
@@ -9,6 +10,7 @@ mod pages;
 mod picker;
 mod routes;
 
+pub use cors::AllowedOrigins;
 pub use error::ApiError;
 
 use axum::Router;
@@ -30,8 +32,13 @@ pub struct AppState {
     pub gh: Arc<Gatehouse>,
 }
 
-/// The whole API.
+/// The whole API, callable from every origin's browser apps (PocketBase's default).
 pub fn router(gh: Arc<Gatehouse>) -> Router {
+    router_for(gh, AllowedOrigins::Any)
+}
+
+/// The whole API, callable from browser apps of `origins`.
+pub fn router_for(gh: Arc<Gatehouse>, origins: AllowedOrigins) -> Router {
     let security_headers = [
         ("x-xss-protection", "1; mode=block"),
         ("x-content-type-options", "nosniff"),
@@ -49,7 +56,9 @@ pub fn router(gh: Arc<Gatehouse>) -> Router {
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn(picker::pick_fields))
-        .layer(CatchPanicLayer::custom(error::panic_response));
+        .layer(CatchPanicLayer::custom(error::panic_response))
+        // Outside the limiter: a preflight is answered before it counts as a request.
+        .layer(cors::layer(origins));
     for (name, value) in security_headers {
         app = app.layer(SetResponseHeaderLayer::if_not_present(
             HeaderName::from_static(name),

@@ -10,6 +10,7 @@ mod auth;
 mod cli;
 mod client_ip;
 mod collections;
+mod cors;
 mod data_at_rest;
 mod device_store;
 mod enrolment_required;
