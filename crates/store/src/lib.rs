@@ -25,7 +25,7 @@ pub use list_condition::ListCondition;
 pub use model::{
     AuditPage, AuditQuery, AuditRow, CollectionRow, DeviceRow, ExternalAuthRow, FactorRow,
     ListQuery, OAuth2Write, Page, RecordChanges, RecordRow, SortKey, SortTerm, Spend, StepOutcome,
-    TicketKey, TicketRow, UniqueIndex,
+    StepRows, TicketKey, TicketRow, UniqueIndex,
 };
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -141,6 +141,29 @@ pub trait Store: Send + Sync + 'static {
     // --- second factors ---
     /// A record's factors, oldest first.
     async fn list_factors(&self, record_id: &str) -> Result<Vec<FactorRow>>;
+    /// What a second step reads before it checks a code: the live ticket `id` of `kind`, its
+    /// record (of `collection_id`) and that record's factors. `None` without such a ticket or
+    /// record. One read where the backend can (every login's second step pays for each).
+    async fn second_step_rows(
+        &self,
+        id: &str,
+        kind: &str,
+        collection_id: &str,
+        now_ms: i64,
+    ) -> Result<Option<StepRows>> {
+        let Some(ticket) = self.find_ticket(id, kind, now_ms).await? else {
+            return Ok(None);
+        };
+        let Some(record) = self.find_record(collection_id, &ticket.record_id).await? else {
+            return Ok(None);
+        };
+        let factors = self.list_factors(&record.id).await?;
+        Ok(Some(StepRows {
+            ticket,
+            record,
+            factors,
+        }))
+    }
     /// Puts `row` (status pending) in place of the record's pending factor of the same kind, if any,
     /// with `events`, in one transaction. Fails with `StoreError::Unique` (writing nothing) when the
     /// record already has a verified factor of that kind.

@@ -236,6 +236,13 @@ pub struct TicketRow {
     pub failures: i64,
 }
 
+/// What a second step reads first ([`crate::Store::second_step_rows`]).
+pub struct StepRows {
+    pub ticket: TicketRow,
+    pub record: RecordRow,
+    pub factors: Vec<FactorRow>,
+}
+
 /// Names one ticket for a change. Every change filters by kind and owner too, so the id of one
 /// kind of ticket (an MFA session) can never fail or delete another (an OTP), nor someone else's.
 #[derive(Debug, Clone, Copy)]

@@ -15,7 +15,7 @@ use super::ticket_data::{MfaSessionData, TicketData};
 use crate::collection::Collection;
 use crate::error::{Error, Result};
 use crate::record::Record;
-use gatehouse_store::{AuditRow, Spend, StepOutcome, TicketKey, TicketRow};
+use gatehouse_store::{AuditRow, FactorRow, Spend, StepOutcome, TicketKey, TicketRow};
 use serde_json::json;
 
 /// Failed second steps that end one MFA session.
@@ -33,6 +33,8 @@ pub(super) const INVALID_CODE: &str = "Invalid or expired code.";
 pub(super) struct OpenStep {
     pub(super) session: TicketRow,
     pub(super) record: Record,
+    /// The record's factors, read with the session.
+    pub(super) factors: Vec<FactorRow>,
     /// The method of the first step (the second must differ).
     pub(super) first: String,
 }
@@ -48,17 +50,17 @@ impl Gatehouse {
         method: &str,
     ) -> Result<OpenStep> {
         let now = self.clock.now_millis();
-        let session = match could_be_session_id(mfa_id) {
+        let rows = match could_be_session_id(mfa_id) {
             false => None,
-            true => self.store.find_ticket(mfa_id, MFA_TICKET, now).await?,
+            true => {
+                self.store
+                    .second_step_rows(mfa_id, MFA_TICKET, &c.id, now)
+                    .await?
+            }
         }
-        .filter(|s| s.collection_id == c.id)
+        .filter(|rows| rows.ticket.collection_id == c.id)
         .ok_or_else(|| Error::bad_request(INVALID_SESSION))?;
-        let row = self
-            .store
-            .find_record(&c.id, &session.record_id)
-            .await?
-            .ok_or_else(|| Error::bad_request(INVALID_SESSION))?;
+        let session = rows.ticket;
         let first = MfaSessionData::of(&session).method;
         if first == method {
             return Err(Error::bad_request(
@@ -68,7 +70,8 @@ impl Gatehouse {
         self.check_record_lock(&session.record_id).await?;
         Ok(OpenStep {
             session,
-            record: Record::from_row(row),
+            record: Record::from_row(rows.record),
+            factors: rows.factors,
             first,
         })
     }

@@ -83,11 +83,14 @@ pub(super) fn delete_of_collection(c: &Connection, collection_id: &str) -> rusql
 }
 
 pub(super) fn list(store: &SqliteStore, record_id: &str) -> Result<Vec<FactorRow>> {
-    store.read(|c| {
-        c.prepare_cached(positional!(q::LIST_FACTORS))?
-            .query_map([record_id], factor)?
-            .collect()
-    })
+    store.read(|c| of_record(c, record_id))
+}
+
+/// A record's factors, oldest first, on `c`.
+pub(super) fn of_record(c: &Connection, record_id: &str) -> rusqlite::Result<Vec<FactorRow>> {
+    c.prepare_cached(positional!(q::LIST_FACTORS))?
+        .query_map([record_id], factor)?
+        .collect()
 }
 
 pub(super) fn of_kind(store: &SqliteStore, kind: &str) -> Result<Vec<FactorRow>> {

@@ -57,6 +57,11 @@ macro_rules! record_columns {
     };
 }
 const RECORD_COLUMNS: &str = record_columns!();
+const FIND_RECORD: &str = concat!(
+    "SELECT ",
+    record_columns!(),
+    " FROM records WHERE collection_id = ?1 AND id = ?2"
+);
 /// `?1` is a JSON array of rowids. (Not rusqlite's `rarray`: in rusqlite 0.39 the destructor of a
 /// bound `Rc` pointer does not know its type and leaks the array, about 650 bytes a list.)
 const RECORDS_BY_ROWID: &str = concat!(
@@ -552,13 +557,8 @@ impl Store for SqliteStore {
     }
 
     async fn find_record(&self, collection_id: &str, id: &str) -> Result<Option<RecordRow>> {
-        const FIND: &str = concat!(
-            "SELECT ",
-            record_columns!(),
-            " FROM records WHERE collection_id = ?1 AND id = ?2"
-        );
         self.read(|c| {
-            c.prepare_cached(FIND)?
+            c.prepare_cached(FIND_RECORD)?
                 .query_row([collection_id, id], record)
                 .optional()
         })
@@ -875,6 +875,39 @@ impl Store for SqliteStore {
 
     async fn list_factors(&self, record_id: &str) -> Result<Vec<FactorRow>> {
         factors::list(self, record_id)
+    }
+
+    async fn second_step_rows(
+        &self,
+        id: &str,
+        kind: &str,
+        collection_id: &str,
+        now_ms: i64,
+    ) -> Result<Option<crate::StepRows>> {
+        self.read(|c| {
+            let snapshot = Tx::snapshot(c)?;
+            let Some(ticket) = snapshot
+                .prepare_cached(positional!(sql::FIND_TICKET))?
+                .query_row(params![id, kind, now_ms], ticket)
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            let Some(record) = snapshot
+                .prepare_cached(FIND_RECORD)?
+                .query_row([collection_id, ticket.record_id.as_str()], record)
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            let factors = factors::of_record(&snapshot, &record.id)?;
+            snapshot.commit()?;
+            Ok(Some(crate::StepRows {
+                ticket,
+                record,
+                factors,
+            }))
+        })
     }
 
     async fn put_pending_factor(&self, row: &FactorRow, events: &[AuditRow]) -> Result<()> {

@@ -5,8 +5,9 @@
 use rusqlite::Connection;
 use std::ops::Deref;
 
-/// An open `BEGIN IMMEDIATE` transaction: the write lock is taken at the start, so a write
-/// never fails half-way to upgrade a read lock. Dropped without [`Tx::commit`], it rolls back.
+/// An open transaction: a write one (`BEGIN IMMEDIATE`) takes the write lock at the start, so a
+/// write never fails half-way to upgrade a read lock. Dropped without [`Tx::commit`], it rolls
+/// back.
 pub(super) struct Tx<'c> {
     conn: &'c Connection,
     open: bool,
@@ -15,6 +16,12 @@ pub(super) struct Tx<'c> {
 impl<'c> Tx<'c> {
     pub(super) fn begin(conn: &'c Connection) -> rusqlite::Result<Self> {
         conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+        Ok(Self { conn, open: true })
+    }
+
+    /// A read transaction: the statements in it see one snapshot, under one read lock.
+    pub(super) fn snapshot(conn: &'c Connection) -> rusqlite::Result<Self> {
+        conn.prepare_cached("BEGIN")?.execute([])?;
         Ok(Self { conn, open: true })
     }
 

@@ -135,8 +135,7 @@ impl Gatehouse {
         let context = format!("{},{method}", step.first);
         self.check_auth_rule(&c, &step.record, None, &context, request)?;
         let record = &step.record;
-        let factors = self.store.list_factors(record.id()).await?;
-        let Some(spending) = factor.verify(self, record, &factors, &login.code)? else {
+        let Some(spending) = factor.verify(self, record, &step.factors, &login.code)? else {
             return Err(self.refuse_second_step(&c, &step, method, request).await);
         };
         // The session, the spend and the audit rows go in one transaction: of concurrent steps
