@@ -23,7 +23,9 @@ limiter off as in bench/run, and its mail going to an SMTP sink of its own.
 
 Reported per server and concurrency: sign-ins/s, server CPU per sign-in, p50 (mean of
 the rounds') and p99 (the worst round's) latency, errors (non-2xx and socket errors;
-must be 0), the provider's CPU per sign-in. Target: Gatehouse's rate ≥ PocketBase's.
+must be 0), the provider's CPU per sign-in, the cores the server, the provider, wrk and
+the whole machine kept busy, and the mails sent meanwhile (none expected). Target:
+Gatehouse's rate ≥ PocketBase's.
 Afterwards the user count is checked: sign-ins created no record.
 
 Reuses bench/run's tools (wrk, PocketBase's install, Server, SmtpSink). Python 3 stdlib
@@ -192,11 +194,12 @@ def errors_of(res):
 def measured_run(server, provider, users, conns, seconds, tag):
     """One counted wrk run with the server's and the provider's CPU read around it."""
     run.wait_idle([server])
-    before = (server.cpu_ms(), provider.cpu_ms(), time.monotonic())
+    before = (server.cpu_ms(), provider.cpu_ms(), run.children_cpu_ms(), run.machine_busy_ms())
     res = wrk_run(server, users, conns, seconds, tag)
     res["cpu_ms"] = server.cpu_ms() - before[0]
     res["provider_ms"] = provider.cpu_ms() - before[1]
-    res["wall_s"] = time.monotonic() - before[2]
+    res["wrk_ms"] = run.children_cpu_ms() - before[2]
+    res["busy_ms"] = run.machine_busy_ms() - before[3]
     res["load"] = os.getloadavg()[0]
     server.check_alive(f"oauth2-code c={conns}")
     return res
@@ -212,6 +215,8 @@ def merge(runs):
             "p50_us": statistics.fmean(r["latency_us"]["p50"] for r in runs),
             "p99_us": max(r["latency_us"]["p99"] for r in runs),
             "rounds_rps": [r["requests"] / (r["duration_us"] / 1e6) for r in runs],
+            # Cores busy while measured: the server, the provider, wrk, the whole machine.
+            "cores": [sum(r[k] for r in runs) / 1000 / seconds for k in ("cpu_ms", "provider_ms", "wrk_ms", "busy_ms")],
             "load": max(r["load"] for r in runs)}
 
 
@@ -241,7 +246,7 @@ def ms(us):
     return f"{us / 1000:.2f} ms"
 
 
-def report(args, users, versions, signups, points, load):
+def report(args, users, versions, signups, points, load, mails):
     verdict = lambda ok: "PASS" if ok else "FAIL"  # noqa: E731
     names = list(versions)
     lines = [f"# oauth2-code benchmark ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})", "",
@@ -250,13 +255,17 @@ def report(args, users, versions, signups, points, load):
              f"`POST {PATH}` with a fresh code each request against the stand-in GitLab on 127.0.0.1, "
              f"{users} users signed up first, so every measured request signs in a linked user; "
              f"{args.rounds} rounds of {args.duration} s per point, after {args.warmup} s of warm-up.", "",
-             "| point | server | sign-ins/s | server CPU / sign-in | p50 | p99 | errors | provider CPU / sign-in |",
-             "|---|---|---:|---:|---:|---:|---:|---:|"]
+             "| point | server | sign-ins/s | server CPU / sign-in | p50 | p99 | errors | provider CPU / sign-in "
+             "| cores: server / provider / wrk / machine |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---|"]
     for conns, point in points.items():
         for name in names:
             p = point[name]
             lines.append(f"| c={conns} | {name} | {p['rps']:.1f} | {p['cpu_ms_per_req']:.3f} ms | "
-                         f"{ms(p['p50_us'])} | {ms(p['p99_us'])} | {p['errors']} | {p['provider_ms_per_req']:.3f} ms |")
+                         f"{ms(p['p50_us'])} | {ms(p['p99_us'])} | {p['errors']} | {p['provider_ms_per_req']:.3f} ms | "
+                         f"{' / '.join(f'{c:.2f}' for c in p['cores'])} |")
+    lines += ["", "Mails the servers sent during the sign-ins (a new-login alert would be one): " +
+              ", ".join(f"{n} {mails[n]}" for n in names) + "."]
     lines += ["", f"Sign-ups ({users} new users, {SIGNUP_THREADS} threads, counted apart):", "",
               "| server | sign-ups/s | server CPU / sign-up | p50 | p99 | errors |", "|---|---:|---:|---:|---:|---:|"]
     for name in names:
@@ -313,7 +322,9 @@ def main():
                 run.log(f"{server.name}: signing up {args.users} users")
                 signups[server.name] = sign_ups(server, args.users)
                 check_sign_in(server, 0)
+            mails_before = {s.name: s.sink.count() for s in servers}
             points = measure(servers, provider, args.users, args)
+            mails = {s.name: s.sink.wait_quiet(quiet=0.5) - mails_before[s.name] for s in servers}
             for server in servers:
                 count = user_count(server)
                 if count != args.users:
@@ -324,7 +335,7 @@ def main():
             server.stop()
             server.sink.stop()
         provider.stop()
-    md = report(args, args.users, versions, signups, points, load)
+    md = report(args, args.users, versions, signups, points, load, mails)
     (run.RESULTS / "oauth2.md").write_text(md)
     print(md)
 
