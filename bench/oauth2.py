@@ -23,10 +23,10 @@ limiter off as in bench/run, and its mail going to an SMTP sink of its own.
 
 Reported per server and concurrency: sign-ins/s, server CPU per sign-in, p50 (mean of
 the rounds') and p99 (the worst round's) latency, errors (non-2xx and socket errors;
-must be 0), the provider's CPU per sign-in, the cores the server, the provider, wrk and
-the whole machine kept busy, and the mails sent meanwhile (none expected). Target:
-Gatehouse's rate ≥ PocketBase's.
-Afterwards the user count is checked: sign-ins created no record.
+must be 0), the provider's CPU and new connections per sign-in, the cores the server,
+the provider, wrk and the whole machine kept busy, and the mails sent meanwhile (none
+expected). Target: Gatehouse's rate ≥ PocketBase's. Afterwards the user count is
+checked: sign-ins created no record.
 
 Reuses bench/run's tools (wrk, PocketBase's install, Server, SmtpSink). Python 3 stdlib
 only, plus node for the provider. Writes bench/results/oauth2.md and prints it.
@@ -80,7 +80,8 @@ class Provider:
         if len(line) != 2 or line[0] != "listening":
             self.stop()
             run.die(f"the stand-in provider did not start: {' '.join(line)}")
-        self.url = f"http://127.0.0.1:{line[1]}/{PROVIDER}"
+        self.port = int(line[1])
+        self.url = f"http://127.0.0.1:{self.port}/{PROVIDER}"
 
     def config(self):
         """The collection's provider entry, as PocketBase stores it."""
@@ -90,6 +91,13 @@ class Provider:
 
     def cpu_ms(self):
         return run.proc_cpu_ms(self.proc.pid)
+
+    def connections(self):
+        """TCP connections accepted so far (a server that reuses none opens one per request)."""
+        status, data = run.http_json(self.port, "GET", "/stats")
+        if status != 200:
+            run.die(f"the stand-in provider's /stats -> {status}")
+        return data["connections"]
 
     def stop(self):
         if self.proc.poll() is None:
@@ -194,8 +202,10 @@ def errors_of(res):
 def measured_run(server, provider, users, conns, seconds, tag):
     """One counted wrk run with the server's and the provider's CPU read around it."""
     run.wait_idle([server])
+    connections = provider.connections()
     before = (server.cpu_ms(), provider.cpu_ms(), run.children_cpu_ms(), run.machine_busy_ms())
     res = wrk_run(server, users, conns, seconds, tag)
+    res["connections"] = provider.connections() - connections
     res["cpu_ms"] = server.cpu_ms() - before[0]
     res["provider_ms"] = provider.cpu_ms() - before[1]
     res["wrk_ms"] = run.children_cpu_ms() - before[2]
@@ -212,6 +222,7 @@ def merge(runs):
     return {"requests": n, "rps": n / seconds, "errors": sum(errors_of(r) for r in runs),
             "cpu_ms_per_req": sum(r["cpu_ms"] for r in runs) / n if n else None,
             "provider_ms_per_req": sum(r["provider_ms"] for r in runs) / n if n else None,
+            "connections_per_req": sum(r["connections"] for r in runs) / n if n else None,
             "p50_us": statistics.fmean(r["latency_us"]["p50"] for r in runs),
             "p99_us": max(r["latency_us"]["p99"] for r in runs),
             "rounds_rps": [r["requests"] / (r["duration_us"] / 1e6) for r in runs],
@@ -256,13 +267,13 @@ def report(args, users, versions, signups, points, load, mails):
              f"{users} users signed up first, so every measured request signs in a linked user; "
              f"{args.rounds} rounds of {args.duration} s per point, after {args.warmup} s of warm-up.", "",
              "| point | server | sign-ins/s | server CPU / sign-in | p50 | p99 | errors | provider CPU / sign-in "
-             "| cores: server / provider / wrk / machine |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---|"]
+             "| provider connections / sign-in | cores: server / provider / wrk / machine |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for conns, point in points.items():
         for name in names:
             p = point[name]
             lines.append(f"| c={conns} | {name} | {p['rps']:.1f} | {p['cpu_ms_per_req']:.3f} ms | "
-                         f"{ms(p['p50_us'])} | {ms(p['p99_us'])} | {p['errors']} | {p['provider_ms_per_req']:.3f} ms | "
+                         f"{ms(p['p50_us'])} | {ms(p['p99_us'])} | {p['errors']} | {p['provider_ms_per_req']:.3f} ms | {p['connections_per_req']:.2f} | "
                          f"{' / '.join(f'{c:.2f}' for c in p['cores'])} |")
     lines += ["", "Mails the servers sent during the sign-ins (a new-login alert would be one): " +
               ", ".join(f"{n} {mails[n]}" for n in names) + "."]

@@ -6,6 +6,7 @@
 // GitLab's two endpoints, answered as GitLab documents them:
 //   POST /gitlab/token  (form: code, ...)  -> {"access_token": "at-N", "token_type": "Bearer", ...}
 //   GET  /gitlab/user   (Bearer at-N)      -> user N, its address confirmed (`confirmed_at`)
+//   GET  /stats                            -> {"requests": .., "connections": ..} so far
 // A code is whatever the driver makes up as long as it reads `bench-N-<anything>`: it names
 // the user N, and a fresh suffix makes each code new. No state is kept, so the answers cost
 // next to nothing and the provider is never the bottleneck. No avatar_url: PocketBase would
@@ -17,6 +18,7 @@ const CODE = /^bench-(\d{1,9})-[A-Za-z0-9_-]{1,64}$/;
 const TOKEN = /^Bearer at-(\d{1,9})$/;
 const MAX_BODY = 16 * 1024;
 let requests = 0;
+let connections = 0;
 
 function send(res, status, body) {
   const text = JSON.stringify(body);
@@ -72,11 +74,14 @@ const server = http.createServer((req, res) => {
     if (match) return send(res, 200, user(Number(match[1])));
     return send(res, 401, { message: "401 Unauthorized" });
   }
-  if (path === "/requests") return send(res, 200, { requests });
+  if (path === "/stats") return send(res, 200, { requests, connections });
   send(res, 404, { error: "404 Not Found" });
 });
-// Both servers keep their connections to the provider open between exchanges.
+// A server that keeps its connections open between exchanges may: GET /stats counts both.
 server.keepAliveTimeout = 60_000;
+server.on("connection", () => {
+  connections += 1;
+});
 server.listen(Number(process.argv[2] || 0), "127.0.0.1", () => {
   console.log(`listening ${server.address().port}`);
 });
