@@ -34,8 +34,6 @@ only, plus node for the provider. Writes bench/results/oauth2.md and prints it.
 import argparse
 import concurrent.futures
 import http.client
-import importlib.machinery
-import importlib.util
 import json
 import os
 import secrets
@@ -45,18 +43,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_run import run
+
 BENCH = Path(__file__).resolve().parent
-
-
-def load_run():
-    loader = importlib.machinery.SourceFileLoader("bench_run", str(BENCH / "run"))
-    spec = importlib.util.spec_from_loader("bench_run", loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
-
-
-run = load_run()
 PROVIDER = "gitlab"
 CLIENT = ("bench-oauth2-app", "bench-oauth2-client-secret")
 # The same as bench/wrk/oauth2-code.lua's: PKCE's verifier, and where the app was sent back.
