@@ -22,26 +22,14 @@ Writes bench/results/pages.md and prints it.
 """
 import argparse
 import http.client
-import importlib.machinery
-import importlib.util
 import re
 import tempfile
 import time
 import urllib.parse
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
+from bench_run import run
 
-
-def load_run():
-    loader = importlib.machinery.SourceFileLoader("bench_run", str(BENCH / "run"))
-    spec = importlib.util.spec_from_loader("bench_run", loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
-
-
-run = load_run()
 COLLECTION = run.FACTOR_COLLECTION
 PAGE_TARGET_MS = 1.0
 FLOW_TARGET = 1.10
