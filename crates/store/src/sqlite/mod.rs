@@ -122,8 +122,20 @@ impl SqliteStore {
         })
     }
 
-    /// Runs a read with a pooled read-only connection, on this thread.
+    /// Runs a read on this thread: on the writer connection when no write holds it, else with a
+    /// pooled read-only connection. A reader's page cache is dropped whenever another
+    /// connection has written (SQLite cannot tell which pages changed), so after each write its
+    /// next read fetched every page again from the WAL, a system call each; the writer's cache
+    /// stays valid across its own writes. Reads only ever run SELECTs, so the writer's
+    /// connection serves them as well as a read-only one.
     fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
+        let f = match self.writer.try_lock() {
+            Ok(conn) => return f(&conn).map_err(map_err),
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => {
+                return f(&poisoned.into_inner()).map_err(map_err);
+            }
+            Err(std::sync::TryLockError::WouldBlock) => f,
+        };
         let pooled = self
             .readers
             .lock()
