@@ -1,6 +1,7 @@
-//! SQLite backend, on rusqlite. Reads run inline on the calling thread with a pooled connection:
-//! a point read in WAL mode takes microseconds and never waits for the writer, and handing it to
-//! another thread (as an async driver does) costs more than the query. Writes go to the single
+//! SQLite backend, on rusqlite. Reads run inline on the calling thread, on the writer connection
+//! when it is free, else with a pooled read-only one: a point read in WAL mode takes microseconds
+//! and never waits for a write, and handing it to another thread (as an async driver does) costs
+//! more than the query. Writes go to the single
 //! writer connection: on the calling thread when no other write holds it (a commit in WAL mode
 //! with `synchronous=NORMAL` does not fsync, so it takes microseconds, less than a hop to another
 //! thread and back), else on the blocking pool. The fsyncs happen in checkpoints, which the
@@ -129,13 +130,9 @@ impl SqliteStore {
     /// stays valid across its own writes. Reads only ever run SELECTs, so the writer's
     /// connection serves them as well as a read-only one.
     fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
-        let f = match self.writer.try_lock() {
-            Ok(conn) => return f(&conn).map_err(map_err),
-            Err(std::sync::TryLockError::Poisoned(poisoned)) => {
-                return f(&poisoned.into_inner()).map_err(map_err);
-            }
-            Err(std::sync::TryLockError::WouldBlock) => f,
-        };
+        if let Some(conn) = self.free_writer() {
+            return f(&conn).map_err(map_err);
+        }
         let pooled = self
             .readers
             .lock()
@@ -176,12 +173,20 @@ impl SqliteStore {
     where
         F: FnOnce(&mut Connection) -> rusqlite::Result<T>,
     {
-        let mut conn = match self.writer.try_lock() {
-            Ok(guard) => guard,
-            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
-            Err(std::sync::TryLockError::WouldBlock) => return Err(f),
-        };
-        Ok(f(&mut conn).map_err(map_err))
+        match self.free_writer() {
+            Some(mut conn) => Ok(f(&mut conn).map_err(map_err)),
+            None => Err(f),
+        }
+    }
+
+    /// The writer connection if no one holds it (also after a panic in an earlier write:
+    /// SQLite rolled that one back).
+    fn free_writer(&self) -> Option<std::sync::MutexGuard<'_, Connection>> {
+        match self.writer.try_lock() {
+            Ok(guard) => Some(guard),
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
     }
 
     /// Counts a write, and every [`CHECKPOINT_EVERY`] starts a checkpoint on the blocking pool:
