@@ -318,6 +318,32 @@ mod tests {
     }
 
     #[test]
+    fn one_subscription_raced_by_eight_redirects_is_taken_once() {
+        for _ in 0..100 {
+            let hub = hub(4, 4);
+            let c = hub.connect("10.0.0.1", "10.0.0.1", 0).unwrap();
+            hub.subscribe(&c.id, "10.0.0.1", None, vec!["@oauth2".to_owned()])
+                .unwrap();
+            let start = Arc::new(std::sync::Barrier::new(8));
+            let takers: Vec<_> = (0..8)
+                .map(|_| {
+                    let (hub, start, id) = (hub.clone(), start.clone(), c.id.clone());
+                    std::thread::spawn(move || {
+                        start.wait();
+                        hub.take_topic(&id, "@oauth2", "10.0.0.1").is_ok()
+                    })
+                })
+                .collect();
+            let won = takers
+                .into_iter()
+                .map(|t| t.join().unwrap())
+                .filter(|won| *won)
+                .count();
+            assert_eq!(won, 1);
+        }
+    }
+
+    #[test]
     fn the_first_frame_names_the_client() {
         let hub = hub(4, 4);
         let mut c = hub.connect("10.0.0.1", "10.0.0.1", 0).unwrap();
