@@ -61,7 +61,7 @@ pub(super) fn find_by_id(store: &SqliteStore, id: &str) -> Result<Option<Externa
 }
 
 pub(super) fn list_all(store: &SqliteStore, limit: i64) -> Result<Vec<ExternalAuthRow>> {
-    store.read(|c| {
+    store.read_scan(|c| {
         c.prepare_cached(positional!(q::LIST_ALL_LINKS))?
             .query_map([limit], link)?
             .collect()

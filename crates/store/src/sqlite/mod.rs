@@ -128,11 +128,18 @@ impl SqliteStore {
     /// connection has written (SQLite cannot tell which pages changed), so after each write its
     /// next read fetched every page again from the WAL, a system call each; the writer's cache
     /// stays valid across its own writes. Reads only ever run SELECTs, so the writer's
-    /// connection serves them as well as a read-only one.
+    /// connection serves them as well as a read-only one. For point reads only: a scan
+    /// ([`Self::read_scan`]) would hold every write up while it runs.
     fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
         if let Some(conn) = self.free_writer() {
             return f(&conn).map_err(map_err);
         }
+        self.read_scan(f)
+    }
+
+    /// Runs a read that may walk many rows (a list, a count) on this thread with a pooled
+    /// read-only connection, so that writes never wait for it.
+    fn read_scan<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
         let pooled = self
             .readers
             .lock()
@@ -713,7 +720,7 @@ impl Store for SqliteStore {
     }
 
     async fn count_records(&self, collection_id: &str) -> Result<i64> {
-        self.read(|c| {
+        self.read_scan(|c| {
             c.prepare_cached(positional!(sql::COUNT_RECORDS))?
                 .query_row([collection_id], |r| r.get(0))
         })
@@ -727,7 +734,7 @@ impl Store for SqliteStore {
             .collect();
         let offset = usize::try_from(query.offset).unwrap_or(0);
         let limit = usize::try_from(query.limit).unwrap_or(0);
-        self.read(|c| {
+        self.read_scan(|c| {
             // The rowids and the rows they name come from one snapshot.
             let tx = c.unchecked_transaction()?;
             let (page, total) = if query.skip_total {
@@ -1110,7 +1117,7 @@ impl Store for SqliteStore {
             query.limit, query.offset
         );
         let count = format!("SELECT COUNT(*) FROM audit{filter}");
-        self.read(|c| {
+        self.read_scan(|c| {
             let rows = c
                 .prepare_cached(&select)?
                 .query_map(params_from_iter(&args), audit_row)?
