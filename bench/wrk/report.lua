@@ -9,7 +9,8 @@
 -- and slows the load generator, which shares the 2 cores with the server.)
 -- Latencies above wrk's --timeout are not recorded and count as "timeout".
 -- "window" (password-login only): requests and non-2xx (exact, 3xx included)
--- completed after the warm-up mark; see window.lua.
+-- completed after the warm-up mark; see window.lua. "flows" (factor-flow.lua):
+-- the second-factor flows completed after that mark, instead of requests.
 
 function done(summary, latency, requests)
    local e = summary.errors
@@ -17,6 +18,8 @@ function done(summary, latency, requests)
    local window = ""
    if window_totals then
       window = string.format(',"window":{"requests":%d,"non_2xx":%d,"skip_s":%g}', window_totals())
+   elseif flow_totals then
+      window = ',"flows":' .. flow_totals()
    end
    io.write(string.format(
       'BENCH_JSON {"requests":%d,"duration_us":%d,"bytes":%d,"non_2xx":%d,' ..

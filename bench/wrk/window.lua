@@ -1,4 +1,5 @@
--- Steady-state window for hash-bound scenarios (password-login).
+-- Steady-state window for hash-bound scenarios (password-login, and the
+-- second-factor flows of factor-flow.lua, which reuse its clock and mark).
 --
 -- A login costs one password hash, so at c=64 a request waits c / limit
 -- seconds (~3 s on PocketBase). Fresh connections therefore start with a
@@ -17,13 +18,17 @@ typedef struct { long tv_sec; long tv_nsec; } bench_timespec_t;
 int clock_gettime(int clk_id, bench_timespec_t *tp);
 ]]
 local ts = ffi.new("bench_timespec_t")
-local function now_s()
+-- Global, for the scripts that load this one.
+function window_now()
    ffi.C.clock_gettime(1, ts) -- CLOCK_MONOTONIC
    return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) * 1e-9
 end
+local now_s = window_now
 
-local skip = tonumber(os.getenv("BENCH_SKIP_SECONDS") or "0")
-local threads = {}
+window_skip = tonumber(os.getenv("BENCH_SKIP_SECONDS") or "0")
+local skip = window_skip
+window_threads = {}
+local threads = window_threads
 
 function setup(thread)
    threads[#threads + 1] = thread
