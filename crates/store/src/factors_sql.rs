@@ -64,9 +64,10 @@ pub const COUNT_BACKUP_CODES: &str = "SELECT COUNT(*) FROM factor_codes WHERE re
 pub const TOUCH_BACKUP_FACTOR: &str =
     "UPDATE factors SET last_used = $2 WHERE record_id = $1 AND kind = 'backupCode'";
 
-/// `$1` record, `$2` kind: the factor's codes first, while the factor still names them.
-pub const DELETE_FACTOR_CODES: &str = "DELETE FROM factor_codes \
-     WHERE factor_id IN (SELECT id FROM factors WHERE record_id = $1 AND kind = $2)";
+/// `$1` record, `$2` kind: the factor's codes first, while the factor still names them. Codes are
+/// reached by their record (the first column of their key), then matched to the factor.
+pub const DELETE_FACTOR_CODES: &str = "DELETE FROM factor_codes WHERE record_id = $1 \
+     AND factor_id IN (SELECT id FROM factors WHERE record_id = $1 AND kind = $2)";
 pub const DELETE_FACTOR: &str = "DELETE FROM factors WHERE record_id = $1 AND kind = $2";
 
 /// `$1` record: every factor and code, when the record goes or a superuser resets its MFA. Ids are
@@ -77,5 +78,6 @@ pub const DELETE_RECORD_CODES: &str = DELETE_BACKUP_CODES;
 
 /// `$1` collection: its records' codes (while their factors still name them), then the factors.
 pub const DELETE_COLLECTION_CODES: &str = "DELETE FROM factor_codes \
-     WHERE factor_id IN (SELECT id FROM factors WHERE collection_id = $1)";
+     WHERE record_id IN (SELECT record_id FROM factors WHERE collection_id = $1 AND kind = 'backupCode') \
+     AND factor_id IN (SELECT id FROM factors WHERE collection_id = $1)";
 pub const DELETE_COLLECTION_FACTORS: &str = "DELETE FROM factors WHERE collection_id = $1";

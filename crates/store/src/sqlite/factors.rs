@@ -6,10 +6,10 @@ use crate::factors_sql as q;
 use crate::{AuditRow, FactorRow, Result, Spend, StepOutcome, StoreError, TicketKey};
 use rusqlite::{Connection, OptionalExtension, params};
 
-/// A backup code's use: one row of the record whose hash is any of `?2` (a JSON array), deleted by
-/// its rowid so that one call never takes two codes.
-const CONSUME_BACKUP_CODE: &str = "DELETE FROM factor_codes WHERE rowid = (SELECT rowid FROM factor_codes \
-     WHERE record_id = ?1 AND code_hash IN (SELECT value FROM json_each(?2)) LIMIT 1)";
+/// A backup code's use: the record's code with hash `?2`, deleted by its whole key (one row at
+/// most). [`spend_code`] tries the code's hashes (one per server key) until one deletes a row.
+const CONSUME_BACKUP_CODE: &str =
+    "DELETE FROM factor_codes WHERE record_id = ?1 AND code_hash = ?2";
 
 fn factor(r: &rusqlite::Row<'_>) -> rusqlite::Result<FactorRow> {
     Ok(FactorRow {
@@ -190,15 +190,15 @@ pub(super) async fn consume_backup_code(
     code_hashes: &[String],
     used_at: &str,
 ) -> Result<Option<i64>> {
-    let args = [
+    let (record_id, hashes, used_at) = (
         record_id.to_owned(),
-        hashes_json(code_hashes),
+        code_hashes.to_vec(),
         used_at.to_owned(),
-    ];
+    );
     store
         .write(move |c| {
             let tx = Tx::begin(c)?;
-            let left = spend_code(&tx, &args[0], &args[1], &args[2])?;
+            let left = spend_code(&tx, &record_id, &hashes, &used_at)?;
             if left.is_some() {
                 tx.commit()?;
             }
@@ -207,12 +207,7 @@ pub(super) async fn consume_backup_code(
         .await
 }
 
-/// Code hashes as the JSON array [`CONSUME_BACKUP_CODE`] binds.
-fn hashes_json(code_hashes: &[String]) -> String {
-    serde_json::Value::from(code_hashes.to_vec()).to_string()
-}
-
-/// A [`Spend`] the writer thread can own; a code's hashes as the JSON array its statement binds.
+/// A [`Spend`] the writer thread can own.
 enum OwnedSpend {
     TotpStep {
         factor_id: String,
@@ -221,7 +216,7 @@ enum OwnedSpend {
     },
     BackupCode {
         record_id: String,
-        hashes: String,
+        hashes: Vec<String>,
         used_at: String,
     },
 }
@@ -244,25 +239,30 @@ impl OwnedSpend {
                 used_at,
             } => Self::BackupCode {
                 record_id: record_id.to_owned(),
-                hashes: hashes_json(code_hashes),
+                hashes: code_hashes.to_vec(),
                 used_at: used_at.to_owned(),
             },
         }
     }
 }
 
-/// Spends one backup code (of the record, hash any of the JSON array `hashes`) inside the caller's
+/// Spends one backup code (of the record, hash any of `hashes`) inside the caller's
 /// transaction and stamps the set; the codes left, or `None` when none matched (nothing changed).
 fn spend_code(
     c: &Connection,
     record_id: &str,
-    hashes: &str,
+    hashes: &[String],
     used_at: &str,
 ) -> rusqlite::Result<Option<i64>> {
-    if c.prepare_cached(CONSUME_BACKUP_CODE)?
-        .execute(params![record_id, hashes])?
-        == 0
-    {
+    let mut consume = c.prepare_cached(CONSUME_BACKUP_CODE)?;
+    let mut spent = false;
+    for hash in hashes {
+        if consume.execute(params![record_id, hash])? > 0 {
+            spent = true;
+            break;
+        }
+    }
+    if !spent {
         return Ok(None);
     }
     c.prepare_cached(positional!(q::TOUCH_BACKUP_FACTOR))?

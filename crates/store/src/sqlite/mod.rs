@@ -42,6 +42,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0006_factors.sql"),
     include_str!("../../migrations/sqlite/0007_devices.sql"),
     include_str!("../../migrations/sqlite/0008_external_auths.sql"),
+    include_str!("../../migrations/sqlite/0009_key_ordered_tables.sql"),
 ];
 
 const INSERT_RECORD: &str = "INSERT INTO records (id, collection_id, email, email_visibility, verified, password_hash, token_key, data, created, updated) \
@@ -1145,5 +1146,61 @@ impl Store for SqliteStore {
                 .map(drop)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::expect_used)]
+mod migration_tests {
+    use super::*;
+
+    /// A database made before the key-ordered tables keeps its tickets and backup codes, which
+    /// are then stored in their primary key.
+    #[test]
+    fn tickets_and_codes_survive_the_move_to_key_ordered_tables() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        let before = MIGRATIONS.len() - 1;
+        for sql in &MIGRATIONS[..before] {
+            conn.execute_batch(sql).expect("older migration");
+        }
+        conn.pragma_update(None, "user_version", i64::try_from(before).unwrap_or(0))
+            .expect("version");
+        conn.execute_batch(
+            "INSERT INTO tickets (id, kind, collection_id, record_id, secret_hash, created_ms, expires_ms) \
+               VALUES ('t1', 'mfa', 'c1', 'r1', 'h', 1, 2); \
+             INSERT INTO factor_codes (factor_id, record_id, code_hash) VALUES ('f1', 'r1', 'x'), ('f1', 'r1', 'y');",
+        )
+        .expect("rows");
+        migrate(&mut conn).expect("migrate");
+        let ticket: (String, i64) = conn
+            .query_row(
+                "SELECT record_id, expires_ms FROM tickets WHERE id = 't1'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .expect("ticket kept");
+        assert_eq!(ticket, ("r1".to_owned(), 2));
+        let codes: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM factor_codes WHERE record_id = 'r1'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("codes");
+        assert_eq!(codes, 2);
+        for table in ["tickets", "factor_codes"] {
+            let sql: String = conn
+                .query_row(
+                    "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?1",
+                    [table],
+                    |r| r.get(0),
+                )
+                .expect("schema");
+            assert!(sql.ends_with("WITHOUT ROWID"), "{table}: {sql}");
+        }
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .expect("version");
+        assert_eq!(usize::try_from(version).ok(), Some(MIGRATIONS.len()));
     }
 }
