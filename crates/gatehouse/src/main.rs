@@ -262,11 +262,15 @@ fn dir_flag(dir: &std::path::Path) -> String {
 }
 
 /// Logs go to stderr; `GATEHOUSE_LOG` (e.g. `debug`, `gatehouse_domain=trace`) sets the level.
+/// Colours only on a terminal: in a file or a log collector the escape codes are noise (and
+/// writing them costs as much as the rest of an audit line).
 fn init_logging() {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_env("GATEHOUSE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
 }
