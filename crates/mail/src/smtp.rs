@@ -14,6 +14,7 @@
 
 use gatehouse_domain::mail::OutgoingMail;
 use gatehouse_domain::settings::{Smtp, TlsMode};
+use lettre::address::Envelope;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, Tls, TlsParameters};
@@ -264,10 +265,6 @@ fn build_message(mail: &OutgoingMail) -> Result<Message, String> {
         .from_address
         .parse()
         .map_err(|e| format!("sender address: {e}"))?;
-    let from = Mailbox::new(
-        (!mail.from_name.is_empty()).then(|| mail.from_name.clone()),
-        sender,
-    );
     let to = match mail.to.parse::<Address>() {
         Ok(address) => Mailbox::new(None, address),
         Err(_) => mail
@@ -275,9 +272,17 @@ fn build_message(mail: &OutgoingMail) -> Result<Message, String> {
             .parse::<Mailbox>()
             .map_err(|e| format!("recipient address: {e}"))?,
     };
+    // Given, or lettre derives it by parsing the From and To headers it has just written.
+    let envelope = Envelope::new(Some(sender.clone()), vec![to.email.clone()])
+        .map_err(|e| format!("envelope: {e}"))?;
+    let from = Mailbox::new(
+        (!mail.from_name.is_empty()).then(|| mail.from_name.clone()),
+        sender,
+    );
     Message::builder()
         .from(from)
         .to(to)
+        .envelope(envelope)
         .subject(mail.subject.clone())
         .multipart(MultiPart::alternative_plain_html(
             mail.text.clone(),
@@ -314,6 +319,28 @@ mod tests {
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))
+    }
+
+    /// The envelope is the bare addresses, whatever names the headers carry.
+    #[test]
+    fn the_envelope_carries_the_addresses_of_from_and_to() {
+        let mail = |to: &str| OutgoingMail {
+            from_name: "Acme, Inc.".to_owned(),
+            from_address: "no-reply@acme.test".to_owned(),
+            to: to.to_owned(),
+            subject: "Hi".to_owned(),
+            text: "Hello".to_owned(),
+            html: "<p>Hello</p>".to_owned(),
+        };
+        for to in ["ann@example.test", "Ann Example <ann@example.test>"] {
+            let built = build_message(&mail(to));
+            let envelope = built.as_ref().map(Message::envelope);
+            let from = envelope.ok().and_then(|e| e.from().map(ToString::to_string));
+            let rcpt = envelope.map(|e| e.to().iter().map(ToString::to_string).collect::<Vec<_>>());
+            assert_eq!(from.as_deref(), Some("no-reply@acme.test"), "{to}");
+            assert_eq!(rcpt.ok(), Some(vec!["ann@example.test".to_owned()]), "{to}");
+        }
+        assert!(build_message(&mail("not an address")).is_err());
     }
 
     #[test]
