@@ -78,7 +78,8 @@ const RECORDS_BY_ROWID: &str = concat!(
 /// checkpoint's cost is fixed (its `fsync`s, the pages it copies: the writes of a busy server keep
 /// touching the same few, a table's last leaf, an index's), so one every 1000 writes rather than
 /// every 100 halved the checkpoints' CPU per write (measured per thread with
-/// `bench/second_step.py`: about 12 µs a write instead of 24), for a WAL of up to some 40 MB.
+/// `bench/second_step.py`: about 12 µs a write instead of 24), for a longer WAL (some 36 MB
+/// after 1000 second steps, of nine pages each).
 const CHECKPOINT_EVERY: u32 = 1000;
 
 pub struct SqliteStore {
@@ -217,8 +218,10 @@ impl SqliteStore {
         self.writes.store(0, Ordering::Relaxed);
         let (checkpointer, path) = (self.checkpointer.clone(), self.path.clone());
         tokio::task::spawn_blocking(move || {
-            let Ok(mut slot) = checkpointer.try_lock() else {
-                return;
+            let mut slot = match checkpointer.try_lock() {
+                Ok(slot) => slot,
+                Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => return,
             };
             if slot.is_none() {
                 *slot = connect(&path, false)
