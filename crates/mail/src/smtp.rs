@@ -335,7 +335,9 @@ mod tests {
         for to in ["ann@example.test", "Ann Example <ann@example.test>"] {
             let built = build_message(&mail(to));
             let envelope = built.as_ref().map(Message::envelope);
-            let from = envelope.ok().and_then(|e| e.from().map(ToString::to_string));
+            let from = envelope
+                .ok()
+                .and_then(|e| e.from().map(ToString::to_string));
             let rcpt = envelope.map(|e| e.to().iter().map(ToString::to_string).collect::<Vec<_>>());
             assert_eq!(from.as_deref(), Some("no-reply@acme.test"), "{to}");
             assert_eq!(rcpt.ok(), Some(vec!["ann@example.test".to_owned()]), "{to}");

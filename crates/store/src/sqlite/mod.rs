@@ -1234,11 +1234,8 @@ mod checkpoint_tests {
     use std::time::{Duration, Instant};
 
     fn fresh_dir(name: &str) -> PathBuf {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
-        std::env::temp_dir().join(format!("gh-{name}-{}-{nanos}", std::process::id()))
+        let unique: u64 = rand::random();
+        std::env::temp_dir().join(format!("gh-{name}-{}-{unique:x}", std::process::id()))
     }
 
     fn file_len(path: &Path) -> u64 {
